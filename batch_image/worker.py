@@ -1,0 +1,68 @@
+"""Batch worker: the large-file path's container entrypoint.
+
+The job definition passes the object as JSON in ``FILEPIPE_OBJECT`` (the state input, set by
+the state machine's container overrides) and the execution in ``FILEPIPE_EXECUTION``;
+``--object``/``--execution`` do the same from the command line. Exit codes tell AWS Batch's
+retry strategy what to do: 0 done, 75 (EX_TEMPFAIL) retry, 65 (EX_DATAERR) never retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from aws_lambda_powertools import Logger
+
+from filepipe.errors import PermanentError, TransientError, is_transient
+from filepipe.events import ObjectRef
+from filepipe.processing import process
+from filepipe.runtime import s3_client, settings
+
+EXIT_OK = 0
+EXIT_PERMANENT = 65
+"""EX_DATAERR: the input is wrong; the job retry strategy exits at once."""
+EXIT_TRANSIENT = 75
+"""EX_TEMPFAIL: try again; the job retry strategy retries this code only."""
+
+logger = Logger(service="filepipe-worker")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="filepipe-worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--object", default=os.environ.get("FILEPIPE_OBJECT"), help="state input as JSON")
+    parser.add_argument("--execution", default=os.environ.get("FILEPIPE_EXECUTION"))
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        ref = ObjectRef.from_state(json.loads(args.object or ""))
+    except (ValueError, TypeError) as exc:
+        logger.error("no usable object reference", extra={"reason": str(exc), "object": args.object})
+        return EXIT_PERMANENT
+    logger.append_keys(key=ref.key, versionId=ref.version_id, execution=args.execution)
+    try:
+        outcome = process(s3_client(), ref, settings(), args.execution)
+    except PermanentError as exc:
+        logger.error("permanent failure", extra={"error": type(exc).__name__, "reason": str(exc)})
+        return EXIT_PERMANENT
+    except TransientError as exc:
+        logger.warning("transient failure", extra={"error": type(exc).__name__, "reason": str(exc)})
+        return EXIT_TRANSIENT
+    except Exception as exc:
+        if is_transient(exc):
+            logger.warning("transient failure", extra={"reason": str(exc)})
+            return EXIT_TRANSIENT
+        logger.exception("unexpected failure")
+        return EXIT_PERMANENT
+    logger.info("transform done", extra=outcome.to_dict())
+    print(json.dumps(outcome.to_dict()), flush=True)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Error classes the state machine retries or not, by name.
+
+Step Functions matches a Lambda error by the exception's class name, so these names are part of
+the workflow's contract (see ``state_machine/definition.asl.json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "OperationAborted",
+    }
+)
+
+
+class FilepipeError(Exception):
+    """Base of the errors the pipeline raises on purpose."""
+
+
+class TransientError(FilepipeError):
+    """Worth retrying: throttling, 5xx, timeouts, dropped connections."""
+
+
+class PermanentError(FilepipeError):
+    """Retrying cannot help: the input or the configuration is wrong."""
+
+
+class TransformRejected(PermanentError):
+    """The transform refused the file (malformed CSV, unreadable content)."""
+
+
+class MalformedEvent(PermanentError):
+    """An event that is not a well-formed S3 notification."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell throttling, 5xx and network failures from errors that will recur."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError | ConnectTimeoutError):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return code in TRANSIENT_ERROR_CODES or status >= 500 or status == 429
+    return False
+
+
+def error_code(exc: BaseException) -> str:
+    """The service's error code for a ClientError, else the class name."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", type(exc).__name__))
+    return type(exc).__name__
+
+
+@contextmanager
+def classified(what: str) -> Iterator[None]:
+    """Re-raise AWS SDK errors as :class:`TransientError` or :class:`PermanentError`.
+
+    The workflow retries by error name, so this is where "retry or not" is decided.
+    """
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        kind = TransientError if is_transient(exc) else PermanentError
+        raise kind(f"{error_code(exc)} while {what}: {exc}") from exc

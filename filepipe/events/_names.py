@@ -1,0 +1,28 @@
+"""Deterministic execution names, so a repeated event starts nothing new."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from filepipe.events._ref import ObjectRef
+
+MAX_EXECUTION_NAME = 80
+_DIGEST_CHARS = 32
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def execution_name(ref: ObjectRef) -> str:
+    """A name from bucket, key, version (or ETag) and sequencer, in Step Functions' alphabet.
+
+    The readable part is the key's tail (what a person looks for in the console); the digest
+    makes it unique per object version. Always at most 80 characters of ``[A-Za-z0-9_-]``.
+    """
+    identity = "\0".join(
+        [ref.bucket, ref.key, ref.version_id or "", ref.etag or "", ref.sequencer or ""]
+    )
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+    readable = _UNSAFE.sub("_", ref.key).strip("_")
+    room = MAX_EXECUTION_NAME - _DIGEST_CHARS - 1
+    readable = readable[-room:].lstrip("_-") or "object"
+    return f"{readable}-{digest}"

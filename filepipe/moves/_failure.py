@@ -1,0 +1,104 @@
+"""Move to failed: the original into the failure prefix, with a record of what went wrong."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from filepipe.config import Settings
+from filepipe.events import ObjectRef
+from filepipe.moves._archive import remove_source
+from filepipe.moves._locate import locate, provenance, read_error_record
+from filepipe.storage import copy_version
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_CAUSE_LIMIT = 32 * 1024
+
+
+@dataclass(frozen=True)
+class FailureOutcome:
+    """``failed``: the original is at ``location``, the record at ``record``; ``gone``: there
+    was no original left to move (deleted, or archived by a duplicate execution)."""
+
+    status: Literal["failed", "gone"]
+    location: str | None
+    record: str | None
+    attempts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def move_to_failed(
+    s3: S3Client,
+    ref: ObjectRef,
+    settings: Settings,
+    *,
+    error: str,
+    cause: str,
+    execution: str | None = None,
+    now: datetime | None = None,
+) -> FailureOutcome:
+    """Put ``ref``'s original under the failure prefix and write its error record.
+
+    A file that fails again after a retry is already there: only the record is rewritten, with
+    ``attempts`` counting every failed processing of this version.
+    """
+    source = locate(s3, ref, settings)
+    if source is None:
+        return FailureOutcome("gone", None, None, 0)
+    layout = settings.layout
+    failed_key = layout.failed_copy(ref.key)
+    previous = read_error_record(s3, ref, settings)
+    attempts = int((previous or {}).get("attempts", 0)) + 1
+    if source.where == "staging":
+        copy_version(
+            s3,
+            source_bucket=source.bucket,
+            source_key=source.key,
+            source_version=source.version_id,
+            size=source.size,
+            bucket=settings.archive_bucket,
+            key=failed_key,
+            metadata=provenance(ref, execution),
+            content_type=source.content_type,
+            multipart_threshold=settings.copy_multipart_threshold,
+            part_size=settings.copy_part_size,
+        )
+    record = {
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "versionId": ref.version_id,
+        "etag": ref.etag,
+        "sequencer": ref.sequencer,
+        "size": ref.size,
+        "error": error,
+        "cause": _parse_cause(cause),
+        "execution": execution,
+        "attempts": attempts,
+        "failedKey": failed_key,
+        "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+    }
+    s3.put_object(
+        Bucket=settings.archive_bucket,
+        Key=layout.error_record(ref.key),
+        Body=json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
+        ContentType="application/json",
+        Metadata=provenance(ref, execution),
+    )
+    if source.where == "staging":
+        remove_source(s3, source, ref, settings)
+    return FailureOutcome("failed", failed_key, layout.error_record(ref.key), attempts)
+
+
+def _parse_cause(cause: str) -> Any:
+    """Step Functions hands a Lambda's error as a JSON string; keep it structured if it is."""
+    cause = cause[:_CAUSE_LIMIT]
+    try:
+        return json.loads(cause)
+    except ValueError:
+        return cause

@@ -1,0 +1,129 @@
+"""Find where one object version is now."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from filepipe.config import Settings, key_metadata
+from filepipe.events import ObjectRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+GONE_CODES = frozenset(
+    {"404", "NoSuchKey", "NoSuchVersion", "NotFound", "405", "MethodNotAllowed", "412", "PreconditionFailed"}
+)
+"""Head errors that mean "this version is not here": missing, a delete marker, another ETag."""
+
+META_SOURCE_VERSION = "filepipe-source-version"
+META_SOURCE_ETAG = "filepipe-source-etag"
+META_SEQUENCER = "filepipe-sequencer"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The bytes of one object version, wherever they are now."""
+
+    where: Literal["staging", "failed"]
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+    content_type: str
+    metadata: dict[str, str]
+
+
+def provenance(ref: ObjectRef, execution: str | None) -> dict[str, str]:
+    """The metadata every object the pipeline writes carries: what it came from."""
+    meta = {
+        "filepipe-source-bucket": ref.bucket,
+        META_SOURCE_VERSION: ref.version_id or "",
+        META_SOURCE_ETAG: ref.etag or "",
+        META_SEQUENCER: ref.sequencer or "",
+        "filepipe-key": key_metadata(ref.key),
+    }
+    if execution:
+        meta["filepipe-execution"] = execution.rsplit(":", 1)[-1]
+    return meta
+
+
+def head(s3: S3Client, **params: Any) -> dict[str, Any] | None:
+    """HeadObject, or None when the object (version) is not there."""
+    try:
+        return dict(s3.head_object(**params))
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
+            return None
+        raise
+
+
+def same_version(metadata: dict[str, str], ref: ObjectRef) -> bool:
+    """Whether an archived or failed copy was made from exactly ``ref``'s version."""
+    if ref.version_id:
+        return metadata.get(META_SOURCE_VERSION) == ref.version_id
+    return bool(ref.etag) and metadata.get(META_SOURCE_ETAG) == ref.etag
+
+
+def read_error_record(s3: S3Client, ref: ObjectRef, settings: Settings) -> dict[str, Any] | None:
+    """The key's error record when it is about ``ref``'s version, else None."""
+    try:
+        body = s3.get_object(Bucket=settings.archive_bucket, Key=settings.layout.error_record(ref.key))["Body"]
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
+            return None
+        raise
+    with body:
+        record = json.loads(body.read())
+    if ref.version_id and record.get("versionId") != ref.version_id:
+        return None
+    if not ref.version_id and record.get("etag") != ref.etag:
+        return None
+    return dict(record)
+
+
+def locate(s3: S3Client, ref: ObjectRef, settings: Settings) -> Source | None:
+    """The original of ``ref``: in staging, else its copy in the failure prefix, else None."""
+    params: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
+    if ref.version_id:
+        params["VersionId"] = ref.version_id
+    elif ref.etag:
+        params["IfMatch"] = ref.etag
+    found = head(s3, **params)
+    if found is not None:
+        return _source("staging", ref.bucket, ref.key, found, ref.version_id)
+    return _locate_failed_copy(s3, ref, settings)
+
+
+def _locate_failed_copy(s3: S3Client, ref: ObjectRef, settings: Settings) -> Source | None:
+    key = settings.layout.failed_copy(ref.key)
+    found = head(s3, Bucket=settings.archive_bucket, Key=key)
+    if found is not None and same_version(found.get("Metadata", {}), ref):
+        return _source("failed", settings.archive_bucket, key, found, found.get("VersionId"))
+    # A later failure of another version of the key may have covered ours: look in the history.
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=settings.archive_bucket, Prefix=key)
+    for page in pages:
+        for version in page.get("Versions", []):
+            if version["Key"] != key or (found and version["VersionId"] == found.get("VersionId")):
+                continue
+            older = head(s3, Bucket=settings.archive_bucket, Key=key, VersionId=version["VersionId"])
+            if older is not None and same_version(older.get("Metadata", {}), ref):
+                return _source("failed", settings.archive_bucket, key, older, version["VersionId"])
+    return None
+
+
+def _source(
+    where: Literal["staging", "failed"], bucket: str, key: str, found: dict[str, Any], version: str | None
+) -> Source:
+    return Source(
+        where=where,
+        bucket=bucket,
+        key=key,
+        version_id=version or found.get("VersionId"),
+        size=int(found.get("ContentLength", 0)),
+        content_type=str(found.get("ContentType") or "application/octet-stream"),
+        metadata=dict(found.get("Metadata", {})),
+    )

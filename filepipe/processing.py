@@ -1,0 +1,82 @@
+"""The transform step: the code the Lambda transformer and the Batch worker both run."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from filepipe.config import Settings
+from filepipe.errors import classified
+from filepipe.events import ObjectRef, sequencer_is_newer
+from filepipe.moves import locate, provenance
+from filepipe.moves._locate import META_SEQUENCER, head
+from filepipe.storage import MiB, MultipartWriter, RangeReader
+from filepipe.transforms import SourceInfo, transform_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    """``transformed``: ``output`` written; ``gone``: the version no longer exists anywhere."""
+
+    status: Literal["transformed", "gone"]
+    transform: str | None = None
+    output: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | None = None) -> ProcessOutcome:
+    """Run ``ref``'s transform, streaming from its original to its output in the archive.
+
+    S3 failures are re-raised as :class:`TransientError` or :class:`PermanentError`, so the
+    workflow retries exactly the ones worth retrying.
+    """
+    with classified(f"processing s3://{ref.bucket}/{ref.key}"):
+        return _process(s3, ref, settings, execution)
+
+
+def _process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | None) -> ProcessOutcome:
+    source = locate(s3, ref, settings)
+    if source is None:
+        return ProcessOutcome("gone")
+    transform = transform_for(ref.key)
+    output_key = output_key_for(s3, ref, settings, transform.output_name)
+    reader = io.BufferedReader(
+        RangeReader(
+            s3,
+            source.bucket,
+            source.key,
+            size=source.size,
+            version_id=source.version_id,
+            chunk_size=settings.read_chunk_size,
+        ),
+        buffer_size=MiB,
+    )
+    info = SourceInfo(key=ref.key, size=source.size, content_type=source.content_type)
+    with MultipartWriter(
+        s3,
+        settings.archive_bucket,
+        output_key,
+        part_size=settings.write_part_size,
+        content_type=transform.content_type,
+        metadata=provenance(ref, execution) | {"filepipe-transform": transform.name},
+    ) as sink:
+        summary = transform.run(reader, sink, info)
+    return ProcessOutcome("transformed", transform.name, output_key, summary)
+
+
+def output_key_for(s3: S3Client, ref: ObjectRef, settings: Settings, name: str) -> str:
+    """``outputs/<key>/<name>``, unless a newer version's output is already there."""
+    layout = settings.layout
+    key = layout.output(ref.key, name)
+    current = head(s3, Bucket=settings.archive_bucket, Key=key)
+    if current is not None and sequencer_is_newer(current.get("Metadata", {}).get(META_SEQUENCER), ref.sequencer):
+        version = ref.version_id or ref.etag or "unversioned"
+        return layout.superseded_output(ref.key, version, name)
+    return key

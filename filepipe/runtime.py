@@ -1,0 +1,48 @@
+"""What every entrypoint shares: settings, clients and the request envelope of a task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from filepipe.config import Settings
+from filepipe.events import ObjectRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_S3_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def s3_client() -> S3Client:
+    return boto3.client("s3", config=_S3_CONFIG)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A state machine task's payload: ``{"object": <state>, "execution": ..., "error": ...}``."""
+
+    ref: ObjectRef
+    execution: str | None
+    error: dict[str, Any]
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> TaskRequest:
+        if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+            raise ValueError("task payload needs an 'object' with the state input")
+        error = event.get("error") or {}
+        return cls(
+            ref=ObjectRef.from_state(event["object"]),
+            execution=event.get("execution"),
+            error=error if isinstance(error, dict) else {"Error": "Unknown", "Cause": str(error)},
+        )

@@ -1,0 +1,36 @@
+"""Streaming S3 I/O with bounded memory.
+
+Example::
+
+    with MultipartWriter(s3, "bucket", "out.bin") as sink:
+        for chunk in RangeReader(s3, "bucket", "in.bin", version_id="v1").iter_chunks():
+            sink.write(chunk)
+"""
+
+from filepipe.storage._copy import copy_version
+from filepipe.storage._parts import (
+    GiB,
+    KiB,
+    MAX_PARTS,
+    MAX_SINGLE_COPY,
+    MiB,
+    MIN_PART_SIZE,
+    byte_ranges,
+    part_size_for,
+)
+from filepipe.storage._reader import RangeReader
+from filepipe.storage._writer import MultipartWriter
+
+__all__ = [
+    "MAX_PARTS",
+    "MAX_SINGLE_COPY",
+    "MIN_PART_SIZE",
+    "GiB",
+    "KiB",
+    "MiB",
+    "MultipartWriter",
+    "RangeReader",
+    "byte_ranges",
+    "copy_version",
+    "part_size_for",
+]

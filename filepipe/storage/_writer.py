@@ -1,0 +1,115 @@
+"""Write an object of unknown length in parts, holding one part in memory."""
+
+from __future__ import annotations
+
+import io
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from filepipe.storage._parts import MIN_PART_SIZE, MiB
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class MultipartWriter(io.RawIOBase):
+    """A write-only file that lands as one S3 object, or as nothing at all.
+
+    Small outputs become one PutObject; larger ones a multipart upload, a part per
+    ``part_size`` bytes. The object appears only when :meth:`close` completes it; on an error
+    inside the ``with`` block (or :meth:`abort`) the upload is aborted, so a crash never leaves
+    a half-written object behind.
+    """
+
+    def __init__(
+        self,
+        s3: S3Client,
+        bucket: str,
+        key: str,
+        *,
+        part_size: int = 8 * MiB,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"part size must be at least {MIN_PART_SIZE} bytes")
+        self._s3, self.bucket, self.key = s3, bucket, key
+        self._part_size = part_size
+        self._extra: dict[str, Any] = {"ContentType": content_type, "Metadata": metadata or {}}
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self.bytes_written = 0
+        self.etag: str | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed MultipartWriter")
+        view = memoryview(data).cast("B")
+        self._buffer += view
+        self.bytes_written += len(view)
+        while len(self._buffer) >= self._part_size:
+            part = bytes(self._buffer[: self._part_size])
+            del self._buffer[: self._part_size]
+            self._upload_part(part)
+        return len(view)
+
+    def close(self) -> None:
+        """Complete the object (PutObject when it never reached one part)."""
+        if self.closed:
+            return
+        try:
+            if self._upload_id is None:
+                response = self._s3.put_object(
+                    Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), **self._extra
+                )
+            else:
+                if self._buffer or not self._parts:
+                    self._upload_part(bytes(self._buffer))
+                response = self._s3.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+            self.etag = str(response.get("ETag", "")).strip('"') or None
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._buffer = bytearray()
+            super().close()
+
+    def abort(self) -> None:
+        """Drop everything written so far; the key is left as it was."""
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+            self._upload_id = None
+        self._buffer = bytearray()
+        if not self.closed:
+            super().close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+    def _upload_part(self, data: bytes) -> None:
+        if self._upload_id is None:
+            created = self._s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self._extra)
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        response = self._s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=data
+        )
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})

@@ -1,0 +1,20 @@
+"""Transforms: what the pipeline does to a file, the same code on Lambda and on Batch.
+
+Adding one is a class with the :class:`Transform` interface and a line in
+``filepipe/transforms/registry.py``::
+
+    class LineCount:
+        name = "line-count"
+        output_name = "lines.json"
+        content_type = "application/json"
+
+        def run(self, source, sink, info):
+            count = sum(chunk.count(b"\\n") for chunk in iter(lambda: source.read(1 << 20), b""))
+            sink.write(json.dumps({"lines": count}).encode())
+            return {"lines": count}
+"""
+
+from filepipe.transforms._base import SourceInfo, Transform
+from filepipe.transforms.registry import RULES, TRANSFORMS, transform_for
+
+__all__ = ["RULES", "TRANSFORMS", "SourceInfo", "Transform", "transform_for"]

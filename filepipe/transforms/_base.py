@@ -1,0 +1,31 @@
+"""The interface every transform shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a transform may know of its input besides the bytes."""
+
+    key: str
+    size: int
+    content_type: str | None = None
+
+
+class Transform(Protocol):
+    """Reads ``source`` (a readable binary stream) and writes one output to ``sink``.
+
+    It must stream (bounded memory whatever the input size), be deterministic (the Lambda and
+    the Batch worker must produce the same bytes), and raise
+    :class:`filepipe.errors.TransformRejected` for input it cannot accept.
+    Returns a small JSON-able summary that ends up in the execution's output.
+    """
+
+    name: str
+    output_name: str
+    content_type: str
+
+    def run(self, source: BinaryIO, sink: BinaryIO, info: SourceInfo) -> dict[str, Any]: ...

@@ -1,0 +1,95 @@
+"""S3 notifications in, one idempotent StartExecution per object version out."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from filepipe.errors import MalformedEvent, error_code, is_transient
+from filepipe.events import ObjectRef, execution_name, load_body, parse_notification, parse_sqs_event
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class TriggerReport:
+    """What one invocation did: names started, duplicates skipped, messages to retry."""
+
+    started: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    failed_message_ids: list[str] = field(default_factory=list)
+
+    def batch_response(self) -> dict[str, Any]:
+        """The SQS partial-batch response (ReportBatchItemFailures)."""
+        return {"batchItemFailures": [{"itemIdentifier": mid} for mid in self.failed_message_ids]}
+
+
+class Trigger:
+    """Starts executions of one state machine; ``log`` is any stdlib-compatible logger."""
+
+    def __init__(self, sfn: SFNClient, state_machine_arn: str, log: Any = _log) -> None:
+        self._sfn, self._arn, self._log = sfn, state_machine_arn, log
+
+    def handle(self, event: dict[str, Any]) -> TriggerReport:
+        """Any of the three shapes: an SQS batch, an S3 notification, an EventBridge event."""
+        if isinstance(event, dict) and is_sqs_batch(event):
+            return self.handle_sqs(event)
+        report = TriggerReport()
+        notification = parse_notification(event)
+        report.ignored += notification.ignored
+        for ref in notification.refs:
+            self.start(ref, report)
+        return report
+
+    def handle_sqs(self, event: dict[str, Any]) -> TriggerReport:
+        """Every message of the batch; a failing one is reported, never dropped."""
+        report = TriggerReport()
+        for message in parse_sqs_event(event):
+            try:
+                notification = parse_notification(load_body(message.body))
+                report.ignored += notification.ignored
+                for ref in notification.refs:
+                    self.start(ref, report)
+            except MalformedEvent as exc:
+                self._log.error(
+                    "malformed message; left for the dead-letter queue",
+                    extra={"messageId": message.message_id, "reason": str(exc), "body": message.body},
+                )
+                report.failed_message_ids.append(message.message_id)
+            except (ClientError, BotoCoreError) as exc:
+                level = self._log.warning if is_transient(exc) else self._log.error
+                level(
+                    "could not start an execution; the message will be retried",
+                    extra={"messageId": message.message_id, "error": error_code(exc), "reason": str(exc)},
+                )
+                report.failed_message_ids.append(message.message_id)
+        return report
+
+    def start(self, ref: ObjectRef, report: TriggerReport) -> None:
+        """Start ``ref``'s execution; an existing one with the same name counts as done."""
+        name = execution_name(ref)
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self._arn, name=name, input=json.dumps(ref.to_state(), ensure_ascii=False)
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ExecutionAlreadyExists":
+                raise
+            self._log.info("duplicate event; execution already exists", extra={"key": ref.key, "execution": name})
+            report.duplicates.append(name)
+            return
+        self._log.info("execution started", extra={"key": ref.key, "execution": name})
+        report.started.append(name)
+
+
+def is_sqs_batch(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return bool(records) and isinstance(records, list) and records[0].get("eventSource") == "aws:sqs"

@@ -1,0 +1,84 @@
+"""Shared fixtures: moto-backed clients, the two buckets, and recorded events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from filepipe.config import Settings
+from filepipe.events import ObjectRef
+
+EVENTS = Path(__file__).with_name("events")
+REGION = "us-east-1"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A recorded event from ``tests/events``."""
+    return dict(json.loads((EVENTS / name).read_text(encoding="utf-8")))
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a real account: fake credentials, a fixed region."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+@pytest.fixture
+def settings(s3: Any) -> Settings:
+    """Versioned staging and archive buckets, as the stack makes them."""
+    for bucket in ("staging", "archive"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return Settings(staging_bucket="staging", archive_bucket="archive")
+
+
+_sequence = iter(range(1, 1_000_000))
+
+
+def upload(s3: Any, key: str, body: bytes, bucket: str = "staging", sequencer: str | None = None) -> ObjectRef:
+    """Put an object and return the reference its S3 event would carry."""
+    response = s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return ObjectRef(
+        bucket=bucket,
+        key=key,
+        version_id=response.get("VersionId"),
+        etag=response["ETag"].strip('"'),
+        size=len(body),
+        sequencer=sequencer or f"{next(_sequence):016X}",
+        event_time="2026-11-26T00:00:00.000Z",
+    )
+
+
+def read(s3: Any, bucket: str, key: str) -> bytes:
+    return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+def versions(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    response = s3.list_object_versions(Bucket=bucket)
+    return list(response.get("Versions", []))
