@@ -1,0 +1,85 @@
+"""Storage: the staging bucket uploads land in, the archive bucket, and their access logs."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+
+class Buckets(Construct):
+    """Staging (versioned, notifying) and archive (versioned, silent) buckets.
+
+    Both block public access, refuse plain HTTP, encrypt at rest and log access to a third
+    bucket. Staging aborts stale multipart uploads after a day and expires replaced versions.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cors_allowed_origins: list[str],
+        noncurrent_version_expiration_days: int,
+        destroy_on_removal: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN
+        common = {
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "encryption": s3.BucketEncryption.S3_MANAGED,
+            "enforce_ssl": True,
+            "versioned": True,
+            "removal_policy": removal,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        }
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            removal_policy=removal,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
+        )
+        Validations.of(self.access_logs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This is the access-log bucket; logging its own access would recurse.",
+            )
+        )
+        self.staging = s3.Bucket(
+            self,
+            "Staging",
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="staging/",
+            lifecycle_rules=[
+                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+                s3.LifecycleRule(
+                    id="ExpireReplacedVersions",
+                    noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
+                    expired_object_delete_marker=True,
+                ),
+            ],
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST],
+                    allowed_origins=cors_allowed_origins,
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag"],
+                    max_age=3600,
+                )
+            ],
+            **common,
+        )
+        self.archive = s3.Bucket(
+            self,
+            "Archive",
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="archive/",
+            lifecycle_rules=[
+                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+            ],
+            **common,
+        )

@@ -1,0 +1,234 @@
+"""Compute: the worker image, the Lambda functions built from it, and AWS Batch on Fargate.
+
+One image (the repository's ``Dockerfile``) serves every function and the Batch job, so the
+transform code and its native libraries are the same on both paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, Size
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stack import permissions as perm
+from stack.buckets import Buckets
+from stack.config import PipelineConfig
+from stack.log_groups import log_group
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_ENTRYPOINT = ["python", "-m", "awslambdaric"]
+WORKER_COMMAND = ["python", "-m", "batch_image.worker"]
+EXIT_TRANSIENT = "75"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    construct_id: str
+    handler: str
+    description: str
+    memory_mb: int
+    timeout_seconds: int
+
+
+class Compute(Construct):
+    """The transformer and moves functions, and the Batch job queue and job definition."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, buckets: Buckets, config: PipelineConfig) -> None:
+        super().__init__(scope, construct_id)
+        self._buckets, self._config = buckets, config
+        self.environment = {
+            "STAGING_BUCKET": buckets.staging.bucket_name,
+            "ARCHIVE_BUCKET": buckets.archive.bucket_name,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **config.handler_environment(),
+        }
+        self.transform_function = self.function(
+            FunctionSpec(
+                "TransformFunction",
+                "transform_lambda.handler.handler",
+                "filepipe: runs a small file's transform",
+                config.transform_memory_mb,
+                config.transform_timeout_seconds,
+            )
+        )
+        self._grant_transform(self.transform_function.role)  # type: ignore[arg-type]
+        self.archive_function = self.function(
+            FunctionSpec(
+                "ArchiveFunction",
+                "moves_lambda.handler.archive_handler",
+                "filepipe: moves a processed original into the archive",
+                512,
+                config.moves_timeout_seconds,
+            )
+        )
+        role = self.archive_function.role
+        assert role is not None
+        perm.grant_objects(role, perm.READ_VERSION + perm.DELETE_VERSION, buckets.staging, [""])
+        perm.grant_objects(
+            role, perm.READ_VERSION, buckets.archive, [config.originals_prefix, config.superseded_prefix]
+        )
+        perm.grant_objects(role, perm.WRITE, buckets.archive, [config.originals_prefix, config.superseded_prefix])
+        perm.grant_objects(
+            role,
+            perm.READ_VERSION + perm.DELETE_VERSION,
+            buckets.archive,
+            [config.failed_prefix, config.errors_prefix],
+        )
+        perm.grant_list(role, buckets.staging, buckets.archive)
+
+        self.failure_function = self.function(
+            FunctionSpec(
+                "FailureFunction",
+                "moves_lambda.handler.failure_handler",
+                "filepipe: moves a failed original to the failure prefix with an error record",
+                512,
+                config.moves_timeout_seconds,
+            )
+        )
+        role = self.failure_function.role
+        assert role is not None
+        perm.grant_objects(role, perm.READ_VERSION + perm.DELETE_VERSION, buckets.staging, [""])
+        perm.grant_objects(
+            role, perm.READ_VERSION + perm.WRITE, buckets.archive, [config.failed_prefix, config.errors_prefix]
+        )
+        perm.grant_list(role, buckets.staging, buckets.archive)
+
+        self._batch()
+
+    def function(self, spec: FunctionSpec, environment: dict[str, str] | None = None) -> lambda_.Function:
+        """A function of the worker image with its own role and log group."""
+        logs = log_group(self, f"{spec.construct_id}Logs", self._config.log_retention_days)
+        role = perm.lambda_role(self, f"{spec.construct_id}Role", spec.description)
+        logs.grant_write(role)
+        return lambda_.DockerImageFunction(
+            self,
+            spec.construct_id,
+            description=spec.description,
+            code=lambda_.DockerImageCode.from_image_asset(
+                str(REPOSITORY_ROOT), entrypoint=LAMBDA_ENTRYPOINT, cmd=[spec.handler]
+            ),
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            environment={**self.environment, **(environment or {})},
+            role=role,
+            log_group=logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+        )
+
+    def _grant_transform(self, role: iam.IRole) -> None:
+        """Read the original (staging, or the failure prefix on a retry), write the output."""
+        buckets, config = self._buckets, self._config
+        perm.grant_objects(role, perm.READ_VERSION, buckets.staging, [""])
+        perm.grant_objects(role, perm.READ_VERSION, buckets.archive, [config.failed_prefix])
+        perm.grant_objects(
+            role,
+            perm.READ_VERSION + perm.WRITE,
+            buckets.archive,
+            [config.outputs_prefix, config.superseded_prefix],
+        )
+        perm.grant_list(role, buckets.staging, buckets.archive)
+
+    def _batch(self) -> None:
+        config = self._config
+        self.vpc = self._network()
+        self.compute_environment = batch.FargateComputeEnvironment(
+            self,
+            "ComputeEnvironment",
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            spot=config.batch_spot,
+            maxv_cpus=config.batch_max_vcpus,
+            security_groups=[
+                ec2.SecurityGroup(
+                    self,
+                    "WorkerSecurityGroup",
+                    vpc=self.vpc,
+                    description="filepipe Batch workers: outbound only (S3, ECR, CloudWatch Logs)",
+                    allow_all_outbound=True,
+                )
+            ],
+        )
+        self.job_queue = batch.JobQueue(
+            self,
+            "JobQueue",
+            compute_environments=[
+                batch.OrderedComputeEnvironment(compute_environment=self.compute_environment, order=1)
+            ],
+        )
+        job_role = iam.Role(
+            self,
+            "JobRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="filepipe: the Batch worker's permissions (the same as the transformer's)",
+        )
+        self._grant_transform(job_role)
+        execution_role = iam.Role(
+            self,
+            "JobExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="filepipe: lets ECS pull the worker image and write its logs",
+        )
+        self.job_log_group = log_group(self, "JobLogs", config.log_retention_days)
+        self.job_definition = batch.EcsJobDefinition(
+            self,
+            "JobDefinition",
+            container=batch.EcsFargateContainerDefinition(
+                self,
+                "WorkerContainer",
+                image=ecs.ContainerImage.from_asset(str(REPOSITORY_ROOT)),
+                command=WORKER_COMMAND,
+                cpu=config.batch_vcpus,
+                memory=Size.mebibytes(config.batch_memory_mb),
+                environment=self.environment,
+                job_role=job_role,
+                execution_role=execution_role,
+                assign_public_ip=True,
+                fargate_platform_version=ecs.FargatePlatformVersion.LATEST,
+                logging=ecs.LogDriver.aws_logs(stream_prefix="worker", log_group=self.job_log_group),
+            ),
+            timeout=Duration.seconds(config.batch_job_timeout_seconds),
+            retry_attempts=3,
+            retry_strategies=[
+                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom(on_exit_code=EXIT_TRANSIENT)),
+                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+                batch.RetryStrategy.of(
+                    batch.Action.RETRY, batch.Reason.custom(on_status_reason="ResourceInitializationError*")
+                ),
+                batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_exit_code="*")),
+            ],
+            propagate_tags=True,
+        )
+
+    def _network(self) -> ec2.IVpc:
+        """An existing VPC from context, or public subnets with no NAT gateway (no idle cost)."""
+        if self._config.vpc_id:
+            return ec2.Vpc.from_lookup(self, "Vpc", vpc_id=self._config.vpc_id)
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="workers", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+            ],
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
+            },
+        )
+        flow_logs = log_group(self, "VpcFlowLogs", self._config.log_retention_days)
+        vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
+        )
+        return vpc
+

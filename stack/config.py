@@ -1,0 +1,125 @@
+"""Every deploy-time setting, its default, and how it is read from CDK context.
+
+``app.py`` is the only caller of :meth:`PipelineConfig.from_context`; constructs receive the
+parsed values through their props.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings, each with the CDK context key that sets it (``cdk deploy -c key=value``)."""
+
+    large_file_threshold_bytes: int = 128 * MiB
+    """``largeFileThresholdBytes``: files above this go to AWS Batch, the rest to Lambda."""
+    transform_memory_mb: int = 2048
+    """``transformMemoryMb``: memory of the transformer Lambda."""
+    transform_timeout_seconds: int = 600
+    """``transformTimeoutSeconds``: timeout of the transformer Lambda (at most 900)."""
+    moves_timeout_seconds: int = 900
+    """``movesTimeoutSeconds``: timeout of the archive and failure Lambdas (multipart copies)."""
+    batch_vcpus: float = 2
+    """``batchVcpus``: vCPUs of one Batch job (a Fargate size: 0.25 to 16)."""
+    batch_memory_mb: int = 4096
+    """``batchMemoryMb``: memory of one Batch job (must suit the vCPUs on Fargate)."""
+    batch_max_vcpus: int = 32
+    """``batchMaxVcpus``: the compute environment's ceiling."""
+    batch_job_timeout_seconds: int = 4 * 3600
+    """``batchJobTimeoutSeconds``: one job attempt's limit; the workflow waits at most 3x this."""
+    batch_runnable_timeout_seconds: int = 3600
+    """``batchRunnableTimeoutSeconds``: how long a job may wait for capacity before it is
+    cancelled (and the file moved to the failure prefix, to be retried later)."""
+    batch_spot: bool = False
+    """``batchSpot``: run Batch on Fargate Spot (cheaper; interrupted jobs are retried)."""
+    log_retention_days: int = 30
+    """``logRetentionDays``: retention of every log group the stack creates."""
+    noncurrent_version_expiration_days: int = 30
+    """``noncurrentVersionExpirationDays``: how long staging keeps replaced versions."""
+    originals_prefix: str = "originals/"
+    outputs_prefix: str = "outputs/"
+    failed_prefix: str = "failed/"
+    errors_prefix: str = "errors/"
+    superseded_prefix: str = "superseded/"
+    """``originalsPrefix`` ... ``supersededPrefix``: the archive bucket's layout."""
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:4566",)
+    """``corsAllowedOrigins``: origins allowed to PUT/POST into staging (comma-separated)."""
+    trigger_batch_size: int = 10
+    """``triggerBatchSize``: S3 events per trigger invocation."""
+    trigger_max_concurrency: int = 5
+    """``triggerMaxConcurrency``: trigger invocations at once, which bounds StartExecution's rate."""
+    queue_max_receive_count: int = 5
+    """``queueMaxReceiveCount``: deliveries before an intake message goes to the dead-letter queue."""
+    vpc_id: str | None = None
+    """``vpcId``: run Batch in this existing VPC (a context lookup: synth needs credentials)."""
+    alarm_topic_arn: str | None = None
+    """``alarmTopicArn``: an SNS topic the alarms notify (none by default)."""
+    removal_policy_destroy: bool = False
+    """``destroyOnRemoval``: delete buckets with the stack (for test deployments only)."""
+
+    @classmethod
+    def context_key(cls, name: str) -> str:
+        head, *rest = name.split("_")
+        key = head + "".join(part.title() for part in rest)
+        return {"removalPolicyDestroy": "destroyOnRemoval"}.get(key, key)
+
+    @classmethod
+    def from_context(cls, lookup: Callable[[str], Any]) -> PipelineConfig:
+        """Build from a context getter (``app.node.try_get_context``); unknown values fail."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = lookup(cls.context_key(f.name))
+            if raw is not None:
+                values[f.name] = _coerce(f.name, raw, getattr(cls(), f.name))
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.large_file_threshold_bytes < 0:
+            raise ValueError("largeFileThresholdBytes must be >= 0")
+        if not 1 <= self.transform_timeout_seconds <= 900:
+            raise ValueError("transformTimeoutSeconds must be between 1 and 900")
+        if not 1 <= self.moves_timeout_seconds <= 900:
+            raise ValueError("movesTimeoutSeconds must be between 1 and 900")
+        prefixes = [self.originals_prefix, self.outputs_prefix, self.failed_prefix, self.errors_prefix]
+        if len(set(prefixes + [self.superseded_prefix])) != 5 or any(not p.endswith("/") for p in prefixes):
+            raise ValueError("archive prefixes must be distinct and end with '/'")
+
+    def handler_environment(self) -> dict[str, str]:
+        """What the handlers read through ``filepipe.config.Settings`` (besides bucket names)."""
+        return {
+            "ORIGINALS_PREFIX": self.originals_prefix,
+            "OUTPUTS_PREFIX": self.outputs_prefix,
+            "FAILED_PREFIX": self.failed_prefix,
+            "ERRORS_PREFIX": self.errors_prefix,
+            "SUPERSEDED_PREFIX": self.superseded_prefix,
+        }
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("true", "1", "yes"):
+                return True
+            if str(raw).lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return str(raw)
+    except ValueError as exc:
+        raise ValueError(f"context {PipelineConfig.context_key(name)}={raw!r} is not a valid value") from exc

@@ -1,0 +1,80 @@
+"""Intake: staging's ObjectCreated events through SQS (with a dead-letter queue) to the trigger."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stack.buckets import Buckets
+from stack.compute import Compute, FunctionSpec
+from stack.config import PipelineConfig
+
+TRIGGER_TIMEOUT_SECONDS = 60
+VISIBILITY_FACTOR = 6
+"""AWS's advice: a queue's visibility timeout at least 6x its consumer's timeout."""
+
+
+class Intake(Construct):
+    """Queue, dead-letter queue, the S3 notification, and the trigger function consuming it.
+
+    SQS absorbs bursts beyond Step Functions' StartExecution rate: the trigger's concurrency
+    is capped, throttled starts are reported as batch item failures and redelivered, and a
+    message that never succeeds lands in the dead-letter queue (alarmed), never dropped.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        buckets: Buckets,
+        compute: Compute,
+        state_machine: sfn.IStateMachine,
+        config: PipelineConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * TRIGGER_TIMEOUT_SECONDS),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=config.queue_max_receive_count, queue=self.dead_letter_queue
+            ),
+        )
+        buckets.staging.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue))
+
+        self.trigger_function = compute.function(
+            FunctionSpec(
+                "TriggerFunction",
+                "trigger_lambda.handler.handler",
+                "filepipe: starts one execution per uploaded object version",
+                256,
+                TRIGGER_TIMEOUT_SECONDS,
+            ),
+            environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn},
+        )
+        state_machine.grant_start_execution(self.trigger_function)
+        self.trigger_function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=config.trigger_batch_size,
+                max_batching_window=Duration.seconds(1),
+                report_batch_item_failures=True,
+                max_concurrency=max(2, config.trigger_max_concurrency),
+            )
+        )

@@ -1,0 +1,46 @@
+"""cdk-nag acknowledgements that do not belong to a single grant; each is one finding on one
+resource, with its reason. Grant-level ones live beside their grants (``stack/permissions.py``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stack.permissions import acknowledge, logical_id
+
+if TYPE_CHECKING:
+    from stack.pipeline_stack import FilepipeStack
+
+NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+"""The function CDK adds to configure S3 notifications (a fixed construct ID in aws-cdk-lib)."""
+
+
+def acknowledge_findings(stack: FilepipeStack) -> None:
+    compute, workflow = stack.compute, stack.workflow
+    acknowledge(
+        compute.node.find_child("JobExecutionRole"),
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken has no resource-level permissions; pulls are scoped to the asset repository.",
+    )
+    acknowledge(
+        workflow.role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "batch:DescribeJobs (for submitJob.sync) has no resource-level permissions.",
+    )
+    acknowledge(
+        workflow.role,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]",
+        "Job IDs are generated at submit time; TerminateJob (a timed-out or aborted execution) names them.",
+    )
+    for function in (compute.transform_function, compute.archive_function, compute.failure_function):
+        acknowledge(
+            workflow.role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
+            "Invoking any version or alias of this one function (CDK's grantInvoke).",
+        )
+    handler = stack.node.try_find_child(NOTIFICATIONS_HANDLER)
+    if handler is not None:
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's own deploy-time handler that sets the staging bucket's notifications; it only writes its logs.",
+        )

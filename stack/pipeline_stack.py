@@ -1,0 +1,73 @@
+"""The one stack: buckets, compute, workflow, intake and monitoring, composed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stack.buckets import Buckets
+from stack.compute import Compute
+from stack.config import PipelineConfig
+from stack.intake import Intake
+from stack.monitoring import Monitoring
+from stack.nag import acknowledge_findings
+from stack.workflow import Workflow
+
+
+class FilepipeStack(Stack):
+    """Everything ``cdk deploy`` creates. Its outputs are what the ``filepipe`` CLI reads."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.buckets = Buckets(
+            self,
+            "Buckets",
+            cors_allowed_origins=list(config.cors_allowed_origins),
+            noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
+            destroy_on_removal=config.removal_policy_destroy,
+        )
+        self.compute = Compute(self, "Compute", buckets=self.buckets, config=config)
+        self.workflow = Workflow(self, "Workflow", compute=self.compute, config=config)
+        self.intake = Intake(
+            self,
+            "Intake",
+            buckets=self.buckets,
+            compute=self.compute,
+            state_machine=self.workflow.state_machine,
+            config=config,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            state_machine=self.workflow.state_machine,
+            intake_queue=self.intake.queue,
+            dead_letter_queue=self.intake.dead_letter_queue,
+            functions={
+                "Trigger": self.intake.trigger_function,
+                "Transform": self.compute.transform_function,
+                "Archive": self.compute.archive_function,
+                "Failure": self.compute.failure_function,
+            },
+            alarm_topic_arn=config.alarm_topic_arn,
+        )
+        self._outputs()
+        acknowledge_findings(self)
+
+    def _outputs(self) -> None:
+        outputs = {
+            "StagingBucketName": self.buckets.staging.bucket_name,
+            "ArchiveBucketName": self.buckets.archive.bucket_name,
+            "IntakeQueueUrl": self.intake.queue.queue_url,
+            "DeadLetterQueueUrl": self.intake.dead_letter_queue.queue_url,
+            "StateMachineArn": self.workflow.state_machine.state_machine_arn,
+            "JobQueueArn": self.compute.job_queue.job_queue_arn,
+            "FailedPrefix": self.config.failed_prefix,
+            "ErrorsPrefix": self.config.errors_prefix,
+            "OriginalsPrefix": self.config.originals_prefix,
+            "OutputsPrefix": self.config.outputs_prefix,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)
