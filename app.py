@@ -17,8 +17,12 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, FilepipeStack]:
     stack_name = app.node.try_get_context("stackName") or "Filepipe"
     env = None
     if config.vpc_id:
-        env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
-    stack = FilepipeStack(app, stack_name, config=config, env=env, description="filepipe: two-bucket file processing")
+        env = cdk.Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        )
+    stack = FilepipeStack(
+        app, stack_name, config=config, env=env, description="filepipe: two-bucket file processing"
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
 

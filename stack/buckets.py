@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -25,7 +27,7 @@ class Buckets(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN
-        common = {
+        common: dict[str, Any] = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "encryption": s3.BucketEncryption.S3_MANAGED,
             "enforce_ssl": True,
@@ -43,19 +45,15 @@ class Buckets(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
         )
-        Validations.of(self.access_logs).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="This is the access-log bucket; logging its own access would recurse.",
-            )
-        )
         self.staging = s3.Bucket(
             self,
             "Staging",
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="staging/",
             lifecycle_rules=[
-                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+                s3.LifecycleRule(
+                    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+                ),
                 s3.LifecycleRule(
                     id="ExpireReplacedVersions",
                     noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
@@ -79,7 +77,9 @@ class Buckets(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="archive/",
             lifecycle_rules=[
-                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+                s3.LifecycleRule(
+                    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+                ),
             ],
             **common,
         )

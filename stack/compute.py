@@ -15,7 +15,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stack import permissions as perm
@@ -41,7 +40,9 @@ class FunctionSpec:
 class Compute(Construct):
     """The transformer and moves functions, and the Batch job queue and job definition."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, buckets: Buckets, config: PipelineConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, buckets: Buckets, config: PipelineConfig
+    ) -> None:
         super().__init__(scope, construct_id)
         self._buckets, self._config = buckets, config
         self.environment = {
@@ -75,7 +76,9 @@ class Compute(Construct):
         perm.grant_objects(
             role, perm.READ_VERSION, buckets.archive, [config.originals_prefix, config.superseded_prefix]
         )
-        perm.grant_objects(role, perm.WRITE, buckets.archive, [config.originals_prefix, config.superseded_prefix])
+        perm.grant_objects(
+            role, perm.WRITE, buckets.archive, [config.originals_prefix, config.superseded_prefix]
+        )
         perm.grant_objects(
             role,
             perm.READ_VERSION + perm.DELETE_VERSION,
@@ -97,19 +100,25 @@ class Compute(Construct):
         assert role is not None
         perm.grant_objects(role, perm.READ_VERSION + perm.DELETE_VERSION, buckets.staging, [""])
         perm.grant_objects(
-            role, perm.READ_VERSION + perm.WRITE, buckets.archive, [config.failed_prefix, config.errors_prefix]
+            role,
+            perm.READ_VERSION + perm.WRITE,
+            buckets.archive,
+            [config.failed_prefix, config.errors_prefix],
         )
         perm.grant_list(role, buckets.staging, buckets.archive)
 
         self._batch()
 
-    def function(self, spec: FunctionSpec, environment: dict[str, str] | None = None) -> lambda_.Function:
-        """A function of the worker image with its own role and log group."""
-        logs = log_group(self, f"{spec.construct_id}Logs", self._config.log_retention_days)
-        role = perm.lambda_role(self, f"{spec.construct_id}Role", spec.description)
+    def function(
+        self, spec: FunctionSpec, environment: dict[str, str] | None = None, scope: Construct | None = None
+    ) -> lambda_.Function:
+        """A function of the worker image with its own role and log group, in ``scope``."""
+        scope = scope or self
+        logs = log_group(scope, f"{spec.construct_id}Logs", self._config.log_retention_days)
+        role = perm.lambda_role(scope, f"{spec.construct_id}Role", spec.description)
         logs.grant_write(role)
         return lambda_.DockerImageFunction(
-            self,
+            scope,
             spec.construct_id,
             description=spec.description,
             code=lambda_.DockerImageCode.from_image_asset(
@@ -231,4 +240,3 @@ class Compute(Construct):
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
         return vpc
-

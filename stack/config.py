@@ -89,7 +89,7 @@ class PipelineConfig:
         if not 1 <= self.moves_timeout_seconds <= 900:
             raise ValueError("movesTimeoutSeconds must be between 1 and 900")
         prefixes = [self.originals_prefix, self.outputs_prefix, self.failed_prefix, self.errors_prefix]
-        if len(set(prefixes + [self.superseded_prefix])) != 5 or any(not p.endswith("/") for p in prefixes):
+        if len({*prefixes, self.superseded_prefix}) != 5 or any(not p.endswith("/") for p in prefixes):
             raise ValueError("archive prefixes must be distinct and end with '/'")
 
     def handler_environment(self) -> dict[str, str]:

@@ -67,6 +67,7 @@ class Intake(Construct):
                 TRIGGER_TIMEOUT_SECONDS,
             ),
             environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn},
+            scope=self,
         )
         state_machine.grant_start_execution(self.trigger_function)
         self.trigger_function.add_event_source(

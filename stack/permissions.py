@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 READ_VERSION = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"]
 WRITE = ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"]
@@ -49,13 +49,13 @@ def lambda_role(scope: Construct, construct_id: str, description: str) -> iam.Ro
     )
 
 
-def logical_id(construct: Construct) -> str:
+def logical_id(construct: IConstruct) -> str:
     """The CloudFormation logical ID of a construct's resource, as cdk-nag names it."""
     default_child = construct.node.default_child
     assert default_child is not None, f"{construct.node.path} has no CloudFormation resource"
     return str(Stack.of(construct).resolve(Stack.of(construct).get_logical_id(default_child)))  # type: ignore[arg-type]
 
 
-def acknowledge(scope: Construct, finding: str, reason: str) -> None:
+def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge one AwsSolutions finding on one construct."""
     Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason))

@@ -18,9 +18,7 @@ def execution_name(ref: ObjectRef) -> str:
     The readable part is the key's tail (what a person looks for in the console); the digest
     makes it unique per object version. Always at most 80 characters of ``[A-Za-z0-9_-]``.
     """
-    identity = "\0".join(
-        [ref.bucket, ref.key, ref.version_id or "", ref.etag or "", ref.sequencer or ""]
-    )
+    identity = "\0".join([ref.bucket, ref.key, ref.version_id or "", ref.etag or "", ref.sequencer or ""])
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
     readable = _UNSAFE.sub("_", ref.key).strip("_")
     room = MAX_EXECUTION_NAME - _DIGEST_CHARS - 1

@@ -53,7 +53,11 @@ def archive(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | N
     current = head(s3, Bucket=settings.archive_bucket, Key=destination)
     current_meta = (current or {}).get("Metadata", {})
     already_copied = current is not None and same_version(current_meta, ref)
-    if current is not None and not already_copied and sequencer_is_newer(current_meta.get(META_SEQUENCER), ref.sequencer):
+    if (
+        current is not None
+        and not already_copied
+        and sequencer_is_newer(current_meta.get(META_SEQUENCER), ref.sequencer)
+    ):
         destination = layout.superseded_original(ref.key, ref.version_id or ref.etag or "unversioned")
         status = "superseded"
         already_copied = False

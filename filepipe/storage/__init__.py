@@ -9,12 +9,12 @@ Example::
 
 from filepipe.storage._copy import copy_version
 from filepipe.storage._parts import (
-    GiB,
-    KiB,
     MAX_PARTS,
     MAX_SINGLE_COPY,
-    MiB,
     MIN_PART_SIZE,
+    GiB,
+    KiB,
+    MiB,
     byte_ranges,
     part_size_for,
 )

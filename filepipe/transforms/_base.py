@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,14 @@ class SourceInfo:
     key: str
     size: int
     content_type: str | None = None
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 
 class Transform(Protocol):
@@ -28,4 +36,4 @@ class Transform(Protocol):
     output_name: str
     content_type: str
 
-    def run(self, source: BinaryIO, sink: BinaryIO, info: SourceInfo) -> dict[str, Any]: ...
+    def run(self, source: Readable, sink: Writable, info: SourceInfo) -> dict[str, Any]: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from filepipe.errors import TransformRejected
 from filepipe.storage import MiB
-from filepipe.transforms._base import SourceInfo
+from filepipe.transforms._base import Readable, SourceInfo, Writable
 
 BLOCK_SIZE = 4 * MiB
 """Bytes of CSV per record batch; column types are inferred from the first block."""
@@ -25,7 +25,7 @@ class CsvToParquet:
         self._block_size = block_size
         self._compression = compression
 
-    def run(self, source: BinaryIO, sink: BinaryIO, info: SourceInfo) -> dict[str, Any]:
+    def run(self, source: Readable, sink: Writable, info: SourceInfo) -> dict[str, Any]:
         rows = 0
         try:
             reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=self._block_size))

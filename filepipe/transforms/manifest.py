@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, BinaryIO
+from typing import Any
 
 from filepipe.storage import MiB
-from filepipe.transforms._base import SourceInfo
+from filepipe.transforms._base import Readable, SourceInfo, Writable
 
 _MAGIC: list[tuple[bytes, str]] = [
     (b"%PDF-", "application/pdf"),
@@ -54,7 +54,7 @@ class Manifest:
     output_name = "manifest.json"
     content_type = "application/json"
 
-    def run(self, source: BinaryIO, sink: BinaryIO, info: SourceInfo) -> dict[str, Any]:
+    def run(self, source: Readable, sink: Writable, info: SourceInfo) -> dict[str, Any]:
         digest = hashlib.sha256()
         size = 0
         head = b""

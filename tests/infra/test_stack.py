@@ -1,0 +1,213 @@
+"""The synthesized template: every resource the pipeline needs, with its security properties."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import Synthesized
+
+pytestmark = pytest.mark.infra
+
+STAGING, ARCHIVE = "BucketsStaging4C868D13", "BucketsArchiveCE3432CC"
+
+
+def test_stateful_resources_keep_their_logical_ids(synth: Synthesized) -> None:
+    """A refactor that renames these would make CloudFormation replace (empty) them."""
+    resources = synth.raw["Resources"]
+    assert resources[STAGING]["Type"] == "AWS::S3::Bucket"
+    assert resources[ARCHIVE]["Type"] == "AWS::S3::Bucket"
+    assert resources["IntakeQueue6FB53B87"]["Type"] == "AWS::SQS::Queue"
+    assert resources["IntakeDeadLetterQueueA5C12DB5"]["Type"] == "AWS::SQS::Queue"
+    for bucket in (STAGING, ARCHIVE):
+        assert resources[bucket]["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("bucket", [STAGING, ARCHIVE])
+def test_buckets_are_private_encrypted_versioned_and_logged(synth: Synthesized, bucket: str) -> None:
+    props = synth.raw["Resources"][bucket]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "DestinationBucketName" in props["LoggingConfiguration"]
+    aborts = [r for r in props["LifecycleConfiguration"]["Rules"] if "AbortIncompleteMultipartUpload" in r]
+    assert aborts[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+@pytest.mark.parametrize("bucket", [STAGING, ARCHIVE])
+def test_buckets_refuse_plain_http(synth: Synthesized, bucket: str) -> None:
+    synth.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_staging_expires_replaced_versions_and_allows_browser_uploads(synth: Synthesized) -> None:
+    props = synth.raw["Resources"][STAGING]["Properties"]
+    expiring = [r for r in props["LifecycleConfiguration"]["Rules"] if "NoncurrentVersionExpiration" in r]
+    assert expiring[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    (cors,) = props["CorsConfiguration"]["CorsRules"]
+    assert sorted(cors["AllowedMethods"]) == ["POST", "PUT"]
+    assert cors["ExposedHeaders"] == ["ETag"]
+    assert cors["AllowedOrigins"] == ["http://localhost:4566"]
+
+
+def test_only_staging_notifies_and_only_object_created(synth: Synthesized) -> None:
+    _, notifications = synth.one("Custom::S3BucketNotifications")
+    props = notifications["Properties"]
+    assert props["BucketName"] == {"Ref": STAGING}
+    (queue_config,) = props["NotificationConfiguration"]["QueueConfigurations"]
+    assert queue_config["Events"] == ["s3:ObjectCreated:*"]
+    assert queue_config["QueueArn"] == {"Fn::GetAtt": ["IntakeQueue6FB53B87", "Arn"]}
+
+
+def test_intake_queue_is_encrypted_with_a_dead_letter_queue(synth: Synthesized) -> None:
+    queue = synth.raw["Resources"]["IntakeQueue6FB53B87"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["IntakeDeadLetterQueueA5C12DB5", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert queue["VisibilityTimeout"] == 360
+    assert (
+        synth.raw["Resources"]["IntakeDeadLetterQueueA5C12DB5"]["Properties"]["SqsManagedSseEnabled"] is True
+    )
+    for policy in synth.resources("AWS::SQS::QueuePolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        )
+
+
+def test_trigger_consumes_the_queue_in_batches_reporting_item_failures(synth: Synthesized) -> None:
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["IntakeQueue6FB53B87", "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == 10
+    assert props["ScalingConfig"] == {"MaximumConcurrency": 5}
+    assert props["FunctionName"]["Ref"].startswith("IntakeTriggerFunction")
+
+
+def test_functions_run_the_worker_image_with_their_own_handler(synth: Synthesized) -> None:
+    commands = {}
+    for function in synth.resources("AWS::Lambda::Function").values():
+        props = function["Properties"]
+        if props.get("PackageType") != "Image":
+            continue
+        assert props["ImageConfig"]["EntryPoint"] == ["python", "-m", "awslambdaric"]
+        commands[props["ImageConfig"]["Command"][0]] = props
+        assert "LoggingConfig" in props
+    assert sorted(commands) == [
+        "moves_lambda.handler.archive_handler",
+        "moves_lambda.handler.failure_handler",
+        "transform_lambda.handler.handler",
+        "trigger_lambda.handler.handler",
+    ]
+    trigger_env = commands["trigger_lambda.handler.handler"]["Environment"]["Variables"]
+    assert trigger_env["STATE_MACHINE_ARN"] == {"Ref": "WorkflowStateMachine8F1B1C15"}
+    transform_env = commands["transform_lambda.handler.handler"]["Environment"]["Variables"]
+    assert transform_env["STAGING_BUCKET"] == {"Ref": STAGING}
+    assert transform_env["ARCHIVE_BUCKET"] == {"Ref": ARCHIVE}
+    assert transform_env["FAILED_PREFIX"] == "failed/"
+    assert commands["transform_lambda.handler.handler"]["MemorySize"] == 2048
+    roles = {json.dumps(p["Role"]) for p in commands.values()}
+    assert len(roles) == 4, "every function has its own role"
+
+
+def test_batch_runs_the_worker_on_fargate_retrying_only_transient_exits(synth: Synthesized) -> None:
+    _, environment = synth.one("AWS::Batch::ComputeEnvironment")
+    assert environment["Properties"]["ComputeResources"]["Type"] == "FARGATE"
+    assert environment["Properties"]["ComputeResources"]["MaxvCpus"] == 32
+    _, queue = synth.one("AWS::Batch::JobQueue")
+    assert queue["Properties"]["ComputeEnvironmentOrder"][0]["Order"] == 1
+    _, job = synth.one("AWS::Batch::JobDefinition")
+    props = job["Properties"]
+    assert props["PlatformCapabilities"] == ["FARGATE"]
+    container = props["ContainerProperties"]
+    assert container["Command"] == ["python", "-m", "batch_image.worker"]
+    assert {"Type": "VCPU", "Value": "2"} in container["ResourceRequirements"]
+    assert {"Type": "MEMORY", "Value": "4096"} in container["ResourceRequirements"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    strategy = props["RetryStrategy"]
+    assert strategy["Attempts"] == 3
+    rules = strategy["EvaluateOnExit"]
+    assert rules[0] == {"Action": "RETRY", "OnExitCode": "75"}
+    assert rules[-1] == {"Action": "EXIT", "OnExitCode": "*"}
+    assert not any(r.get("OnExitCode") == "65" and r["Action"] == "RETRY" for r in rules)
+    assert props["Timeout"] == {"AttemptDurationSeconds": 4 * 3600}
+
+
+def test_vpc_has_no_nat_gateway_and_logs_rejected_flows(synth: Synthesized) -> None:
+    assert not synth.resources("AWS::EC2::NatGateway")
+    _, flow_log = synth.one("AWS::EC2::FlowLog")
+    assert flow_log["Properties"]["TrafficType"] == "REJECT"
+    _, endpoint = synth.one("AWS::EC2::VPCEndpoint")
+    assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+
+
+def test_state_machine_is_standard_logged_and_traced(synth: Synthesized) -> None:
+    _, machine = synth.one("AWS::StepFunctions::StateMachine")
+    props = machine["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+
+
+def test_every_log_group_has_retention(synth: Synthesized) -> None:
+    groups = synth.resources("AWS::Logs::LogGroup")
+    assert len(groups) >= 7
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
+
+
+def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Synthesized) -> None:
+    metrics = sorted(
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"])
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+    )
+    assert metrics == sorted(
+        [
+            ("AWS/States", "ExecutionsFailed"),
+            ("AWS/States", "ExecutionsTimedOut"),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ]
+        + [("AWS/Lambda", "Errors")] * 4
+    )
+    for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_outputs_name_what_the_cli_needs(synth: Synthesized) -> None:
+    outputs = synth.raw["Outputs"]
+    assert outputs["StagingBucketName"]["Value"] == {"Ref": STAGING}
+    assert outputs["ArchiveBucketName"]["Value"] == {"Ref": ARCHIVE}
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": "WorkflowStateMachine8F1B1C15"}
+    assert outputs["IntakeQueueUrl"]["Value"] == {"Ref": "IntakeQueue6FB53B87"}
+    for name in ("DeadLetterQueueUrl", "JobQueueArn", "FailedPrefix", "ErrorsPrefix"):
+        assert name in outputs

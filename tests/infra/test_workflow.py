@@ -1,0 +1,130 @@
+"""The deployed definition is the ASL file, its placeholders all filled, its error handling right."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import state_machine
+from tests.infra.conftest import Synthesized
+
+pytestmark = pytest.mark.infra
+
+LAMBDA_TRANSIENT = {
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def fake_values(substitutions: dict[str, Any]) -> dict[str, str | int]:
+    """Turn the template's substitutions (some are CloudFormation intrinsics) into plain values."""
+    arns = {
+        "Partition": "aws",
+        "TransformFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:transform",
+        "ArchiveFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:archive",
+        "FailureFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:failure",
+        "JobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/filepipe",
+        "JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/filepipe:1",
+    }
+    return {k: v if isinstance(v, str) else arns[k] for k, v in substitutions.items()}
+
+
+@pytest.fixture(scope="module")
+def substitutions(synth: Synthesized) -> dict[str, Any]:
+    _, machine = synth.one("AWS::StepFunctions::StateMachine")
+    return dict(machine["Properties"]["DefinitionSubstitutions"])
+
+
+@pytest.fixture(scope="module")
+def definition(substitutions: dict[str, Any]) -> dict[str, Any]:
+    return state_machine.render(fake_values(substitutions))
+
+
+def test_the_stack_deploys_the_asl_file_itself(synth: Synthesized) -> None:
+    assert synth.definition_text() == state_machine.template()
+
+
+def test_cdk_fills_exactly_the_definitions_placeholders(substitutions: dict[str, Any]) -> None:
+    assert set(substitutions) == state_machine.placeholders()
+    assert substitutions["LargeFileThresholdBytes"] == str(128 * 1024 * 1024)
+    assert substitutions["TransformFunctionArn"] == {
+        "Fn::GetAtt": ["ComputeTransformFunction46B7577B", "Arn"]
+    }
+    assert substitutions["JobQueueArn"] == {"Fn::GetAtt": ["ComputeJobQueueB489A4FF", "JobQueueArn"]}
+
+
+def test_route_sends_large_files_to_batch_and_the_rest_to_lambda(definition: dict[str, Any]) -> None:
+    route = definition["States"][definition["StartAt"]]
+    assert route["Type"] == "Choice"
+    (rule,) = route["Choices"]
+    assert rule == {"Variable": "$.size", "NumericGreaterThan": 128 * 1024 * 1024, "Next": "TransformOnBatch"}
+    assert route["Default"] == "TransformOnLambda"
+
+
+def test_both_task_integrations(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert states["TransformOnLambda"]["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert states["TransformOnLambda"]["Parameters"]["FunctionName"].endswith(":function:transform")
+    batch = states["TransformOnBatch"]
+    assert batch["Resource"] == "arn:aws:states:::batch:submitJob.sync"
+    assert batch["Parameters"]["JobQueue"].endswith("job-queue/filepipe")
+    env = {e["Name"]: e["Value.$"] for e in batch["Parameters"]["ContainerOverrides"]["Environment"]}
+    assert env == {"FILEPIPE_OBJECT": "States.JsonToString($)", "FILEPIPE_EXECUTION": "$$.Execution.Id"}
+    assert batch["TimeoutSeconds"] > 0
+
+
+@pytest.mark.parametrize("name", ["TransformOnLambda", "TransformOnBatch", "Archive"])
+def test_every_failure_is_caught_into_the_failure_move(definition: dict[str, Any], name: str) -> None:
+    (catch,) = definition["States"][name]["Catch"]
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MoveToFailed"}
+
+
+@pytest.mark.parametrize("name", ["TransformOnLambda", "Archive", "MoveToFailed"])
+def test_lambda_tasks_retry_only_transient_errors_with_jittered_backoff(
+    definition: dict[str, Any], name: str
+) -> None:
+    (retry,) = definition["States"][name]["Retry"]
+    assert set(retry["ErrorEquals"]) == LAMBDA_TRANSIENT
+    assert retry["BackoffRate"] > 1
+    assert retry["JitterStrategy"] == "FULL"
+    assert retry["MaxDelaySeconds"] >= retry["IntervalSeconds"]
+
+
+def test_batch_retries_only_api_errors_the_job_retry_strategy_handles_the_rest(
+    definition: dict[str, Any],
+) -> None:
+    (retry,) = definition["States"]["TransformOnBatch"]["Retry"]
+    assert all(e.startswith("Batch.") for e in retry["ErrorEquals"])
+    assert "States.TaskFailed" not in retry["ErrorEquals"]
+
+
+def test_failures_end_failed_with_the_original_error(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert states["MoveToFailed"]["Next"] == "Failed"
+    assert "Catch" not in states["MoveToFailed"], "a failed failure-move must fail the execution visibly"
+    assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert states["Archive"]["Next"] == "Done"
+    assert states["Done"]["Type"] == "Succeed"
+
+
+def test_small_file_success_takes_four_states(definition: dict[str, Any]) -> None:
+    """Route, TransformOnLambda, Archive, Done: the issue's transition budget."""
+    states, path, name = definition["States"], [], definition["StartAt"]
+    while name:
+        path.append(name)
+        state = states[name]
+        name = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
+    assert path == ["Route", "TransformOnLambda", "Archive", "Done"]
+
+
+def test_nothing_but_references_travels(definition: dict[str, Any]) -> None:
+    """Task results are narrowed by ResultSelector: no payload can grow past 256 KiB."""
+    for name in ("TransformOnLambda", "TransformOnBatch", "Archive", "MoveToFailed"):
+        assert "ResultSelector" in definition["States"][name], name
+    text = json.dumps(definition)
+    assert "Payload.summary" not in text
