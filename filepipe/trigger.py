@@ -55,21 +55,26 @@ class Trigger:
         for message in parse_sqs_event(event):
             try:
                 notification = parse_notification(load_body(message.body))
-                report.ignored += notification.ignored
-                for ref in notification.refs:
-                    self.start(ref, report)
             except MalformedEvent as exc:
                 self._log.error(
                     "malformed message; left for the dead-letter queue",
                     extra={"messageId": message.message_id, "reason": str(exc), "body": message.body},
                 )
                 report.failed_message_ids.append(message.message_id)
-            except (ClientError, BotoCoreError) as exc:
-                level = self._log.warning if is_transient(exc) else self._log.error
-                level(
-                    "could not start an execution; the message will be retried",
-                    extra={"messageId": message.message_id, "error": error_code(exc), "reason": str(exc)},
-                )
+                continue
+            report.ignored += notification.ignored
+            failed = False
+            for ref in notification.refs:
+                try:
+                    self.start(ref, report)
+                except (ClientError, BotoCoreError) as exc:
+                    level = self._log.warning if is_transient(exc) else self._log.error
+                    level(
+                        "could not start an execution; the message will be retried",
+                        extra={"messageId": message.message_id, "key": ref.key, "error": error_code(exc)},
+                    )
+                    failed = True
+            if failed:
                 report.failed_message_ids.append(message.message_id)
         return report
 

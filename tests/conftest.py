@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from filepipe.config import Settings
@@ -16,6 +20,14 @@ from filepipe.events import ObjectRef
 
 EVENTS = Path(__file__).with_name("events")
 REGION = "us-east-1"
+
+
+def tool(name: str) -> str:
+    """A command-line tool installed beside this interpreter (the project's venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: run `make setup`"
+    return found
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -70,6 +82,43 @@ def upload(
         sequencer=sequencer or f"{next(_sequence):016X}",
         event_time="2026-11-26T00:00:00.000Z",
     )
+
+
+class Faulty:
+    """A boto3 client whose named operations fail on chosen calls, the rest passed through.
+
+    ``Faulty(s3, {"upload_part_copy": [None, "InternalError"]})``: the first call works, the
+    second raises a ClientError with that code (HTTP 500 for codes ending in "Error"), later
+    calls work again.
+    """
+
+    def __init__(self, client: Any, plan: dict[str, list[str | None]]) -> None:
+        self._client = client
+        self._plan = {op: list(codes) for op, codes in plan.items()}
+        self._lock = threading.Lock()
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._client, name)
+        if name not in self._plan:
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.calls[name] = self.calls.get(name, 0) + 1
+                code = self._plan[name].pop(0) if self._plan[name] else None
+            if code is not None:
+                status = 500 if code.endswith("Error") or code == "ServiceUnavailable" else 400
+                raise ClientError(
+                    {
+                        "Error": {"Code": code, "Message": f"injected {code}"},
+                        "ResponseMetadata": {"HTTPStatusCode": status},
+                    },
+                    name,
+                )
+            return target(*args, **kwargs)
+
+        return call
 
 
 def read(s3: Any, bucket: str, key: str) -> bytes:

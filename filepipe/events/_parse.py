@@ -2,8 +2,9 @@
 
 Three shapes reach the trigger: an SQS message whose body is an S3 notification (the deployed
 path), a plain S3 notification (direct invocation), and an EventBridge "Object Created" event.
-Keys are URL-encoded by S3 (``+`` for space, percent-escapes of UTF-8); the Powertools event
-classes decode them, once, here.
+Keys are URL-encoded by S3 (``+`` for space, percent-escapes of UTF-8) and are decoded once,
+here: explicitly for S3 records (Powertools' ``S3Object.key`` returns the raw key), by
+Powertools' ``S3EventBridgeNotificationObject.key`` for EventBridge events.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event, SQSEvent
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
@@ -75,7 +77,7 @@ def _parse_s3_records(payload: Mapping[str, Any]) -> Notification:
             refs.append(
                 ObjectRef(
                     bucket=record.s3.bucket.name,
-                    key=obj.key,
+                    key=unquote_plus(obj.key),
                     version_id=obj.version_id or None,
                     etag=_etag(obj.get("eTag")),
                     size=int(obj.get("size") or 0),

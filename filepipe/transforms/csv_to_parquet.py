@@ -29,12 +29,18 @@ class CsvToParquet:
         rows = 0
         try:
             reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=self._block_size))
+            _require_text(reader.schema, info)
             with pq.ParquetWriter(sink, reader.schema, compression=self._compression) as writer:
                 for batch in reader:
                     writer.write_batch(batch)
                     rows += batch.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise TransformRejected(f"{info.key} is not a CSV this transform can read: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise TransformRejected(f"{info.key} is not UTF-8 text: {exc}") from exc
         return {"rows": rows, "columns": reader.schema.names}
+
+
+def _require_text(schema: pa.Schema, info: SourceInfo) -> None:
+    """pyarrow reads invalid UTF-8 as binary columns; a CSV of another encoding is refused."""
+    for name, type_ in zip(schema.names, schema.types, strict=True):
+        if pa.types.is_binary(type_):
+            raise TransformRejected(f"{info.key}: column {name!r} is not UTF-8 text")

@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks
 
 import state_machine
+from tests.conftest import tool
 from tests.infra.conftest import Synthesized
 from tests.infra.test_workflow import fake_values
 
@@ -55,7 +56,7 @@ def test_every_acknowledgement_is_narrow_and_explained(synth: Synthesized) -> No
 
 def test_cfn_lint_reports_no_errors(synth: Synthesized) -> None:
     result = subprocess.run(
-        ["cfn-lint", "--format", "json", str(synth.template_path)],
+        [tool("cfn-lint"), "--format", "json", str(synth.template_path)],
         capture_output=True,
         text=True,
         check=False,

@@ -1,0 +1,155 @@
+"""Part arithmetic, ranged reads, multipart writes and server-side copies."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from filepipe.storage import (
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    GiB,
+    MiB,
+    MultipartWriter,
+    RangeReader,
+    byte_ranges,
+    copy_version,
+    part_size_for,
+)
+from tests.conftest import Faulty, keys, read
+
+
+class TestArithmetic:
+    @given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=1000, max_value=10**6))
+    def test_ranges_cover_every_byte_once_in_order(self, total: int, part: int) -> None:
+        ranges = list(byte_ranges(total, part))
+        covered = [b for first, last in ranges for b in (first, last)]
+        assert covered == sorted(covered)
+        assert sum(last - first + 1 for first, last in ranges) == total
+        assert all(last - first + 1 <= part for first, last in ranges)
+        if total:
+            assert ranges[0][0] == 0 and ranges[-1][1] == total - 1
+
+    def test_zero_part_size_is_refused(self) -> None:
+        with pytest.raises(ValueError):
+            list(byte_ranges(10, 0))
+
+    @pytest.mark.parametrize(
+        ("total", "expected"),
+        [(0, 64 * MiB), (100 * GiB, 64 * MiB), (1000 * GiB, 128 * MiB), (5000 * GiB, 512 * MiB)],
+    )
+    def test_part_size_fits_ten_thousand_parts(self, total: int, expected: int) -> None:
+        size = part_size_for(total)
+        assert size == expected
+        assert size * MAX_PARTS >= total
+
+    def test_part_size_never_below_the_s3_minimum(self) -> None:
+        assert part_size_for(10, preferred=1) == MIN_PART_SIZE
+
+    def test_objects_beyond_s3s_limit_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="10000 parts"):
+            part_size_for(MAX_PARTS * 5 * GiB + 1)
+
+
+def test_range_reader_returns_exactly_the_version_asked_for(s3: Any, settings: Any) -> None:
+    first = os.urandom(3 * 1000 + 7)
+    v1 = s3.put_object(Bucket="staging", Key="k", Body=first)["VersionId"]
+    s3.put_object(Bucket="staging", Key="k", Body=b"newer version")
+    reader = RangeReader(s3, "staging", "k", size=len(first), version_id=v1, chunk_size=1000)
+    assert b"".join(reader.iter_chunks()) == first
+    buffered = io.BufferedReader(
+        RangeReader(s3, "staging", "k", size=len(first), version_id=v1, chunk_size=999)
+    )
+    assert buffered.read(10) == first[:10]
+    buffered.seek(2990)
+    assert buffered.read() == first[2990:]
+
+
+def test_range_reader_on_an_empty_object(s3: Any, settings: Any) -> None:
+    s3.put_object(Bucket="staging", Key="empty", Body=b"")
+    assert io.BufferedReader(RangeReader(s3, "staging", "empty", size=0)).read() == b""
+
+
+class TestMultipartWriter:
+    def test_small_output_is_one_put(self, s3: Any, settings: Any) -> None:
+        with MultipartWriter(s3, "archive", "small", metadata={"a": "b"}, content_type="text/plain") as sink:
+            sink.write(b"hello")
+        head = s3.head_object(Bucket="archive", Key="small")
+        assert read(s3, "archive", "small") == b"hello"
+        assert head["Metadata"] == {"a": "b"}
+        assert head["ContentType"] == "text/plain"
+        assert sink.bytes_written == 5
+
+    def test_large_output_goes_in_parts(self, s3: Any, settings: Any) -> None:
+        data = os.urandom(MIN_PART_SIZE * 2 + 123)
+        with MultipartWriter(s3, "archive", "large", part_size=MIN_PART_SIZE) as sink:
+            for offset in range(0, len(data), 1_000_000):
+                sink.write(data[offset : offset + 1_000_000])
+        assert read(s3, "archive", "large") == data
+        assert s3.head_object(Bucket="archive", Key="large")["ETag"].endswith('-3"')
+
+    def test_an_error_leaves_no_object_and_no_pending_upload(self, s3: Any, settings: Any) -> None:
+        with (
+            pytest.raises(RuntimeError),
+            MultipartWriter(s3, "archive", "crash", part_size=MIN_PART_SIZE) as sink,
+        ):
+            sink.write(os.urandom(MIN_PART_SIZE + 1))
+            raise RuntimeError("transform crashed midway")
+        assert keys(s3, "archive") == []
+        assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
+
+    def test_parts_below_the_s3_minimum_are_refused(self, s3: Any) -> None:
+        with pytest.raises(ValueError):
+            MultipartWriter(s3, "archive", "k", part_size=MiB)
+
+
+class TestCopyVersion:
+    def _copy(self, s3: Any, version: str, size: int, threshold: int) -> None:
+        copy_version(
+            s3,
+            source_bucket="staging",
+            source_key="src",
+            source_version=version,
+            size=size,
+            bucket="archive",
+            key="dst",
+            metadata={"filepipe-source-version": version},
+            content_type="text/csv",
+            multipart_threshold=threshold,
+            part_size=MIN_PART_SIZE,
+        )
+
+    def test_single_copy_of_an_exact_version(self, s3: Any, settings: Any) -> None:
+        v1 = s3.put_object(Bucket="staging", Key="src", Body=b"one")["VersionId"]
+        s3.put_object(Bucket="staging", Key="src", Body=b"two")
+        self._copy(s3, v1, 3, threshold=5 * GiB)
+        assert read(s3, "archive", "dst") == b"one"
+        head = s3.head_object(Bucket="archive", Key="dst")
+        assert head["Metadata"] == {"filepipe-source-version": v1}
+        assert head["ContentType"] == "text/csv"
+
+    def test_multipart_copy_above_the_threshold(self, s3: Any, settings: Any) -> None:
+        """The >5 GiB path, exercised with the threshold lowered to 5 MiB."""
+        data = os.urandom(MIN_PART_SIZE * 2 + 17)
+        v1 = s3.put_object(Bucket="staging", Key="src", Body=data)["VersionId"]
+        s3.put_object(Bucket="staging", Key="src", Body=b"newer")
+        self._copy(s3, v1, len(data), threshold=MIN_PART_SIZE)
+        assert read(s3, "archive", "dst") == data
+        head = s3.head_object(Bucket="archive", Key="dst")
+        assert head["ETag"].endswith('-3"'), "copied in three parts"
+        assert head["Metadata"] == {"filepipe-source-version": v1}
+
+    def test_a_failed_part_aborts_the_upload(self, s3: Any, settings: Any) -> None:
+        data = os.urandom(MIN_PART_SIZE * 3)
+        v1 = s3.put_object(Bucket="staging", Key="src", Body=data)["VersionId"]
+        faulty = Faulty(s3, {"upload_part_copy": [None, "InternalError"]})
+        with pytest.raises(ClientError, match="InternalError"):
+            self._copy(faulty, v1, len(data), threshold=MIN_PART_SIZE)
+        assert keys(s3, "archive") == []
+        assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
