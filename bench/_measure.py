@@ -1,0 +1,28 @@
+"""Run one command in this process and report its peak RSS: ``python _measure.py MODULE ARGS...``.
+
+A child per measurement, so each figure is that run's own high-water mark.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import time
+from pathlib import Path
+
+if __name__ == "__main__":
+    module, sys.argv = sys.argv[1], [sys.argv[1], *sys.argv[2:]]
+    started = time.perf_counter()
+    code = 0
+    try:
+        runpy.run_module(module, run_name="__main__")
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    seconds = time.perf_counter() - started
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec from the (large)
+    # parent that forked us, while VmHWM belongs to this program's own address space.
+    status = Path("/proc/self/status").read_text()
+    peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    print(json.dumps({"exit": code, "seconds": seconds, "peak_rss_mib": peak_kib / 1024}), file=sys.stderr)
+    sys.exit(code)
