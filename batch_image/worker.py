@@ -16,16 +16,11 @@ from collections.abc import Sequence
 
 from aws_lambda_powertools import Logger
 
+from batch_image.job import EXIT_OK, EXIT_PERMANENT, EXIT_TRANSIENT
 from filepipe.errors import PermanentError, TransientError, is_transient
 from filepipe.events import ObjectRef
 from filepipe.processing import process
 from filepipe.runtime import s3_client, settings
-
-EXIT_OK = 0
-EXIT_PERMANENT = 65
-"""EX_DATAERR: the input is wrong; the job retry strategy exits at once."""
-EXIT_TRANSIENT = 75
-"""EX_TEMPFAIL: try again; the job retry strategy retries this code only."""
 
 logger = Logger(service="filepipe-worker")
 

@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from batch_image import job
 from stack import permissions as perm
 from stack.buckets import Buckets
 from stack.config import PipelineConfig
@@ -24,8 +25,6 @@ from stack.log_groups import log_group
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ENTRYPOINT = ["python", "-m", "awslambdaric"]
-WORKER_COMMAND = ["python", "-m", "batch_image.worker"]
-EXIT_TRANSIENT = "75"
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,7 @@ class Compute(Construct):
                 self,
                 "WorkerContainer",
                 image=ecs.ContainerImage.from_asset(str(REPOSITORY_ROOT)),
-                command=WORKER_COMMAND,
+                command=list(job.COMMAND),
                 cpu=config.batch_vcpus,
                 memory=Size.mebibytes(config.batch_memory_mb),
                 environment=self.environment,
@@ -204,15 +203,15 @@ class Compute(Construct):
                 logging=ecs.LogDriver.aws_logs(stream_prefix="worker", log_group=self.job_log_group),
             ),
             timeout=Duration.seconds(config.batch_job_timeout_seconds),
-            retry_attempts=3,
+            retry_attempts=job.ATTEMPTS,
             retry_strategies=[
-                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom(on_exit_code=EXIT_TRANSIENT)),
-                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
-                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
                 batch.RetryStrategy.of(
-                    batch.Action.RETRY, batch.Reason.custom(on_status_reason="ResourceInitializationError*")
-                ),
-                batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_exit_code="*")),
+                    batch.Action.RETRY if rule.action == "RETRY" else batch.Action.EXIT,
+                    batch.Reason.custom(
+                        on_exit_code=rule.on_exit_code, on_status_reason=rule.on_status_reason
+                    ),
+                )
+                for rule in job.RETRY_RULES
             ],
             propagate_tags=True,
         )
