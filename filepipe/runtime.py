@@ -14,8 +14,10 @@ from filepipe.events import ObjectRef
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 _S3_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
+_SFN_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 @cache
@@ -26,6 +28,18 @@ def settings() -> Settings:
 @cache
 def s3_client() -> S3Client:
     return boto3.client("s3", config=_S3_CONFIG)
+
+
+@cache
+def sfn_client() -> SFNClient:
+    return boto3.client("stepfunctions", config=_SFN_CONFIG)
+
+
+def reset() -> None:
+    """Forget cached settings and clients (the local cloud calls this when its endpoint moves)."""
+    settings.cache_clear()
+    s3_client.cache_clear()
+    sfn_client.cache_clear()
 
 
 @dataclass(frozen=True)

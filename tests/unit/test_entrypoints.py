@@ -46,11 +46,9 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The variables the stack gives every function; cached clients rebuilt inside moto."""
     monkeypatch.setenv("STAGING_BUCKET", settings.staging_bucket)
     monkeypatch.setenv("ARCHIVE_BUCKET", settings.archive_bucket)
-    runtime.settings.cache_clear()
-    runtime.s3_client.cache_clear()
+    runtime.reset()
     yield
-    runtime.settings.cache_clear()
-    runtime.s3_client.cache_clear()
+    runtime.reset()
 
 
 def task(ref: ObjectRef, **extra: Any) -> dict[str, Any]:
@@ -85,7 +83,7 @@ def test_throttled_s3_becomes_a_transient_error(s3: Any, env: None) -> None:
     from filepipe.errors import TransientError
 
     ref = upload(s3, "k.txt", b"x")
-    runtime.s3_client.cache_clear()
+    runtime.reset()
     slow = Faulty(s3, {"head_object": ["SlowDown"]})
     with pytest.raises(TransientError, match="SlowDown"):
         transform.process(slow, ref, runtime.settings())
@@ -125,13 +123,13 @@ def test_trigger_handler_returns_batch_item_failures(aws: None, monkeypatch: pyt
         name="m", definition=definition, roleArn="arn:aws:iam::123456789012:role/r"
     )
     monkeypatch.setenv("STATE_MACHINE_ARN", arn["stateMachineArn"])
-    trigger._trigger.cache_clear()
+    runtime.reset()
     event = json.loads((ROOT / "tests/events/sqs_batch.json").read_text())
     event["Records"][1]["body"] = "not json"
     try:
         result = trigger.handler(event, LambdaContext())
     finally:
-        trigger._trigger.cache_clear()
+        runtime.reset()
     assert result == {"batchItemFailures": [{"itemIdentifier": "msg-2"}]}
     assert len(sfn.list_executions(stateMachineArn=arn["stateMachineArn"])["executions"]) == 3
 

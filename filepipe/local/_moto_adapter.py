@@ -1,0 +1,108 @@
+"""Every place the local cloud leans on moto's internals, in one module.
+
+Each patch names the moto behaviour it works around; ``tests/local/test_moto_adapter.py`` checks
+that the behaviour is still there, so a moto upgrade that fixes (or changes) it fails loudly
+instead of silently double-patching. Nothing here changes the workflow's logic.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import botocore.session
+from moto.s3 import notifications as s3_notifications
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_batch as sfn_batch,
+)
+
+_applied = False
+_lock = threading.Lock()
+_last_sequencer = 0
+
+
+def apply() -> None:
+    """Install the patches (idempotent)."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        _patch_s3_event_versions()
+        _patch_batch_parameter_casing()
+        _applied = True
+
+
+def next_sequencer() -> str:
+    """A strictly increasing hexadecimal sequencer, like S3's (comparable per key)."""
+    global _last_sequencer
+    with _lock:
+        _last_sequencer = max(time.time_ns(), _last_sequencer + 1)
+        return f"{_last_sequencer:020X}"
+
+
+# -- S3 notifications ------------------------------------------------------------------------
+# moto's S3 events carry key, size and eTag but no versionId and no sequencer, which AWS sends
+# for every ObjectCreated event on a versioned bucket. Without them the pipeline could not
+# archive exactly the uploaded version.
+
+_original_get_s3_event = s3_notifications._get_s3_event
+
+
+def _get_s3_event_with_version(
+    event_name: str, bucket: Any, key: Any, notification_id: str
+) -> dict[str, Any]:
+    event = _original_get_s3_event(event_name, bucket, key, notification_id)
+    obj = event["Records"][0]["s3"]["object"]
+    version = getattr(key, "version_id", None)
+    if version and version != "null":
+        obj.setdefault("versionId", version)
+    obj.setdefault("sequencer", next_sequencer())
+    return event
+
+
+def _patch_s3_event_versions() -> None:
+    s3_notifications._get_s3_event = _get_s3_event_with_version
+
+
+# -- Step Functions: batch:submitJob.sync ----------------------------------------------------
+# The engine (ported from LocalStack) lost its request/response normalisation: the base
+# ``_normalise_parameters`` is a no-op, so ``JobName``/``JobQueue`` reach botocore in
+# PascalCase and are dropped, and ``.sync`` cannot read ``JobId`` from the answer. These two
+# methods restore what Step Functions does: map the task's parameters onto the Batch API's
+# member names, and the API's answers back to Step Functions' casing.
+
+
+def _operation(service: str, action: str) -> Any:
+    model = botocore.session.get_session().get_service_model(service)
+    wanted = action.replace("_", "").lower()
+    name = next(op for op in model.operation_names if op.lower() == wanted)
+    return model.operation_model(name)
+
+
+def _normalise_parameters(
+    self: Any,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    operation = _operation(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
+    if operation.input_shape is not None:
+        self._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_response(
+    self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
+    operation = _operation(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
+    if operation.output_shape is not None:
+        self._from_boto_response(response, operation.output_shape)
+
+
+def _patch_batch_parameter_casing() -> None:
+    sfn_batch.StateTaskServiceBatch._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
+    sfn_batch.StateTaskServiceBatch._normalise_response = _normalise_response  # type: ignore[method-assign]

@@ -1,0 +1,205 @@
+"""Local AWS Batch: SubmitJob, DescribeJobs and TerminateJob, running the real worker.
+
+A job runs the job definition's command with its environment plus the submit's overrides, in
+a container when an engine and the image are there (``ContainerRunner``), otherwise as a child
+process of this interpreter (``ProcessRunner``). Attempts follow the job retry strategy of
+``batch_image/job.py``, the one the CDK job definition is built from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from batch_image import job as job_contract
+
+_log = logging.getLogger(__name__)
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+_LOG_TAIL = 4000
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    exit_code: int | None
+    reason: str
+    log_tail: str = ""
+
+
+class Runner(Protocol):
+    """Runs one attempt of a job and waits for it."""
+
+    description: str
+
+    def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult: ...
+
+
+@dataclass
+class LocalJob:
+    job_id: str
+    name: str
+    queue: str
+    definition: str
+    command: list[str]
+    environment: dict[str, str]
+    status: str = "SUBMITTED"
+    status_reason: str = ""
+    created_at: int = field(default_factory=lambda: int(time.time() * 1000))
+    started_at: int | None = None
+    stopped_at: int | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    terminate_reason: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The job as DescribeJobs answers (camelCase, as the Batch API does)."""
+        last = self.attempts[-1]["container"] if self.attempts else {}
+        return {
+            "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/{self.job_id}",
+            "jobId": self.job_id,
+            "jobName": self.name,
+            "jobQueue": self.queue,
+            "jobDefinition": self.definition,
+            "status": self.status,
+            "statusReason": self.status_reason,
+            "createdAt": self.created_at,
+            "startedAt": self.started_at,
+            "stoppedAt": self.stopped_at,
+            "attempts": self.attempts,
+            "container": {
+                "command": self.command,
+                "exitCode": last.get("exitCode"),
+                "reason": last.get("reason"),
+                "environment": [{"name": k, "value": v} for k, v in sorted(self.environment.items())],
+            },
+            "platformCapabilities": ["FARGATE"],
+        }
+
+
+AttemptInterceptor = Callable[[LocalJob, int], "AttemptResult | None"]
+"""Called before each attempt; a result returned replaces running it (fault injection)."""
+
+
+class ProcessRunner:
+    """The worker as a child process of this Python (the job's ``python`` is this interpreter)."""
+
+    description = "subprocess (no container engine)"
+
+    def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult:
+        argv = [sys.executable, *command[1:]] if command and command[0] == "python" else list(command)
+        child_env = os.environ | dict(env) | {"PYTHONPATH": str(REPOSITORY_ROOT)}
+        process = subprocess.Popen(
+            argv, env=child_env, cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        job.process = process
+        output, _ = process.communicate()
+        job.process = None
+        code = process.returncode
+        reason = "Essential container in task exited" if code >= 0 else f"Killed by signal {-code}"
+        return AttemptResult(code, reason, output.decode("utf-8", "replace")[-_LOG_TAIL:])
+
+
+class LocalBatch:
+    def __init__(
+        self,
+        *,
+        queue_arn: str,
+        definition_arn: str,
+        environment: Mapping[str, str],
+        runner: Runner,
+        command: Sequence[str] = job_contract.COMMAND,
+        attempts: int = job_contract.ATTEMPTS,
+    ) -> None:
+        self.queue_arn, self.definition_arn = queue_arn, definition_arn
+        self._environment = dict(environment)
+        self._command = list(command)
+        self._attempts = attempts
+        self.runner = runner
+        self.jobs: dict[str, LocalJob] = {}
+        self.interceptors: list[AttemptInterceptor] = []
+        self._lock = threading.Lock()
+
+    def submit(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """SubmitJob: start the job in the background, answer at once."""
+        if request.get("jobQueue") not in (self.queue_arn, self.queue_arn.rsplit("/", 1)[-1]):
+            raise LookupError(f"no job queue {request.get('jobQueue')!r}")
+        if request.get("jobDefinition") != self.definition_arn:
+            raise LookupError(f"no job definition {request.get('jobDefinition')!r}")
+        overrides = request.get("containerOverrides") or {}
+        env = self._environment | {e["name"]: e["value"] for e in overrides.get("environment") or []}
+        job = LocalJob(
+            job_id=str(uuid.uuid4()),
+            name=str(request.get("jobName") or "job"),
+            queue=self.queue_arn,
+            definition=self.definition_arn,
+            command=list(overrides.get("command") or self._command),
+            environment=env,
+        )
+        with self._lock:
+            self.jobs[job.job_id] = job
+        threading.Thread(target=self._run, args=(job,), name=f"batch-{job.name}", daemon=True).start()
+        return {"jobArn": job.describe()["jobArn"], "jobName": job.name, "jobId": job.job_id}
+
+    def describe(self, job_ids: Sequence[str]) -> dict[str, Any]:
+        return {"jobs": [self.jobs[j].describe() for j in job_ids if j in self.jobs]}
+
+    def terminate(self, job_id: str, reason: str) -> dict[str, Any]:
+        job = self.jobs.get(job_id)
+        if job is not None and job.status not in ("SUCCEEDED", "FAILED"):
+            job.terminate_reason = reason or "Terminated"
+            if job.process is not None:
+                job.process.kill()
+        return {}
+
+    def _run(self, job: LocalJob) -> None:
+        job.status = "RUNNABLE"
+        for attempt in range(1, self._attempts + 1):
+            if job.terminate_reason:
+                break
+            job.status = "RUNNING"
+            started = int(time.time() * 1000)
+            job.started_at = job.started_at or started
+            result = self._attempt(job, attempt)
+            job.attempts.append(
+                {
+                    "container": {
+                        "exitCode": result.exit_code,
+                        "reason": result.reason,
+                        "logTail": result.log_tail,
+                    },
+                    "startedAt": started,
+                    "stoppedAt": int(time.time() * 1000),
+                    "statusReason": result.reason,
+                }
+            )
+            _log.info("job %s attempt %d exited %s", job.name, attempt, result.exit_code)
+            if result.exit_code == 0:
+                self._finish(job, "SUCCEEDED", "Essential container in task exited")
+                return
+            if job.terminate_reason or not job_contract.should_retry(result.exit_code, result.reason):
+                break
+        self._finish(job, "FAILED", job.terminate_reason or job.attempts[-1]["statusReason"])
+
+    def _attempt(self, job: LocalJob, attempt: int) -> AttemptResult:
+        for intercept in list(self.interceptors):
+            forced = intercept(job, attempt)
+            if forced is not None:
+                return forced
+        try:
+            return self.runner.run(job, job.command, job.environment)
+        except OSError as exc:
+            return AttemptResult(None, f"CannotStartContainerError: {exc}")
+
+    @staticmethod
+    def _finish(job: LocalJob, status: str, reason: str) -> None:
+        job.status_reason = reason
+        job.stopped_at = int(time.time() * 1000)
+        job.status = status

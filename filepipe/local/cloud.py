@@ -1,0 +1,261 @@
+"""The local cloud: the whole pipeline on one machine, no AWS account.
+
+An embedded endpoint (moto's server behind :class:`~filepipe.local.gateway.Gateway`) holds S3,
+SQS and Step Functions; the state machine is ``state_machine/definition.asl.json`` with the same
+placeholders CDK fills; its Lambda tasks run the real handlers in this process, its Batch task
+the real worker. Uploads flow as in AWS: S3 notification -> SQS -> trigger -> StartExecution.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+import state_machine
+from filepipe import runtime
+from filepipe.config import ArchiveLayout
+from filepipe.local import _moto_adapter
+from filepipe.local.batch import LocalBatch
+from filepipe.local.containers import choose_runner
+from filepipe.local.gateway import Gateway
+from filepipe.local.intake import QueuePoller
+from filepipe.local.lambdas import LocalFunction, LocalLambda
+from filepipe.storage import MiB
+
+_log = logging.getLogger(__name__)
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "filepipe", "AWS_SECRET_ACCESS_KEY": "filepipe"}
+
+FUNCTIONS = {
+    "trigger": LocalFunction("filepipe-trigger", "trigger_lambda.handler.handler", 256, 60),
+    "transform": LocalFunction("filepipe-transform", "transform_lambda.handler.handler", 2048, 600),
+    "archive": LocalFunction("filepipe-archive", "moves_lambda.handler.archive_handler", 512, 900),
+    "failure": LocalFunction("filepipe-failure", "moves_lambda.handler.failure_handler", 512, 900),
+}
+"""The stack's four functions, by the handler each one's image CMD names."""
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """What ``filepipe up`` takes on its command line; defaults match the stack's where they can."""
+
+    host: str = "127.0.0.1"
+    port: int = 4566
+    staging_bucket: str = "filepipe-staging"
+    archive_bucket: str = "filepipe-archive"
+    large_file_threshold_bytes: int = 128 * MiB
+    batch_task_timeout_seconds: int = 3600
+    queue_visibility_timeout: int = 5
+    """Seconds before a message the trigger reported as failed is delivered again."""
+    max_receive_count: int = 5
+    runner: str = "auto"
+    """How Batch jobs run: ``auto`` (a container when an engine and the image exist), ``container``
+    or ``process``."""
+    image: str = "localhost/filepipe-worker:latest"
+    state_machine_name: str = "filepipe"
+    queue_name: str = "filepipe-intake"
+    layout: ArchiveLayout = field(default_factory=ArchiveLayout)
+
+
+class LocalCloud:
+    """Start with :meth:`start` (or ``with LocalCloud(...) as cloud:``); stop with :meth:`stop`."""
+
+    def __init__(self, config: LocalConfig | None = None) -> None:
+        self.config = config or LocalConfig()
+        self.lambdas = LocalLambda(REGION, ACCOUNT)
+        for function in FUNCTIONS.values():
+            self.lambdas.add(function)
+        self.batch: LocalBatch | None = None
+        self.gateway: Gateway | None = None
+        self._server: BaseWSGIServer | None = None
+        self._poller: QueuePoller | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self.port = self.config.port
+        self.state_machine_arn = (
+            f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
+        )
+        self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
+        self.queue_url = ""
+        self.dead_letter_queue_url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> LocalCloud:
+        _moto_adapter.apply()
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self.batch = LocalBatch(
+            queue_arn=self.job_queue_arn,
+            definition_arn=self.job_definition_arn,
+            environment={},
+            runner=choose_runner(self.config.runner, self.config.image),
+        )
+        self.gateway = Gateway(moto_app, self.lambdas, self.batch)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = make_server(self.config.host, self.config.port, self.gateway, threaded=True)
+        self.port = self._server.server_port
+        threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
+        self._set_environment()
+        self.batch._environment = self.worker_environment()
+        self._configure_engine()
+        self.create_resources()
+        self._poller = QueuePoller(
+            self.client("sqs"), self.queue_url, self.queue_arn, self.lambdas, FUNCTIONS["trigger"].name
+        )
+        self._poller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+        runtime.reset()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Empty every service and create the pipeline's resources again (between tests)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+        self.create_resources()
+
+    # -- names ----------------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def job_queue_arn(self) -> str:
+        return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/filepipe"
+
+    @property
+    def job_definition_arn(self) -> str:
+        return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/filepipe-worker:1"
+
+    def definition_values(self) -> dict[str, str | int]:
+        """The definition's placeholders, as CDK fills them in AWS (stack/workflow.py)."""
+        return {
+            "Partition": "aws",
+            "LargeFileThresholdBytes": self.config.large_file_threshold_bytes,
+            "BatchTaskTimeoutSeconds": self.config.batch_task_timeout_seconds,
+            "TransformFunctionArn": self.lambdas.arn(FUNCTIONS["transform"].name),
+            "ArchiveFunctionArn": self.lambdas.arn(FUNCTIONS["archive"].name),
+            "FailureFunctionArn": self.lambdas.arn(FUNCTIONS["failure"].name),
+            "JobQueueArn": self.job_queue_arn,
+            "JobDefinitionArn": self.job_definition_arn,
+        }
+
+    def handler_environment(self) -> dict[str, str]:
+        """What the stack gives every function (stack/compute.py), plus the trigger's ARN."""
+        layout = self.config.layout
+        return {
+            "STAGING_BUCKET": self.config.staging_bucket,
+            "ARCHIVE_BUCKET": self.config.archive_bucket,
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "ORIGINALS_PREFIX": layout.originals,
+            "OUTPUTS_PREFIX": layout.outputs,
+            "FAILED_PREFIX": layout.failed,
+            "ERRORS_PREFIX": layout.errors,
+            "SUPERSEDED_PREFIX": layout.superseded,
+            "STATE_MACHINE_ARN": self.state_machine_arn,
+        }
+
+    def worker_environment(self) -> dict[str, str]:
+        """The job definition's environment, and how to reach this endpoint."""
+        env = self.handler_environment()
+        env.pop("STATE_MACHINE_ARN")
+        return env | self.aws_environment()
+
+    def aws_environment(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION, **CREDENTIALS}
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for this endpoint."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, **kwargs),
+        )
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _set_environment(self) -> None:
+        """Handlers run in this process: give it the environment the stack gives them."""
+        wanted = self.handler_environment() | self.aws_environment() | {"MOTO_PORT": str(self.port)}
+        for name, value in wanted.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        runtime.reset()
+
+    def _configure_engine(self) -> None:
+        """Ask moto's Step Functions to execute definitions for real (off by default)."""
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/config", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def create_resources(self) -> None:
+        """Buckets, queues, notification and state machine, as the stack has them."""
+        config = self.config
+        s3, sqs, sfn = self.client("s3"), self.client("sqs"), self.client("stepfunctions")
+        for bucket in (config.staging_bucket, config.archive_bucket):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        dlq_url = sqs.create_queue(QueueName=f"{config.queue_name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(config.max_receive_count)}
+        self.queue_url = sqs.create_queue(
+            QueueName=config.queue_name,
+            Attributes={
+                "VisibilityTimeout": str(config.queue_visibility_timeout),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        self.dead_letter_queue_url = dlq_url
+        s3.put_bucket_notification_configuration(
+            Bucket=config.staging_bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"Id": "filepipe-intake", "QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}
+                ]
+            },
+        )
+        definition = state_machine.render(self.definition_values())
+        sfn.create_state_machine(
+            name=config.state_machine_name,
+            definition=json.dumps(definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/filepipe-state-machine",
+            type="STANDARD",
+        )

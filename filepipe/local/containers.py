@@ -1,0 +1,80 @@
+"""Running the worker image with podman or docker, when this machine has one and the image."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from filepipe.local.batch import AttemptResult, ProcessRunner, Runner
+
+if TYPE_CHECKING:
+    from filepipe.local.batch import LocalJob
+
+_log = logging.getLogger(__name__)
+_LOG_TAIL = 4000
+
+PODMAN_FLAGS = ("--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000")
+"""What podman needs on these machines (crun fails on rlimits; see shared/notes/local-cloud.md)."""
+
+
+def container_engine() -> str | None:
+    """``podman`` or ``docker``, whichever answers first, else None."""
+    for engine in ("podman", "docker"):
+        path = shutil.which(engine)
+        if path and subprocess.run([path, "info"], capture_output=True, check=False).returncode == 0:
+            return path
+    return None
+
+
+def image_exists(engine: str, image: str) -> bool:
+    return (
+        subprocess.run([engine, "image", "inspect", image], capture_output=True, check=False).returncode == 0
+    )
+
+
+class ContainerRunner:
+    """``<engine> run --rm --network host -e ... IMAGE COMMAND``: the job as Batch would run it."""
+
+    def __init__(self, engine: str, image: str) -> None:
+        self.engine, self.image = engine, image
+        self.description = f"container {image} ({engine.rsplit('/', 1)[-1]})"
+
+    def command_line(self, name: str, command: Sequence[str], env: Mapping[str, str]) -> list[str]:
+        flags = list(PODMAN_FLAGS) if self.engine.endswith("podman") else []
+        line = [self.engine, "run", "--rm", "--name", name, "--network", "host", *flags]
+        for key, value in sorted(env.items()):
+            line += ["-e", f"{key}={value}"]
+        return [*line, self.image, *command]
+
+    def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult:
+        name = f"filepipe-{job.job_id}-{len(job.attempts) + 1}"
+        process = subprocess.Popen(
+            self.command_line(name, command, env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        job.process = process
+        output, _ = process.communicate()
+        job.process = None
+        code = process.returncode
+        if job.terminate_reason:
+            subprocess.run([self.engine, "rm", "-f", name], capture_output=True, check=False)
+        return AttemptResult(
+            code, "Essential container in task exited", output.decode("utf-8", "replace")[-_LOG_TAIL:]
+        )
+
+
+def choose_runner(mode: str, image: str) -> Runner:
+    """The runner for ``mode``; ``auto`` falls back to a subprocess, and says so once."""
+    if mode == "process":
+        return ProcessRunner()
+    engine = container_engine()
+    if engine and image_exists(engine, image):
+        return ContainerRunner(engine, image)
+    if mode == "container":
+        raise RuntimeError(f"no container engine with the image {image}: build it first (see README)")
+    _log.warning(
+        "no container engine with the worker image %s; Batch jobs run the worker as a subprocess", image
+    )
+    return ProcessRunner()

@@ -1,0 +1,91 @@
+"""Local event source mapping: polls the intake queue and invokes the trigger with SQS batches,
+deleting what succeeded and leaving reported failures for redelivery, as Lambda's SQS poller
+does with ReportBatchItemFailures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from filepipe.local.lambdas import LocalLambda
+
+_log = logging.getLogger(__name__)
+
+
+class QueuePoller:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        lambdas: LocalLambda,
+        function: str,
+        *,
+        batch_size: int = 10,
+        region: str = "us-east-1",
+    ) -> None:
+        self._sqs, self._url, self._arn = sqs, queue_url, queue_arn
+        self._lambdas, self._function = lambdas, function
+        self._batch_size, self._region = batch_size, region
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="intake-poller", daemon=True)
+        self.batches = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(wait_seconds=1)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                _log.exception("intake poll failed; retrying")
+                self._stop.wait(1)
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """Receive one batch and hand it to the trigger; returns how many messages it held."""
+        messages = self._sqs.receive_message(
+            QueueUrl=self._url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        self.batches += 1
+        event = {"Records": [self._record(m) for m in messages]}
+        result = self._lambdas.invoke(self._function, json.dumps(event).encode())
+        if result.function_error:
+            _log.warning("trigger failed the whole batch: %s", result.payload[:500])
+            return len(messages)
+        failed = {f["itemIdentifier"] for f in json.loads(result.payload).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(done[start : start + 10])
+            ]
+            self._sqs.delete_message_batch(QueueUrl=self._url, Entries=entries)
+        return len(messages)
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self._arn,
+            "awsRegion": self._region,
+        }
