@@ -20,9 +20,7 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, FilepipeStack]:
         env = cdk.Environment(
             account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
         )
-    stack = FilepipeStack(
-        app, stack_name, config=config, env=env, description="filepipe: two-bucket file processing"
-    )
+    stack = FilepipeStack(app, stack_name, config=config, env=env, description="filepipe: two-bucket file processing")
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
 

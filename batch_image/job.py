@@ -41,11 +41,7 @@ RETRY_RULES = (
 def should_retry(exit_code: int | None, status_reason: str = "") -> bool:
     """Apply :data:`RETRY_RULES` as AWS Batch does (glob ``*`` only at the end)."""
     for rule in RETRY_RULES:
-        if (
-            rule.on_exit_code is not None
-            and exit_code is not None
-            and _matches(rule.on_exit_code, str(exit_code))
-        ):
+        if rule.on_exit_code is not None and exit_code is not None and _matches(rule.on_exit_code, str(exit_code)):
             return rule.action == "RETRY"
         if rule.on_status_reason is not None and _matches(rule.on_status_reason, status_reason):
             return rule.action == "RETRY"

@@ -99,9 +99,7 @@ def main() -> None:
     for bucket in ("bench-staging", "bench-archive"):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    print(
-        f"{'size':>9} {'worker MB/s':>12} {'read MB/s':>10} {'ratio':>6} {'worker RSS':>11} {'read RSS':>9}"
-    )
+    print(f"{'size':>9} {'worker MB/s':>12} {'read MB/s':>10} {'ratio':>6} {'worker RSS':>11} {'read RSS':>9}")
     try:
         for mib in (int(s) for s in args.sizes.split(",")):
             ref = generate_csv(s3, "bench-staging", f"bench/{mib}MiB.csv", mib * MiB)

@@ -61,9 +61,7 @@ def is_transient(exc: BaseException) -> bool:
     """Tell throttling, 5xx and network failures from errors that will recur."""
     if isinstance(exc, TransientError):
         return True
-    if isinstance(
-        exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError | ConnectTimeoutError
-    ):
+    if isinstance(exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError | ConnectTimeoutError):
         return True
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")

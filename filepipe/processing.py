@@ -76,9 +76,7 @@ def output_key_for(s3: S3Client, ref: ObjectRef, settings: Settings, name: str) 
     layout = settings.layout
     key = layout.output(ref.key, name)
     current = head(s3, Bucket=settings.archive_bucket, Key=key)
-    if current is not None and sequencer_is_newer(
-        current.get("Metadata", {}).get(META_SEQUENCER), ref.sequencer
-    ):
+    if current is not None and sequencer_is_newer(current.get("Metadata", {}).get(META_SEQUENCER), ref.sequencer):
         version = ref.version_id or ref.etag or "unversioned"
         return layout.superseded_output(ref.key, version, name)
     return key

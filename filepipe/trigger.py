@@ -88,9 +88,7 @@ class Trigger:
         except ClientError as exc:
             if error_code(exc) != "ExecutionAlreadyExists":
                 raise
-            self._log.info(
-                "duplicate event; execution already exists", extra={"key": ref.key, "execution": name}
-            )
+            self._log.info("duplicate event; execution already exists", extra={"key": ref.key, "execution": name})
             report.duplicates.append(name)
             return
         self._log.info("execution started", extra={"key": ref.key, "execution": name})

@@ -51,9 +51,7 @@ class Buckets(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="staging/",
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
-                ),
+                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
                 s3.LifecycleRule(
                     id="ExpireReplacedVersions",
                     noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
@@ -77,9 +75,7 @@ class Buckets(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="archive/",
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
-                ),
+                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
             **common,
         )

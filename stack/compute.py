@@ -39,9 +39,7 @@ class FunctionSpec:
 class Compute(Construct):
     """The transformer and moves functions, and the Batch job queue and job definition."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, buckets: Buckets, config: PipelineConfig
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, buckets: Buckets, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
         self._buckets, self._config = buckets, config
         self.environment = {
@@ -75,9 +73,7 @@ class Compute(Construct):
         perm.grant_objects(
             role, perm.READ_VERSION, buckets.archive, [config.originals_prefix, config.superseded_prefix]
         )
-        perm.grant_objects(
-            role, perm.WRITE, buckets.archive, [config.originals_prefix, config.superseded_prefix]
-        )
+        perm.grant_objects(role, perm.WRITE, buckets.archive, [config.originals_prefix, config.superseded_prefix])
         perm.grant_objects(
             role,
             perm.READ_VERSION + perm.DELETE_VERSION,
@@ -207,9 +203,7 @@ class Compute(Construct):
             retry_strategies=[
                 batch.RetryStrategy.of(
                     batch.Action.RETRY if rule.action == "RETRY" else batch.Action.EXIT,
-                    batch.Reason.custom(
-                        on_exit_code=rule.on_exit_code, on_status_reason=rule.on_status_reason
-                    ),
+                    batch.Reason.custom(on_exit_code=rule.on_exit_code, on_status_reason=rule.on_status_reason),
                 )
                 for rule in job.RETRY_RULES
             ],
@@ -228,9 +222,7 @@ class Compute(Construct):
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="workers", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
             ],
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
-            },
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
         )
         flow_logs = log_group(self, "VpcFlowLogs", self._config.log_retention_days)
         vpc.add_flow_log(

@@ -43,9 +43,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "DeadLetters",
-            dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=period, statistic="Maximum"
-            ),
+            dead_letter_queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
             "Intake messages that never started an execution are in the dead-letter queue.",
         )
         self._alarm(

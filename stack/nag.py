@@ -19,14 +19,12 @@ def acknowledge_findings(stack: FilepipeStack) -> None:
     acknowledge(
         compute.node.find_child("JobExecutionRole"),
         "AwsSolutions-IAM5[Resource::*]",
-        "ecr:GetAuthorizationToken has no resource-level permissions; "
-        "image pulls are scoped to the asset repository.",
+        "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped to the asset repository.",
     )
     acknowledge(
         workflow.role,
         "AwsSolutions-IAM5[Resource::*]",
-        "batch:DescribeJobs (submitJob.sync), X-Ray and log delivery actions "
-        "have no resource-level permissions.",
+        "batch:DescribeJobs (submitJob.sync), X-Ray and log delivery actions have no resource-level permissions.",
     )
     acknowledge(
         workflow.role,
@@ -43,8 +41,6 @@ def acknowledge_findings(stack: FilepipeStack) -> None:
     if handler is not None:
         acknowledge(
             handler,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-            "service-role/AWSLambdaBasicExecutionRole]",
-            "CDK's own deploy-time handler that sets the staging bucket's notifications; "
-            "it only writes its logs.",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's own deploy-time handler that sets the staging bucket's notifications; it only writes its logs.",
         )

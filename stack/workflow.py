@@ -19,9 +19,7 @@ BATCH_TIMEOUT_ATTEMPTS = 3
 
 def definition_substitutions(compute: Compute, config: PipelineConfig) -> dict[str, str]:
     """The values of the definition's placeholders; the local cloud fills the same names."""
-    batch_wait = (
-        config.batch_runnable_timeout_seconds + BATCH_TIMEOUT_ATTEMPTS * config.batch_job_timeout_seconds
-    )
+    batch_wait = config.batch_runnable_timeout_seconds + BATCH_TIMEOUT_ATTEMPTS * config.batch_job_timeout_seconds
     return {
         "Partition": Aws.PARTITION,
         "LargeFileThresholdBytes": str(config.large_file_threshold_bytes),
@@ -37,9 +35,7 @@ def definition_substitutions(compute: Compute, config: PipelineConfig) -> dict[s
 class Workflow(Construct):
     """The state machine with its own role, full logging and X-Ray tracing."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, compute: Compute, config: PipelineConfig
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group(self, "ExecutionLogs", config.log_retention_days)
         self.role = iam.Role(
@@ -56,9 +52,7 @@ class Workflow(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD,
             role=self.role,
             tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         self._grant(compute)
 
@@ -84,8 +78,6 @@ class Workflow(Construct):
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[
-                    stack.format_arn(service="events", resource="rule", resource_name=BATCH_SYNC_RULE)
-                ],
+                resources=[stack.format_arn(service="events", resource="rule", resource_name=BATCH_SYNC_RULE)],
             )
         )

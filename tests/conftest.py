@@ -68,9 +68,7 @@ def settings(s3: Any) -> Settings:
 _sequence = iter(range(1, 1_000_000))
 
 
-def upload(
-    s3: Any, key: str, body: bytes, bucket: str = "staging", sequencer: str | None = None
-) -> ObjectRef:
+def upload(s3: Any, key: str, body: bytes, bucket: str = "staging", sequencer: str | None = None) -> ObjectRef:
     """Put an object and return the reference its S3 event would carry."""
     response = s3.put_object(Bucket=bucket, Key=key, Body=body)
     return ObjectRef(

@@ -49,9 +49,7 @@ def next_sequencer() -> str:
 _original_get_s3_event = s3_notifications._get_s3_event
 
 
-def _get_s3_event_with_version(
-    event_name: str, bucket: Any, key: Any, notification_id: str
-) -> dict[str, Any]:
+def _get_s3_event_with_version(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
     event = _original_get_s3_event(event_name, bucket, key, notification_id)
     obj = event["Records"][0]["s3"]["object"]
     version = getattr(key, "version_id", None)

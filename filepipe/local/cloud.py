@@ -83,9 +83,7 @@ class LocalCloud:
         self._poller: QueuePoller | None = None
         self._saved_env: dict[str, str | None] = {}
         self.port = self.config.port
-        self.state_machine_arn = (
-            f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
-        )
+        self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
         self.queue_url = ""
         self.dead_letter_queue_url = ""
@@ -232,9 +230,7 @@ class LocalCloud:
             s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         dlq_url = sqs.create_queue(QueueName=f"{config.queue_name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(config.max_receive_count)}
         self.queue_url = sqs.create_queue(
             QueueName=config.queue_name,

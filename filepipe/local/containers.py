@@ -30,9 +30,7 @@ def container_engine() -> str | None:
 
 
 def image_exists(engine: str, image: str) -> bool:
-    return (
-        subprocess.run([engine, "image", "inspect", image], capture_output=True, check=False).returncode == 0
-    )
+    return subprocess.run([engine, "image", "inspect", image], capture_output=True, check=False).returncode == 0
 
 
 class ContainerRunner:
@@ -60,9 +58,7 @@ class ContainerRunner:
         code = process.returncode
         if job.terminate_reason:
             subprocess.run([self.engine, "rm", "-f", name], capture_output=True, check=False)
-        return AttemptResult(
-            code, "Essential container in task exited", output.decode("utf-8", "replace")[-_LOG_TAIL:]
-        )
+        return AttemptResult(code, "Essential container in task exited", output.decode("utf-8", "replace")[-_LOG_TAIL:])
 
 
 def choose_runner(mode: str, image: str) -> Runner:
@@ -74,7 +70,5 @@ def choose_runner(mode: str, image: str) -> Runner:
         return ContainerRunner(engine, image)
     if mode == "container":
         raise RuntimeError(f"no container engine with the image {image}: build it first (see README)")
-    _log.warning(
-        "no container engine with the worker image %s; Batch jobs run the worker as a subprocess", image
-    )
+    _log.warning("no container engine with the worker image %s; Batch jobs run the worker as a subprocess", image)
     return ProcessRunner()

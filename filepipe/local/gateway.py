@@ -33,9 +33,7 @@ class Gateway:
                 return answer
         return self._moto(environ, start_response)
 
-    def _lambda_invoke(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes] | None:
+    def _lambda_invoke(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
         match = _INVOKE.match(environ.get("PATH_INFO", ""))
         if environ["REQUEST_METHOD"] != "POST" or not match:
             return None
@@ -48,9 +46,7 @@ class Gateway:
             headers.append(("X-Amz-Function-Error", result.function_error))
         return respond(start_response, 200, result.payload, headers)
 
-    def _batch_api(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes] | None:
+    def _batch_api(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
         path = environ.get("PATH_INFO", "").lower()
         if environ["REQUEST_METHOD"] != "POST" or path not in _BATCH:
             return None
@@ -76,9 +72,7 @@ def read_body(environ: dict[str, Any]) -> bytes:
 def respond(
     start_response: Callable[..., Any], status: int, body: bytes, headers: list[tuple[str, str]]
 ) -> list[bytes]:
-    reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(
-        status, ""
-    )
+    reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
     start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
     return [body]
 

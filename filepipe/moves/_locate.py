@@ -71,9 +71,7 @@ def same_version(metadata: dict[str, str], ref: ObjectRef) -> bool:
 def read_error_record(s3: S3Client, ref: ObjectRef, settings: Settings) -> dict[str, Any] | None:
     """The key's error record when it is about ``ref``'s version, else None."""
     try:
-        body = s3.get_object(Bucket=settings.archive_bucket, Key=settings.layout.error_record(ref.key))[
-            "Body"
-        ]
+        body = s3.get_object(Bucket=settings.archive_bucket, Key=settings.layout.error_record(ref.key))["Body"]
     except ClientError as exc:
         if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
             return None

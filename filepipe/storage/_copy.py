@@ -36,9 +36,7 @@ def copy_version(
         source["VersionId"] = source_version
     extra = {"Metadata": metadata, "ContentType": content_type}
     if size <= multipart_threshold:
-        response = s3.copy_object(
-            Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **extra
-        )
+        response = s3.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **extra)
         return str(response["CopyObjectResult"].get("ETag", "")).strip('"') or None
 
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]

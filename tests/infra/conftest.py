@@ -85,9 +85,7 @@ def actions_on(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
     for statement in statements:
         assert statement["Effect"] == "Allow"
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = (
-            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        )
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for resource in resources:
             table.setdefault(readable(resource), set()).update(actions)
     return table

@@ -73,9 +73,7 @@ def node_tools() -> str:
     return NPX
 
 
-def test_rendered_definition_passes_the_asl_validator(
-    synth: Synthesized, node_tools: str, tmp_path: Path
-) -> None:
+def test_rendered_definition_passes_the_asl_validator(synth: Synthesized, node_tools: str, tmp_path: Path) -> None:
     _, machine = synth.one("AWS::StepFunctions::StateMachine")
     rendered = state_machine.render(fake_values(machine["Properties"]["DefinitionSubstitutions"]))
     path = tmp_path / "definition.json"

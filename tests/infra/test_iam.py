@@ -13,9 +13,7 @@ READ, RW, READ_DELETE = set(READ_VERSION), set(READ_VERSION + WRITE), set(READ_V
 
 
 def s3_part(table: dict[str, set[str]]) -> dict[str, set[str]]:
-    return {
-        resource: actions for resource, actions in table.items() if any(a.startswith("s3:") for a in actions)
-    }
+    return {resource: actions for resource, actions in table.items() if any(a.startswith("s3:") for a in actions)}
 
 
 def test_no_policy_allows_a_wildcard_action(synth: Synthesized) -> None:
@@ -86,9 +84,9 @@ def test_trigger_only_starts_executions_and_reads_its_queue(synth: Synthesized) 
 def test_state_machine_invokes_its_functions_and_runs_batch_jobs(synth: Synthesized) -> None:
     table = actions_on(synth.policy_statements("WorkflowRole"))
     invoked = sorted(r for r, actions in table.items() if actions == {"lambda:InvokeFunction"})
-    assert [r.removeprefix("Compute").rstrip(":*")[:8] for r in invoked] == ["ArchiveF"] * 2 + [
-        "FailureF"
-    ] * 2 + ["Transfor"] * 2
+    assert [r.removeprefix("Compute").rstrip(":*")[:8] for r in invoked] == ["ArchiveF"] * 2 + ["FailureF"] * 2 + [
+        "Transfor"
+    ] * 2
     assert table["ComputeJobQueueB489A4FF"] == {"batch:SubmitJob"}
     assert table["ComputeJobDefinition31345E13"] == {"batch:SubmitJob"}
     assert {"events:PutRule", "events:PutTargets", "events:DescribeRule"} <= set().union(

@@ -92,14 +92,11 @@ def test_intake_queue_is_encrypted_with_a_dead_letter_queue(synth: Synthesized) 
         "maxReceiveCount": 5,
     }
     assert queue["VisibilityTimeout"] == 360
-    assert (
-        synth.raw["Resources"]["IntakeDeadLetterQueueA5C12DB5"]["Properties"]["SqsManagedSseEnabled"] is True
-    )
+    assert synth.raw["Resources"]["IntakeDeadLetterQueueA5C12DB5"]["Properties"]["SqsManagedSseEnabled"] is True
     for policy in synth.resources("AWS::SQS::QueuePolicy").values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
-            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in statements
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
         )
 
 

@@ -52,9 +52,7 @@ def test_the_stack_deploys_the_asl_file_itself(synth: Synthesized) -> None:
 def test_cdk_fills_exactly_the_definitions_placeholders(substitutions: dict[str, Any]) -> None:
     assert set(substitutions) == state_machine.placeholders()
     assert substitutions["LargeFileThresholdBytes"] == str(128 * 1024 * 1024)
-    assert substitutions["TransformFunctionArn"] == {
-        "Fn::GetAtt": ["ComputeTransformFunction46B7577B", "Arn"]
-    }
+    assert substitutions["TransformFunctionArn"] == {"Fn::GetAtt": ["ComputeTransformFunction46B7577B", "Arn"]}
     assert substitutions["JobQueueArn"] == {"Fn::GetAtt": ["ComputeJobQueueB489A4FF", "JobQueueArn"]}
 
 
@@ -85,9 +83,7 @@ def test_every_failure_is_caught_into_the_failure_move(definition: dict[str, Any
 
 
 @pytest.mark.parametrize("name", ["TransformOnLambda", "Archive", "MoveToFailed"])
-def test_lambda_tasks_retry_only_transient_errors_with_jittered_backoff(
-    definition: dict[str, Any], name: str
-) -> None:
+def test_lambda_tasks_retry_only_transient_errors_with_jittered_backoff(definition: dict[str, Any], name: str) -> None:
     (retry,) = definition["States"][name]["Retry"]
     assert set(retry["ErrorEquals"]) == LAMBDA_TRANSIENT
     assert retry["BackoffRate"] > 1

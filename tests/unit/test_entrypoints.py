@@ -102,9 +102,7 @@ def test_failure_handler_writes_the_record_from_the_caught_error(s3: Any, env: N
     )
 
 
-def test_handlers_log_json_with_key_and_execution(
-    s3: Any, env: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_handlers_log_json_with_key_and_execution(s3: Any, env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     stream = io.StringIO()
     monkeypatch.setattr(transform.logger.registered_handler, "stream", stream)
     ref = upload(s3, "k.txt", b"x")
@@ -119,9 +117,7 @@ def test_handlers_log_json_with_key_and_execution(
 def test_trigger_handler_returns_batch_item_failures(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     definition = json.dumps({"StartAt": "D", "States": {"D": {"Type": "Succeed"}}})
-    arn = sfn.create_state_machine(
-        name="m", definition=definition, roleArn="arn:aws:iam::123456789012:role/r"
-    )
+    arn = sfn.create_state_machine(name="m", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")
     monkeypatch.setenv("STATE_MACHINE_ARN", arn["stateMachineArn"])
     runtime.reset()
     event = json.loads((ROOT / "tests/events/sqs_batch.json").read_text())
@@ -197,9 +193,7 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_hadolint_is_really_checking(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN apt-get install curl\n")
-    result = subprocess.run(
-        [tool("hadolint"), "--no-color", str(bad)], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([tool("hadolint"), "--no-color", str(bad)], capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "DL3007" in result.stdout
 
 

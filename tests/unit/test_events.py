@@ -169,9 +169,7 @@ class TestExecutionNames:
         st.one_of(st.none(), st.text(max_size=40)),
         st.one_of(st.none(), st.text(alphabet="0123456789ABCDEF", max_size=24)),
     )
-    def test_always_fits_step_functions_rules(
-        self, key: str, version: str | None, sequencer: str | None
-    ) -> None:
+    def test_always_fits_step_functions_rules(self, key: str, version: str | None, sequencer: str | None) -> None:
         name = execution_name(ObjectRef("bucket", key, version, None, 0, sequencer))
         assert len(name) <= MAX_EXECUTION_NAME
         assert NAME_ALPHABET.match(name)

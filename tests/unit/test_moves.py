@@ -168,9 +168,7 @@ class TestMoveToFailed:
         assert read(s3, "archive", "originals/data.csv") == b"a,b\n1,2\n"
         assert sorted(keys(s3, "archive")) == ["originals/data.csv", "outputs/data.csv/data.parquet"]
 
-    def test_a_later_failure_of_another_version_does_not_hide_the_first(
-        self, s3: Any, settings: Settings
-    ) -> None:
+    def test_a_later_failure_of_another_version_does_not_hide_the_first(self, s3: Any, settings: Settings) -> None:
         v1 = upload(s3, "k.csv", b"one")
         v2 = upload(s3, "k.csv", b"two")
         fail(s3, v1, settings)

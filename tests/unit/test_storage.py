@@ -63,9 +63,7 @@ def test_range_reader_returns_exactly_the_version_asked_for(s3: Any, settings: A
     s3.put_object(Bucket="staging", Key="k", Body=b"newer version")
     reader = RangeReader(s3, "staging", "k", size=len(first), version_id=v1, chunk_size=1000)
     assert b"".join(reader.iter_chunks()) == first
-    buffered = io.BufferedReader(
-        RangeReader(s3, "staging", "k", size=len(first), version_id=v1, chunk_size=999)
-    )
+    buffered = io.BufferedReader(RangeReader(s3, "staging", "k", size=len(first), version_id=v1, chunk_size=999))
     assert buffered.read(10) == first[:10]
     buffered.seek(2990)
     assert buffered.read() == first[2990:]

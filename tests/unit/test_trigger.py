@@ -25,9 +25,7 @@ def sfn(aws: None) -> Any:
 def machine(sfn: Any) -> str:
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    return str(
-        sfn.create_state_machine(name="filepipe", definition=DEFINITION, roleArn=role)["stateMachineArn"]
-    )
+    return str(sfn.create_state_machine(name="filepipe", definition=DEFINITION, roleArn=role)["stateMachineArn"])
 
 
 def started(sfn: Any, machine: str) -> list[dict[str, Any]]:
