@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         logger.error("no usable object reference", extra={"reason": str(exc), "object": args.object})
         return EXIT_PERMANENT
-    logger.append_keys(key=ref.key, versionId=ref.version_id, execution=args.execution)
+    logger.thread_safe_append_keys(key=ref.key, versionId=ref.version_id, execution=args.execution)
     try:
         outcome = process(s3_client(), ref, settings(), args.execution)
     except PermanentError as exc:

@@ -11,23 +11,28 @@ from filepipe.errors import classified
 from filepipe.moves import archive, move_to_failed
 from filepipe.runtime import TaskRequest, s3_client, settings
 
-logger = Logger(service="filepipe-moves")
+archive_logger = Logger(service="filepipe-archive")
+failure_logger = Logger(service="filepipe-failure")
 
 
-@logger.inject_lambda_context
+@archive_logger.inject_lambda_context
 def archive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = TaskRequest.parse(event)
-    logger.append_keys(key=request.ref.key, versionId=request.ref.version_id, execution=request.execution)
+    archive_logger.thread_safe_append_keys(
+        key=request.ref.key, versionId=request.ref.version_id, execution=request.execution
+    )
     with classified(f"archiving {request.ref.key}"):
         outcome = archive(s3_client(), request.ref, settings(), request.execution)
-    logger.info("archive done", extra=outcome.to_dict())
+    archive_logger.info("archive done", extra=outcome.to_dict())
     return outcome.to_dict()
 
 
-@logger.inject_lambda_context
+@failure_logger.inject_lambda_context
 def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = TaskRequest.parse(event)
-    logger.append_keys(key=request.ref.key, versionId=request.ref.version_id, execution=request.execution)
+    failure_logger.thread_safe_append_keys(
+        key=request.ref.key, versionId=request.ref.version_id, execution=request.execution
+    )
     with classified(f"moving {request.ref.key} to the failure prefix"):
         outcome = move_to_failed(
             s3_client(),
@@ -37,5 +42,5 @@ def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
             cause=str(request.error.get("Cause", "")),
             execution=request.execution,
         )
-    logger.warning("moved to the failure prefix", extra=outcome.to_dict() | {"error": request.error})
+    failure_logger.warning("moved to the failure prefix", extra=outcome.to_dict() | {"error": request.error})
     return outcome.to_dict()

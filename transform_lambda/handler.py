@@ -16,7 +16,7 @@ logger = Logger(service="filepipe-transform")
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = TaskRequest.parse(event)
-    logger.append_keys(key=request.ref.key, versionId=request.ref.version_id, execution=request.execution)
+    logger.thread_safe_append_keys(key=request.ref.key, versionId=request.ref.version_id, execution=request.execution)
     outcome = process(s3_client(), request.ref, settings(), request.execution)
     logger.info("transform done", extra=outcome.to_dict())
     return outcome.to_dict()

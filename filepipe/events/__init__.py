@@ -7,7 +7,7 @@ Example::
         print(ref.key)  # decoded: "reports/q1 summary+final.csv"
 """
 
-from filepipe.events._names import MAX_EXECUTION_NAME, execution_name
+from filepipe.events._names import MAX_EXECUTION_NAME, execution_name, retry_name
 from filepipe.events._parse import Notification, SqsMessage, load_body, parse_notification, parse_sqs_event
 from filepipe.events._ref import ObjectRef, sequencer_is_newer
 
@@ -20,5 +20,6 @@ __all__ = [
     "load_body",
     "parse_notification",
     "parse_sqs_event",
+    "retry_name",
     "sequencer_is_newer",
 ]

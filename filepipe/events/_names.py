@@ -24,3 +24,12 @@ def execution_name(ref: ObjectRef) -> str:
     room = MAX_EXECUTION_NAME - _DIGEST_CHARS - 1
     readable = readable[-room:].lstrip("_-") or "object"
     return f"{readable}-{digest}"
+
+
+def retry_name(ref: ObjectRef, attempt: int) -> str:
+    """The name of a retry of ``ref``: deterministic per attempt, so asking twice starts one."""
+    suffix = f"-retry{attempt}"
+    base = execution_name(ref)
+    readable, digest = base.rsplit("-", 1)
+    room = MAX_EXECUTION_NAME - len(digest) - len(suffix) - 1
+    return f"{readable[:room].rstrip('_-') or 'object'}-{digest}{suffix}"

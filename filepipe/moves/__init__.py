@@ -7,7 +7,7 @@ twice: a duplicate execution or a retried step finds the work done and says so.
 
 from filepipe.moves._archive import ArchiveOutcome, archive
 from filepipe.moves._failure import FailureOutcome, move_to_failed
-from filepipe.moves._locate import Source, locate, provenance
+from filepipe.moves._locate import Source, locate, provenance, read_error_record
 
 __all__ = [
     "ArchiveOutcome",
@@ -17,4 +17,5 @@ __all__ = [
     "locate",
     "move_to_failed",
     "provenance",
+    "read_error_record",
 ]

@@ -1,0 +1,179 @@
+"""The ``filepipe`` command line: run the local cloud, watch and retry files, anywhere."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from filepipe import operations
+from filepipe.cli._target import resolve, target_options
+
+T = TypeVar("T")
+
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the local services do.")
+def main(verbose: bool) -> None:
+    """filepipe: process files uploaded to S3 (Step Functions, Lambda, AWS Batch)."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not verbose:
+        # The handlers' own JSON logs, and moto's engine logging every failed task as an ERROR,
+        # would drown the display; -v shows them.
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().removesuffix("ib").removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4566, show_default=True, type=int)
+@click.option("--staging-bucket", default="filepipe-staging", show_default=True)
+@click.option("--archive-bucket", default="filepipe-archive", show_default=True)
+@click.option("--large-file-threshold", default="128MiB", show_default=True, help="Above this, files go to Batch.")
+@click.option(
+    "--runner",
+    type=click.Choice(["auto", "container", "process"]),
+    default="auto",
+    show_default=True,
+    help="How Batch jobs run: the worker image in podman/docker, or a subprocess.",
+)
+def up(host: str, port: int, staging_bucket: str, archive_bucket: str, large_file_threshold: str, runner: str) -> None:
+    """Run the local cloud in the foreground until Ctrl-C."""
+    from filepipe.local import LocalCloud, LocalConfig
+
+    config = LocalConfig(
+        host=host,
+        port=port,
+        staging_bucket=staging_bucket,
+        archive_bucket=archive_bucket,
+        large_file_threshold_bytes=_size(large_file_threshold),
+        runner=runner,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        cloud = LocalCloud(config).start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from exc
+    endpoint = cloud.endpoint
+    console.print(f"[bold green]filepipe local cloud[/] at [cyan]{endpoint}[/]")
+    console.print(f"  staging bucket   {staging_bucket}  (upload here)")
+    console.print(f"  archive bucket   {archive_bucket}")
+    console.print(f"  state machine    {cloud.state_machine_arn}")
+    console.print(f"  Batch jobs run   {cloud.batch.runner.description if cloud.batch else '?'}")
+    console.print("\nTry:")
+    console.print(f"  aws --endpoint-url {endpoint} s3 cp FILE s3://{staging_bucket}/")
+    console.print(
+        f"  aws --endpoint-url {endpoint} stepfunctions list-executions --state-machine-arn {cloud.state_machine_arn}"
+    )
+    console.print(f"  filepipe status --endpoint {endpoint}")
+    console.print("(any access key works; region us-east-1)   Ctrl-C stops.")
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping…")
+        cloud.stop()
+
+
+@main.command()
+@click.option("--port", default=0, show_default="a free port", type=int)
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for every file.")
+def demo(port: int, timeout: float) -> None:
+    """Run the pipeline locally on sample files and show where each one ended."""
+    from filepipe.local.demo import run_demo
+
+    sys.exit(run_demo(console, port=port, timeout=timeout))
+
+
+@main.command()
+@target_options
+@click.option(
+    "--status", "status_filter", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"])
+)
+@click.option("--limit", default=25, show_default=True)
+def status(endpoint: str, stack: str | None, region: str | None, status_filter: str | None, limit: int) -> None:
+    """Executions, newest first: the file, the path it took and where it ended."""
+    target = resolve(endpoint, stack, region)
+    views = _call(lambda: operations.executions(target, status_filter, limit))
+    table = Table("execution", "file", "path", "status", "ended in", "seconds", "error")
+    for view in views:
+        table.add_row(
+            view.name,
+            view.key,
+            view.path,
+            view.status,
+            view.outcome or "-",
+            f"{view.seconds:.1f}" if view.seconds is not None else "-",
+            view.error or "",
+        )
+    console.print(table if views else "no executions yet")
+
+
+@main.command(name="ls")
+@target_options
+def list_files(endpoint: str, stack: str | None, region: str | None) -> None:
+    """What is in staging, and archived, output, failed in the archive."""
+    target = resolve(endpoint, stack, region)
+    areas = _call(lambda: operations.listing(target))
+    for area, keys in areas.items():
+        console.print(f"[bold]{area}[/] ({len(keys)})")
+        for key in keys:
+            console.print(f"  {key}", markup=False, highlight=False)
+
+
+@main.command()
+@target_options
+@click.argument("execution")
+def retry(endpoint: str, stack: str | None, region: str | None, execution: str) -> None:
+    """Run a (failed) execution's file again, from wherever it is now."""
+    target = resolve(endpoint, stack, region)
+    name, started = _call(lambda: operations.retry(target, execution))
+    console.print(f"{'started' if started else 'already started'}: {name}")
+
+
+@main.command()
+@target_options
+def redrive(endpoint: str, stack: str | None, region: str | None) -> None:
+    """Retry every file in the failure prefix."""
+    target = resolve(endpoint, stack, region)
+    results = _call(lambda: operations.redrive(target))
+    for key, name, started in results:
+        console.print(f"{'started' if started else 'already started'}: {name}  ({key})", markup=False)
+    console.print(f"{sum(s for *_, s in results)} started, {len(results)} failed file(s) in all")
+
+
+def _call(action: Callable[[], T]) -> T:
+    """Turn connection and AWS errors into one clear line instead of a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    try:
+        return action()
+    except EndpointConnectionError as exc:
+        raise click.ClickException(
+            f"nothing answers at {exc.kwargs.get('endpoint_url')}: is `filepipe up` running?"
+        ) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise click.ClickException(str(exc)) from exc

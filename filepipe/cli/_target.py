@@ -1,0 +1,77 @@
+"""Finding the pipeline a command talks to: the local cloud's endpoint, or a deployed stack."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import click
+from botocore.config import Config
+
+from filepipe.config import ArchiveLayout
+from filepipe.local.cloud import ACCOUNT, CREDENTIALS, REGION
+from filepipe.operations import Target
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+
+
+def local_target(
+    endpoint: str, staging: str = "filepipe-staging", archive: str = "filepipe-archive", machine: str = "filepipe"
+) -> Target:
+    kwargs = {
+        "endpoint_url": endpoint,
+        "region_name": REGION,
+        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "config": Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3),
+    }
+    return Target(
+        s3=boto3.client("s3", **kwargs),
+        sfn=boto3.client("stepfunctions", **kwargs),
+        staging_bucket=staging,
+        archive_bucket=archive,
+        state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}",
+    )
+
+
+def stack_target(stack: str, region: str | None = None) -> Target:
+    """Read a deployed stack's outputs (see stack/pipeline_stack.py) with the usual AWS credentials."""
+    session = boto3.Session(region_name=region)
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    }
+    try:
+        return Target(
+            s3=session.client("s3"),
+            sfn=session.client("stepfunctions"),
+            staging_bucket=outputs["StagingBucketName"],
+            archive_bucket=outputs["ArchiveBucketName"],
+            state_machine_arn=outputs["StateMachineArn"],
+            layout=ArchiveLayout(
+                originals=outputs.get("OriginalsPrefix", "originals/"),
+                outputs=outputs.get("OutputsPrefix", "outputs/"),
+                failed=outputs.get("FailedPrefix", "failed/"),
+                errors=outputs.get("ErrorsPrefix", "errors/"),
+            ),
+        )
+    except KeyError as exc:
+        raise click.ClickException(f"stack {stack} has no output {exc}; is it a filepipe stack?") from exc
+
+
+def target_options(func: click.decorators.FC) -> click.decorators.FC:
+    """``--endpoint`` (the local cloud, the default) or ``--stack`` (a deployed stack)."""
+    func = click.option("--stack", metavar="NAME", help="A deployed stack (uses your AWS credentials and region).")(
+        func
+    )
+    func = click.option("--region", help="AWS region of --stack.")(func)
+    return click.option(
+        "--endpoint",
+        default=lambda: os.environ.get("FILEPIPE_ENDPOINT", DEFAULT_ENDPOINT),
+        show_default="$FILEPIPE_ENDPOINT or " + DEFAULT_ENDPOINT,
+        help="The local cloud's endpoint.",
+    )(func)
+
+
+def resolve(endpoint: str, stack: str | None, region: str | None) -> Target:
+    return stack_target(stack, region) if stack else local_target(endpoint)

@@ -1,0 +1,160 @@
+"""What the command line does, against the local cloud or a deployed stack alike."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from filepipe.config import ArchiveLayout, Settings
+from filepipe.errors import error_code
+from filepipe.events import ObjectRef, retry_name
+from filepipe.moves import read_error_record
+
+PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a pipeline lives: its buckets, state machine and layout, and clients to reach them."""
+
+    s3: Any
+    sfn: Any
+    staging_bucket: str
+    archive_bucket: str
+    state_machine_arn: str
+    layout: ArchiveLayout = field(default_factory=ArchiveLayout)
+
+
+@dataclass(frozen=True)
+class ExecutionView:
+    name: str
+    arn: str
+    status: str
+    key: str
+    path: str
+    started: datetime
+    stopped: datetime | None
+    error: str | None
+    outcome: str | None
+    """Where the object ended: the archive key, failure key, or ``gone``."""
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.stopped - self.started).total_seconds() if self.stopped else None
+
+
+def executions(target: Target, status: str | None = None, limit: int = 50) -> list[ExecutionView]:
+    """The newest executions (all, or those in ``status``), with key, path and outcome."""
+    params: dict[str, Any] = {"stateMachineArn": target.state_machine_arn, "maxResults": min(limit, 1000)}
+    if status:
+        params["statusFilter"] = status
+    listed = target.sfn.list_executions(**params)["executions"][:limit]
+    return [describe(target, e["executionArn"]) for e in listed]
+
+
+def describe(target: Target, execution_arn: str) -> ExecutionView:
+    """One execution as the CLI shows it: the path and outcome are read from its history."""
+    described = target.sfn.describe_execution(executionArn=execution_arn)
+    state = json.loads(described.get("input") or "{}")
+    path, outcome = "-", None
+    events = target.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    for event in events:
+        entered = event.get("stateEnteredEventDetails", {}).get("name")
+        if entered in PATH_STATES:
+            path = PATH_STATES[entered]
+        exited = event.get("stateExitedEventDetails", {})
+        if exited.get("name") in ("Archive", "MoveToFailed"):
+            result = json.loads(exited.get("output") or "{}").get(
+                "archived" if exited["name"] == "Archive" else "failed"
+            )
+            if result:
+                outcome = result.get("location") or result.get("status")
+    return ExecutionView(
+        name=described["name"],
+        arn=execution_arn,
+        status=described["status"],
+        key=str(state.get("key", "?")),
+        path=path,
+        started=described["startDate"],
+        stopped=described.get("stopDate"),
+        error=described.get("error"),
+        outcome=outcome,
+    )
+
+
+def listing(target: Target) -> dict[str, list[str]]:
+    """Keys in staging, and in the archive's originals, outputs, failed and errors areas."""
+    areas: dict[str, list[str]] = {"staging": _keys(target.s3, target.staging_bucket, "")}
+    layout = target.layout
+    for area, prefix in (
+        ("archived", layout.originals),
+        ("outputs", layout.outputs),
+        ("failed", layout.failed),
+        ("errors", layout.errors),
+        ("superseded", layout.superseded),
+    ):
+        areas[area] = _keys(target.s3, target.archive_bucket, prefix)
+    return areas
+
+
+def error_records(target: Target) -> list[dict[str, Any]]:
+    """Every error record in the archive: one per file waiting in the failure prefix."""
+    records = []
+    for key in _keys(target.s3, target.archive_bucket, target.layout.errors):
+        body = target.s3.get_object(Bucket=target.archive_bucket, Key=key)["Body"]
+        with body:
+            records.append(json.loads(body.read()))
+    return records
+
+
+def retry(target: Target, execution: str) -> tuple[str, bool]:
+    """Start a new execution with ``execution``'s input (its file is found in the failure
+    prefix). Returns the new name and whether it was started (False: already running)."""
+    arn = execution if execution.startswith("arn:") else _execution_arn(target, execution)
+    state = json.loads(target.sfn.describe_execution(executionArn=arn)["input"])
+    return _start_retry(target, ObjectRef.from_state(state))
+
+
+def redrive(target: Target) -> list[tuple[str, str, bool]]:
+    """Retry every file in the failure prefix: ``(key, execution name, started)`` each."""
+    results = []
+    for record in error_records(target):
+        ref = ObjectRef.from_state(record)
+        name, started = _start_retry(target, ref, attempt=int(record.get("attempts", 1)))
+        results.append((ref.key, name, started))
+    return results
+
+
+def _start_retry(target: Target, ref: ObjectRef, attempt: int | None = None) -> tuple[str, bool]:
+    if attempt is None:
+        attempt = _attempts(target, ref)
+    name = retry_name(ref, attempt)
+    try:
+        target.sfn.start_execution(
+            stateMachineArn=target.state_machine_arn, name=name, input=json.dumps(ref.to_state(), ensure_ascii=False)
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise
+        return name, False
+    return name, True
+
+
+def _attempts(target: Target, ref: ObjectRef) -> int:
+    settings = Settings(target.staging_bucket, target.archive_bucket, target.layout)
+    record = read_error_record(target.s3, ref, settings)
+    return int(record["attempts"]) if record else 1
+
+
+def _execution_arn(target: Target, name: str) -> str:
+    prefix = target.state_machine_arn.replace(":stateMachine:", ":execution:")
+    return f"{prefix}:{name}"
+
+
+def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
