@@ -133,6 +133,8 @@ def _start_retry(target: Target, ref: ObjectRef, attempt: int | None = None) -> 
     if attempt is None:
         attempt = _attempts(target, ref)
     name = retry_name(ref, attempt)
+    if _exists(target, name):
+        return name, False
     try:
         target.sfn.start_execution(
             stateMachineArn=target.state_machine_arn, name=name, input=json.dumps(ref.to_state(), ensure_ascii=False)
@@ -148,6 +150,18 @@ def _attempts(target: Target, ref: ObjectRef) -> int:
     settings = Settings(target.staging_bucket, target.archive_bucket, target.layout)
     record = read_error_record(target.s3, ref, settings)
     return int(record["attempts"]) if record else 1
+
+
+def _exists(target: Target, name: str) -> bool:
+    """StartExecution is idempotent for a running execution of the same name and input, so it
+    cannot tell "started" from "already running": ask first."""
+    try:
+        target.sfn.describe_execution(executionArn=_execution_arn(target, name))
+    except ClientError as exc:
+        if error_code(exc) == "ExecutionDoesNotExist":
+            return False
+        raise
+    return True
 
 
 def _execution_arn(target: Target, name: str) -> str:

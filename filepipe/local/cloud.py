@@ -100,7 +100,8 @@ class LocalCloud:
             runner=choose_runner(self.config.runner, self.config.image),
         )
         self.gateway = Gateway(moto_app, self.lambdas, self.batch)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if logging.getLogger().getEffectiveLevel() > logging.INFO:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = make_server(self.config.host, self.config.port, self.gateway, threaded=True)
         self.port = self._server.server_port
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
@@ -141,6 +142,9 @@ class LocalCloud:
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=30):
             pass
+        if self.batch is not None:
+            self.batch.jobs.clear()
+        self.lambdas.invocations.clear()
         self.create_resources()
 
     # -- names ----------------------------------------------------------------------------------

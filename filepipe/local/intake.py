@@ -44,10 +44,13 @@ class QueuePoller:
         while not self._stop.is_set():
             try:
                 self.poll_once(wait_seconds=1)
-            except Exception:
+            except Exception as exc:
                 if self._stop.is_set():
                     return
-                _log.exception("intake poll failed; retrying")
+                if "NonExistentQueue" in str(exc):
+                    _log.debug("intake queue is being re-created")
+                else:
+                    _log.exception("intake poll failed; retrying")
                 self._stop.wait(1)
 
     def poll_once(self, wait_seconds: int = 0) -> int:

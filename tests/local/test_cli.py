@@ -1,0 +1,152 @@
+"""The command line against the local cloud: status, ls, retry, redrive, demo and up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from filepipe.cli import main
+from filepipe.local import LocalCloud
+from filepipe.operations import Target
+from tests.local.conftest import by_key, settle, staging_versions
+
+pytestmark = pytest.mark.local
+FILEPIPE = str(Path(sys.executable).parent / "filepipe")
+
+
+class TransformCrashed(Exception):
+    """A stand-in for a bug in a transform: not transient, so not retried."""
+
+
+def crash_transform(times: int) -> Any:
+    remaining = {"n": times}
+
+    def intercept(function: str, event: Any) -> None:
+        if function == "filepipe-transform" and remaining["n"] > 0:
+            remaining["n"] -= 1
+            raise TransformCrashed("transform crashed midway")
+
+    return intercept
+
+
+def run(cloud: LocalCloud, *args: str) -> str:
+    result = CliRunner().invoke(main, [*args, "--endpoint", cloud.endpoint], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_status_and_ls(cloud: LocalCloud, target: Target) -> None:
+    target.s3.put_object(Bucket=target.staging_bucket, Key="a.csv", Body=b"a\n1\n")
+    target.s3.put_object(Bucket=target.staging_bucket, Key="b.csv", Body=b"a,b\n1\n2,3,4\n")
+    settle(target, 2)
+    status = run(cloud, "status")
+    assert "a.csv" in status and "SUCCEEDED" in status
+    assert "b.csv" in status and "FAILED" in status
+    listing = run(cloud, "ls")
+    assert "originals/a.csv" in listing and "outputs/a.csv/data.parquet" in listing
+    assert "failed/b.csv" in listing and "errors/b.csv.json" in listing
+    assert "staging (0)" in listing
+
+
+def test_a_crashed_file_is_retried_from_the_failure_prefix(cloud: LocalCloud, target: Target) -> None:
+    cloud.lambdas.interceptors.append(crash_transform(times=2))
+    target.s3.put_object(Bucket=target.staging_bucket, Key="r.csv", Body=b"a\n1\n")
+    (failed,) = settle(target, 1)
+    assert (failed.status, failed.error, failed.outcome) == ("FAILED", "TransformCrashed", "failed/r.csv")
+
+    output = run(cloud, "retry", failed.name)
+    assert "started" in output
+    second = by_key([v for v in settle(target, 2) if v.arn != failed.arn])["r.csv"]
+    assert second.status == "FAILED", "the transform crashed again"
+    record = json.loads(target.s3.get_object(Bucket=target.archive_bucket, Key="errors/r.csv.json")["Body"].read())
+    assert record["attempts"] == 2
+
+    output = run(cloud, "redrive")
+    assert "1 started" in output
+    views = settle(target, 3)
+    assert [v.status for v in views].count("SUCCEEDED") == 1
+    assert target.s3.get_object(Bucket=target.archive_bucket, Key="originals/r.csv")["Body"].read() == b"a\n1\n"
+    leftovers = target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="failed/").get("KeyCount", 0)
+    assert leftovers == 0, "a successful retry clears the failure prefix"
+    assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="errors/").get("Contents")
+    assert "0 started, 0 failed" in run(cloud, "redrive")
+
+
+def test_asking_twice_to_retry_starts_one_execution(cloud: LocalCloud, target: Target) -> None:
+    cloud.lambdas.interceptors.append(crash_transform(times=1))
+    target.s3.put_object(Bucket=target.staging_bucket, Key="twice.txt", Body=b"x")
+    (failed,) = settle(target, 1)
+    first = run(cloud, "retry", failed.arn)
+    second = run(cloud, "retry", failed.arn)
+    assert first.startswith("started") and second.startswith("already started")
+    settle(target, 2)
+
+
+def test_unreachable_endpoint_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["status", "--endpoint", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert "is `filepipe up` running?" in result.output
+
+
+def test_demo_runs_on_a_fresh_process() -> None:
+    result = subprocess.run([FILEPIPE, "demo"], capture_output=True, text=True, timeout=240, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every file ended where it should" in result.stdout
+    for key in ("samples/cities.csv", "samples/sensor readings.csv", "samples/broken.csv", "Q3 résumé + notes ✓.txt"):
+        assert key in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_up_serves_any_s3_client_and_stops_on_ctrl_c() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [FILEPIPE, "up", "--port", str(port), "--runner", "process"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        banner = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            banner.append(line)
+            if "Ctrl-C stops" in line:
+                break
+        assert any(endpoint in line for line in banner), "".join(banner)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.put_object(Bucket="filepipe-staging", Key="hello.txt", Body=b"hello")
+        deadline = time.monotonic() + 60
+        while not s3.list_objects_v2(Bucket="filepipe-archive", Prefix="originals/").get("KeyCount"):
+            if time.monotonic() > deadline:
+                process.send_signal(signal.SIGINT)
+                raise AssertionError("the upload was not archived:\n" + process.communicate(timeout=30)[0][-3000:])
+            time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "stopping" in output
+
+
+def test_nothing_is_left_in_staging(target: Target) -> None:
+    assert staging_versions(target) == []

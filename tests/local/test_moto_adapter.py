@@ -1,0 +1,83 @@
+"""Canaries for every moto behaviour the local cloud works around (filepipe/local/_moto_adapter.py).
+
+If a moto upgrade changes one of them, the matching test fails and says which patch to revisit.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from moto.s3 import notifications
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service as base
+
+from filepipe.local import _moto_adapter
+
+
+def test_moto_is_in_the_tested_range() -> None:
+    major, minor, patch = (int(p) for p in version("moto").split(".")[:3])
+    assert (major, minor) == (5, 2) and patch >= 5, "re-check every canary below before widening the pin"
+
+
+class _Key:
+    name, etag, size, version_id = "a b.csv", '"e"', 3, "v-1"
+
+
+class _Bucket:
+    name, arn, region_name = "b", "arn:aws:s3:::b", "us-east-1"
+
+
+def test_moto_s3_events_still_lack_version_and_sequencer() -> None:
+    """Why _get_s3_event_with_version exists: drop it when this fails."""
+    raw = _moto_adapter._original_get_s3_event("s3:ObjectCreated:Put", _Bucket(), _Key(), "id")
+    obj = raw["Records"][0]["s3"]["object"]
+    assert "versionId" not in obj and "sequencer" not in obj
+
+
+def test_patched_s3_events_carry_version_and_increasing_sequencers() -> None:
+    _moto_adapter.apply()
+    first = notifications._get_s3_event("s3:ObjectCreated:Put", _Bucket(), _Key(), "id")
+    second = notifications._get_s3_event("s3:ObjectCreated:Put", _Bucket(), _Key(), "id")
+    obj1, obj2 = first["Records"][0]["s3"]["object"], second["Records"][0]["s3"]["object"]
+    assert obj1["versionId"] == "v-1"
+    assert int(obj2["sequencer"], 16) > int(obj1["sequencer"], 16)
+    assert obj1["key"] == "a+b.csv", "moto still URL-encodes keys as S3 does"
+
+
+def test_moto_engine_still_does_not_normalise_service_parameters() -> None:
+    """Why the Batch casing patch exists: the base class's hook is a no-op."""
+    params: dict[str, Any] = {"JobName": "x"}
+    base.StateTaskService._normalise_parameters(None, params)  # type: ignore[arg-type]
+    assert params == {"JobName": "x"}
+
+
+def test_patched_batch_integration_speaks_the_batch_api() -> None:
+    _moto_adapter.apply()
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
+        StateTaskServiceBatch,
+    )
+
+    service = StateTaskServiceBatch.__new__(StateTaskServiceBatch)
+    params = {
+        "JobName": "n",
+        "JobQueue": "q",
+        "JobDefinition": "d",
+        "ContainerOverrides": {"Environment": [{"Name": "A", "Value": "1"}]},
+    }
+    service._normalise_parameters(params, boto_service_name="batch", service_action_name="submit_job")
+    assert params == {
+        "jobName": "n",
+        "jobQueue": "q",
+        "jobDefinition": "d",
+        "containerOverrides": {"environment": [{"name": "A", "value": "1"}]},
+    }
+    response = {"jobs": [{"jobId": "j", "status": "SUCCEEDED"}]}
+    service._normalise_response(response, boto_service_name="batch", service_action_name="describe_jobs")
+    assert response == {"Jobs": [{"JobId": "j", "Status": "SUCCEEDED"}]}
+
+
+@pytest.mark.parametrize("n", [1000])
+def test_sequencers_are_strictly_increasing(n: int) -> None:
+    values = [int(_moto_adapter.next_sequencer(), 16) for _ in range(n)]
+    assert values == sorted(set(values))

@@ -1,0 +1,168 @@
+"""The whole pipeline in the local cloud: uploads in, files archived or failed, nothing lost."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from filepipe.local import LocalCloud
+from filepipe.operations import Target
+from tests.conftest import tool
+from tests.local.conftest import THRESHOLD, by_key, settle, staging_versions
+
+pytestmark = pytest.mark.local
+
+
+def archived(target: Target, key: str) -> bytes:
+    return bytes(target.s3.get_object(Bucket=target.archive_bucket, Key=key)["Body"].read())
+
+
+def csv_rows(n: int) -> bytes:
+    return ("id,label,value\n" + "".join(f"{i},row {i},{i * 0.5}\n" for i in range(n))).encode()
+
+
+def test_boto3_uploads_end_where_they_should(target: Target) -> None:
+    large = csv_rows(20_000)
+    assert len(large) > THRESHOLD
+    files = {
+        "in/small.csv": csv_rows(3),
+        "in/large.csv": large,
+        "in/broken.csv": b"id,label\n1,a\n2,b,c\n",
+        "in/Q3 résumé + notes ✓.txt": "ünïcödé\n".encode(),
+        "in/empty.bin": b"",
+        "in/folder/": b"",
+    }
+    for key, body in files.items():
+        target.s3.put_object(Bucket=target.staging_bucket, Key=key, Body=body)
+    views = by_key(settle(target, len(files)))
+
+    assert staging_versions(target) == [], "staging holds nothing: no versions, no delete markers"
+    assert {k: v.status for k, v in views.items()} == {
+        "in/small.csv": "SUCCEEDED",
+        "in/large.csv": "SUCCEEDED",
+        "in/broken.csv": "FAILED",
+        "in/Q3 résumé + notes ✓.txt": "SUCCEEDED",
+        "in/empty.bin": "SUCCEEDED",
+        "in/folder/": "SUCCEEDED",
+    }
+    assert views["in/large.csv"].path == "batch"
+    assert {views[k].path for k in files if k != "in/large.csv"} == {"lambda"}
+
+    for key, body in files.items():
+        if key != "in/broken.csv":
+            assert archived(target, f"originals/{key}") == body, key
+    for key in ("in/small.csv", "in/large.csv"):
+        table = pq.read_table(io.BytesIO(archived(target, f"outputs/{key}/data.parquet")))
+        assert table.num_rows == files[key].count(b"\n") - 1
+        assert table.column_names == ["id", "label", "value"]
+    manifest = json.loads(archived(target, "outputs/in/Q3 résumé + notes ✓.txt/manifest.json"))
+    assert manifest["sha256"] == hashlib.sha256(files["in/Q3 résumé + notes ✓.txt"]).hexdigest()
+    assert manifest["contentType"] == "text/plain"
+
+    assert archived(target, "failed/in/broken.csv") == files["in/broken.csv"]
+    record = json.loads(archived(target, "errors/in/broken.csv.json"))
+    assert record["error"] == "TransformRejected"
+    assert "Expected 2 columns, got 3" in record["cause"]["errorMessage"]
+    assert record["execution"] == views["in/broken.csv"].arn
+    assert record["attempts"] == 1
+    assert views["in/broken.csv"].error == "TransformRejected", "the execution fails with the real error"
+
+
+def test_the_batch_path_runs_the_worker_with_the_job_definitions_environment(cloud: LocalCloud, target: Target) -> None:
+    target.s3.put_object(Bucket=target.staging_bucket, Key="big.csv", Body=csv_rows(20_000))
+    (view,) = settle(target, 1)
+    assert (view.path, view.status) == ("batch", "SUCCEEDED")
+    assert cloud.batch is not None
+    (job,) = cloud.batch.jobs.values()
+    assert job.command == ["python", "-m", "batch_image.worker"]
+    assert job.environment["STAGING_BUCKET"] == target.staging_bucket
+    assert json.loads(job.environment["FILEPIPE_OBJECT"])["key"] == "big.csv"
+    assert job.environment["FILEPIPE_EXECUTION"] == view.arn
+    assert job.environment["MANAGED_BY_AWS"] == "STARTED_BY_STEP_FUNCTIONS"
+    assert job.attempts[0]["container"]["exitCode"] == 0
+
+
+def aws_cli(cloud: LocalCloud, *args: str) -> str:
+    env = os.environ | {"AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [tool("aws"), "--endpoint-url", cloud.endpoint, *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_aws_cli_uploads_and_reads_execution_history(cloud: LocalCloud, target: Target, tmp_path: Path) -> None:
+    local = tmp_path / "report 2026 + final.csv"
+    local.write_bytes(csv_rows(10))
+    aws_cli(cloud, "s3", "cp", str(local), "s3://filepipe-staging/cli uploads/")
+    (view,) = settle(target, 1)
+    assert view.key == "cli uploads/report 2026 + final.csv"
+    assert view.status == "SUCCEEDED"
+    assert archived(target, "originals/cli uploads/report 2026 + final.csv") == local.read_bytes()
+
+    listed = json.loads(
+        aws_cli(cloud, "stepfunctions", "list-executions", "--state-machine-arn", cloud.state_machine_arn)
+    )
+    assert [e["status"] for e in listed["executions"]] == ["SUCCEEDED"]
+    history = json.loads(aws_cli(cloud, "stepfunctions", "get-execution-history", "--execution-arn", view.arn))
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e]
+    assert entered == ["Route", "TransformOnLambda", "Archive", "Done"]
+    listing = aws_cli(cloud, "s3", "ls", "--recursive", "s3://filepipe-archive/")
+    assert "originals/cli uploads/report 2026 + final.csv" in listing
+
+
+def test_a_repeated_notification_processes_the_file_once(cloud: LocalCloud, target: Target) -> None:
+    target.s3.put_object(Bucket=target.staging_bucket, Key="once.txt", Body=b"x")
+    (view,) = settle(target, 1)
+    sqs = cloud.client("sqs")
+    state = json.loads(target.sfn.describe_execution(executionArn=view.arn)["input"])
+    duplicate = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "eventTime": state["eventTime"],
+                "s3": {
+                    "bucket": {"name": state["bucket"]},
+                    "object": {
+                        "key": "once.txt",
+                        "size": state["size"],
+                        "eTag": state["etag"],
+                        "versionId": state["versionId"],
+                        "sequencer": state["sequencer"],
+                    },
+                },
+            }
+        ]
+    }
+    sqs.send_message(QueueUrl=cloud.queue_url, MessageBody=json.dumps(duplicate))
+    deadline_messages = _drain(sqs, cloud.queue_url)
+    assert deadline_messages == 0
+    executions = target.sfn.list_executions(stateMachineArn=cloud.state_machine_arn)["executions"]
+    assert len(executions) == 1
+    assert len(target.s3.list_object_versions(Bucket=target.archive_bucket, Prefix="originals/")["Versions"]) == 1
+
+
+def _drain(sqs: Any, url: str, timeout: float = 20) -> int:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+        if waiting == 0:
+            return 0
+        time.sleep(0.2)
+    return waiting
