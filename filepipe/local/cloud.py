@@ -25,6 +25,7 @@ import state_machine
 from filepipe import runtime
 from filepipe.config import ArchiveLayout
 from filepipe.local import _moto_adapter
+from filepipe.local.api import UploadApiRoute
 from filepipe.local.batch import LocalBatch
 from filepipe.local.containers import choose_runner
 from filepipe.local.gateway import Gateway
@@ -64,6 +65,8 @@ class LocalConfig:
     """How Batch jobs run: ``auto`` (a container when an engine and the image exist), ``container``
     or ``process``."""
     image: str = "localhost/filepipe-worker:latest"
+    presign_max_bytes: int = 100 * MiB
+    """Uploads up to this size get a presigned PUT from the upload API; larger ones multipart credentials."""
     state_machine_name: str = "filepipe"
     queue_name: str = "filepipe-intake"
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
@@ -100,6 +103,7 @@ class LocalCloud:
             runner=choose_runner(self.config.runner, self.config.image),
         )
         self.gateway = Gateway(moto_app, self.lambdas, self.batch)
+        self.gateway.routes.append(UploadApiRoute())
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = make_server(self.config.host, self.config.port, self.gateway, threaded=True)
@@ -187,12 +191,15 @@ class LocalCloud:
             "ERRORS_PREFIX": layout.errors,
             "SUPERSEDED_PREFIX": layout.superseded,
             "STATE_MACHINE_ARN": self.state_machine_arn,
+            "UPLOAD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/filepipe-upload",
+            "PRESIGN_MAX_BYTES": str(self.config.presign_max_bytes),
         }
 
     def worker_environment(self) -> dict[str, str]:
         """The job definition's environment, and how to reach this endpoint."""
         env = self.handler_environment()
-        env.pop("STATE_MACHINE_ARN")
+        for name in ("STATE_MACHINE_ARN", "UPLOAD_ROLE_ARN", "PRESIGN_MAX_BYTES"):
+            env.pop(name)
         return env | self.aws_environment()
 
     def aws_environment(self) -> dict[str, str]:
@@ -218,6 +225,9 @@ class LocalCloud:
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
         runtime.reset()
+        from upload_api import handler as upload_api
+
+        upload_api.service.cache_clear()
 
     def _configure_engine(self) -> None:
         """Ask moto's Step Functions to execute definitions for real (off by default)."""

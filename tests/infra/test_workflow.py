@@ -124,3 +124,41 @@ def test_nothing_but_references_travels(definition: dict[str, Any]) -> None:
         assert "ResultSelector" in definition["States"][name], name
     text = json.dumps(definition)
     assert "Payload.summary" not in text
+
+
+def test_the_local_cloud_fills_the_same_placeholders_as_cdk(substitutions: dict[str, Any]) -> None:
+    from filepipe.local import LocalCloud
+
+    local = LocalCloud().definition_values()
+    assert set(local) == set(substitutions) == state_machine.placeholders()
+    rendered = state_machine.render(local)
+    deployed = state_machine.render(fake_values(substitutions))
+    assert _shape(rendered) == _shape(deployed), "only ARNs and numbers may differ"
+
+
+def test_local_handlers_get_the_environment_the_stack_gives(synth: Synthesized) -> None:
+    from filepipe.local import LocalCloud
+
+    local = LocalCloud().handler_environment()
+    for function in synth.resources("AWS::Lambda::Function").values():
+        props = function["Properties"]
+        if props.get("PackageType") != "Image":
+            continue
+        deployed = set(props["Environment"]["Variables"])
+        assert deployed <= set(local) | {"STATE_MACHINE_ARN"}, deployed - set(local)
+        for name, value in props["Environment"]["Variables"].items():
+            if isinstance(value, str) and name.endswith("_PREFIX"):
+                assert local[name] == value
+
+
+def _shape(value: Any) -> Any:
+    """The definition with every ARN and number blanked: its logic."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    if isinstance(value, str) and value.startswith("arn:"):
+        return "ARN"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return 0
+    return value

@@ -1,0 +1,27 @@
+"""Getting files into staging: presigned PUTs for small files, credentials scoped to one key
+for multipart uploads of large ones, and where an upload is now.
+
+Example::
+
+    service = UploadService(s3, sts, UploadConfig(bucket="staging", role_arn=ROLE))
+    grant = service.create(UploadRequest.parse({"filename": "q1.csv", "contentType": "text/csv", "size": 10}))
+"""
+
+from filepipe.uploads._keys import sanitize_filename, upload_key
+from filepipe.uploads._service import (
+    UploadConfig,
+    UploadRejected,
+    UploadRequest,
+    UploadService,
+    session_policy,
+)
+
+__all__ = [
+    "UploadConfig",
+    "UploadRejected",
+    "UploadRequest",
+    "UploadService",
+    "sanitize_filename",
+    "session_policy",
+    "upload_key",
+]
