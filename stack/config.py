@@ -60,6 +60,20 @@ class PipelineConfig:
     """``vpcId``: run Batch in this existing VPC (a context lookup: synth needs credentials)."""
     alarm_topic_arn: str | None = None
     """``alarmTopicArn``: an SNS topic the alarms notify (none by default)."""
+    upload_auth: str = "iam"
+    """``uploadAuth``: how the upload API authorizes callers: ``iam`` (SigV4) or ``jwt``."""
+    upload_jwt_issuer: str | None = None
+    """``uploadJwtIssuer``: the JWT issuer URL (with ``uploadAuth=jwt``)."""
+    upload_jwt_audience: tuple[str, ...] = ()
+    """``uploadJwtAudience``: accepted JWT audiences, comma-separated (with ``uploadAuth=jwt``)."""
+    upload_prefix: str = "uploads/"
+    """``uploadPrefix``: where the upload API puts files in staging."""
+    upload_presign_max_bytes: int = 100 * MiB
+    """``uploadPresignMaxBytes``: files up to this size get a presigned PUT; larger, multipart credentials."""
+    upload_max_bytes: int = 5 * 1024 * 1024 * MiB
+    """``uploadMaxBytes``: the largest upload the API grants."""
+    upload_content_types: tuple[str, ...] = ()
+    """``uploadContentTypes``: accepted content types, comma-separated (``image/*`` works); empty: the defaults."""
     removal_policy_destroy: bool = False
     """``destroyOnRemoval``: delete buckets with the stack (for test deployments only)."""
 
@@ -88,6 +102,10 @@ class PipelineConfig:
             raise ValueError("transformTimeoutSeconds must be between 1 and 900")
         if not 1 <= self.moves_timeout_seconds <= 900:
             raise ValueError("movesTimeoutSeconds must be between 1 and 900")
+        if self.upload_auth not in ("iam", "jwt"):
+            raise ValueError("uploadAuth must be 'iam' or 'jwt'")
+        if self.upload_auth == "jwt" and not (self.upload_jwt_issuer and self.upload_jwt_audience):
+            raise ValueError("uploadAuth=jwt needs uploadJwtIssuer and uploadJwtAudience")
         prefixes = [self.originals_prefix, self.outputs_prefix, self.failed_prefix, self.errors_prefix]
         if len({*prefixes, self.superseded_prefix}) != 5 or any(not p.endswith("/") for p in prefixes):
             raise ValueError("archive prefixes must be distinct and end with '/'")
@@ -113,11 +131,11 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
             if str(raw).lower() in ("false", "0", "no"):
                 return False
             raise ValueError(raw)
-        if isinstance(default, int):
+        if isinstance(default, int) and not isinstance(default, bool):
             return int(raw)
         if isinstance(default, float):
             return float(raw)
-        if isinstance(default, tuple):
+        if isinstance(default, tuple) or name in ("upload_jwt_audience", "upload_content_types"):
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(str(item).strip() for item in items if str(item).strip())
         return str(raw)

@@ -13,6 +13,7 @@ from stack.config import PipelineConfig
 from stack.intake import Intake
 from stack.monitoring import Monitoring
 from stack.nag import acknowledge_findings
+from stack.upload_api import UploadApi
 from stack.workflow import Workflow
 
 
@@ -39,6 +40,14 @@ class FilepipeStack(Stack):
             state_machine=self.workflow.state_machine,
             config=config,
         )
+        self.upload_api = UploadApi(
+            self,
+            "UploadApi",
+            buckets=self.buckets,
+            compute=self.compute,
+            state_machine=self.workflow.state_machine,
+            config=config,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -50,6 +59,7 @@ class FilepipeStack(Stack):
                 "Transform": self.compute.transform_function,
                 "Archive": self.compute.archive_function,
                 "Failure": self.compute.failure_function,
+                "UploadApi": self.upload_api.function,
             },
             alarm_topic_arn=config.alarm_topic_arn,
         )
@@ -64,6 +74,8 @@ class FilepipeStack(Stack):
             "DeadLetterQueueUrl": self.intake.dead_letter_queue.queue_url,
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,
             "JobQueueArn": self.compute.job_queue.job_queue_arn,
+            "UploadApiUrl": self.upload_api.api.api_endpoint,
+            "UploadPageUrl": f"{self.upload_api.api.api_endpoint}/ui/",
             "FailedPrefix": self.config.failed_prefix,
             "ErrorsPrefix": self.config.errors_prefix,
             "OriginalsPrefix": self.config.originals_prefix,

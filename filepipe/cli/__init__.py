@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -15,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from filepipe import operations
-from filepipe.cli._target import resolve, target_options
+from filepipe.cli._target import DEFAULT_ENDPOINT, resolve, target_options
 
 T = TypeVar("T")
 
@@ -51,13 +54,24 @@ def _size(text: str) -> int:
 @click.option("--archive-bucket", default="filepipe-archive", show_default=True)
 @click.option("--large-file-threshold", default="128MiB", show_default=True, help="Above this, files go to Batch.")
 @click.option(
+    "--multipart-above", default="100MiB", show_default=True, help="Upload API: above this, multipart credentials."
+)
+@click.option(
     "--runner",
     type=click.Choice(["auto", "container", "process"]),
     default="auto",
     show_default=True,
     help="How Batch jobs run: the worker image in podman/docker, or a subprocess.",
 )
-def up(host: str, port: int, staging_bucket: str, archive_bucket: str, large_file_threshold: str, runner: str) -> None:
+def up(
+    host: str,
+    port: int,
+    staging_bucket: str,
+    archive_bucket: str,
+    large_file_threshold: str,
+    multipart_above: str,
+    runner: str,
+) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
     from filepipe.local import LocalCloud, LocalConfig
 
@@ -67,6 +81,7 @@ def up(host: str, port: int, staging_bucket: str, archive_bucket: str, large_fil
         staging_bucket=staging_bucket,
         archive_bucket=archive_bucket,
         large_file_threshold_bytes=_size(large_file_threshold),
+        presign_max_bytes=_size(multipart_above),
         runner=runner,
     )
     stop = threading.Event()
@@ -87,6 +102,7 @@ def up(host: str, port: int, staging_bucket: str, archive_bucket: str, large_fil
         f"  aws --endpoint-url {endpoint} stepfunctions list-executions --state-machine-arn {cloud.state_machine_arn}"
     )
     console.print(f"  filepipe status --endpoint {endpoint}")
+    console.print(f"  filepipe upload --endpoint {endpoint} --wait FILE...   (or the page: {endpoint}/ui/)")
     console.print("(any access key works; region us-east-1)   Ctrl-C stops.")
     try:
         while not stop.wait(0.5):
@@ -163,6 +179,52 @@ def redrive(endpoint: str, stack: str | None, region: str | None) -> None:
     for key, name, started in results:
         console.print(f"{'started' if started else 'already started'}: {name}  ({key})", markup=False)
     console.print(f"{sum(s for *_, s in results)} started, {len(results)} failed file(s) in all")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--api", help="The upload API's base URL (default: the local cloud's, from --endpoint).")
+@click.option("--endpoint", default=lambda: os.environ.get("FILEPIPE_ENDPOINT", DEFAULT_ENDPOINT), show_default=True)
+@click.option("--iam", is_flag=True, help="Sign API requests with your AWS credentials (the API's IAM auth).")
+@click.option("--token", envvar="FILEPIPE_TOKEN", help="A bearer token for a JWT-authorized API.")
+@click.option("--wait", is_flag=True, help="Follow each file until it is archived or failed.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds --wait waits per file.")
+def upload(
+    paths: tuple[Path, ...], api: str | None, endpoint: str, iam: bool, token: str | None, wait: bool, timeout: float
+) -> None:
+    """Upload files through the upload API (multipart in parallel parts for large ones)."""
+    import boto3
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from filepipe.uploads.client import UploadClient, UploadError
+
+    client = UploadClient(api or f"{endpoint.rstrip('/')}/api/", session=boto3.Session() if iam else None, token=token)
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console) as progress:
+        for path in paths:
+            task = progress.add_task(path.name, total=path.stat().st_size)
+            started = time.monotonic()
+            try:
+                grant = client.grant(path)
+                client.send(grant, path, functools.partial(progress.advance, task))
+            except UploadError as exc:
+                results.append((path.name, "-", "-", f"error: {exc}", time.monotonic() - started))
+                continue
+            results.append((path.name, grant["key"], grant["method"], "uploaded", time.monotonic() - started))
+    if wait:
+        for index, (name, key, method, state, seconds) in enumerate(results):
+            if state == "uploaded":
+                final = client.wait(key, timeout=timeout)
+                detail = final["state"] + (f": {final.get('error')}" if final["state"] == "failed" else "")
+                results[index] = (name, key, method, detail, seconds)
+    table = Table("file", "key", "method", "status", "seconds")
+    for name, key, method, state, seconds in results:
+        table.add_row(name, key, method, state, f"{seconds:.1f}")
+    console.print(table)
+    bad = [r for r in results if r[3].startswith(("error", "failed"))]
+    if bad:
+        sys.exit(1)
 
 
 def _call(action: Callable[[], T]) -> T:

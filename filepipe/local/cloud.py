@@ -32,6 +32,7 @@ from filepipe.local.gateway import Gateway
 from filepipe.local.intake import QueuePoller
 from filepipe.local.lambdas import LocalFunction, LocalLambda
 from filepipe.storage import MiB
+from filepipe.uploads import UploadConfig
 
 _log = logging.getLogger(__name__)
 
@@ -193,13 +194,17 @@ class LocalCloud:
             "STATE_MACHINE_ARN": self.state_machine_arn,
             "UPLOAD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/filepipe-upload",
             "PRESIGN_MAX_BYTES": str(self.config.presign_max_bytes),
+            "UPLOAD_PREFIX": "uploads/",
+            "MAX_UPLOAD_BYTES": str(UploadConfig.max_bytes),
+            "UPLOAD_CONTENT_TYPES": ",".join(UploadConfig.content_types),
         }
 
     def worker_environment(self) -> dict[str, str]:
         """The job definition's environment, and how to reach this endpoint."""
         env = self.handler_environment()
-        for name in ("STATE_MACHINE_ARN", "UPLOAD_ROLE_ARN", "PRESIGN_MAX_BYTES"):
-            env.pop(name)
+        for name in list(env):
+            if name == "STATE_MACHINE_ARN" or name.startswith(("UPLOAD_", "PRESIGN_", "MAX_UPLOAD_")):
+                env.pop(name)
         return env | self.aws_environment()
 
     def aws_environment(self) -> dict[str, str]:

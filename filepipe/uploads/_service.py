@@ -148,6 +148,7 @@ class UploadService:
                 "expiration": str(credentials["Expiration"]),
             },
             "objectUrl": self.object_url(key),
+            "endpoint": self.config.s3_endpoint,
             "partSize": self.config.part_size,
         }
 

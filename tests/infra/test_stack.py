@@ -69,10 +69,12 @@ def test_staging_expires_replaced_versions_and_allows_browser_uploads(synth: Syn
     props = synth.raw["Resources"][STAGING]["Properties"]
     expiring = [r for r in props["LifecycleConfiguration"]["Rules"] if "NoncurrentVersionExpiration" in r]
     assert expiring[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
-    (cors,) = props["CorsConfiguration"]["CorsRules"]
-    assert sorted(cors["AllowedMethods"]) == ["POST", "PUT"]
-    assert cors["ExposedHeaders"] == ["ETag"]
-    assert cors["AllowedOrigins"] == ["http://localhost:4566"]
+    configured, upload_page = props["CorsConfiguration"]["CorsRules"]
+    assert sorted(configured["AllowedMethods"]) == ["POST", "PUT"]
+    assert configured["ExposedHeaders"] == ["ETag"]
+    assert configured["AllowedOrigins"] == ["http://localhost:4566"]
+    assert upload_page["ExposedHeaders"] == ["ETag"]
+    assert upload_page["AllowedOrigins"] == [{"Fn::GetAtt": ["UploadApi8C811B21", "ApiEndpoint"]}]
 
 
 def test_only_staging_notifies_and_only_object_created(synth: Synthesized) -> None:
@@ -124,6 +126,7 @@ def test_functions_run_the_worker_image_with_their_own_handler(synth: Synthesize
         "moves_lambda.handler.failure_handler",
         "transform_lambda.handler.handler",
         "trigger_lambda.handler.handler",
+        "upload_api.handler.handler",
     ]
     trigger_env = commands["trigger_lambda.handler.handler"]["Environment"]["Variables"]
     assert trigger_env["STATE_MACHINE_ARN"] == {"Ref": "WorkflowStateMachine8F1B1C15"}
@@ -133,7 +136,7 @@ def test_functions_run_the_worker_image_with_their_own_handler(synth: Synthesize
     assert transform_env["FAILED_PREFIX"] == "failed/"
     assert commands["transform_lambda.handler.handler"]["MemorySize"] == 2048
     roles = {json.dumps(p["Role"]) for p in commands.values()}
-    assert len(roles) == 4, "every function has its own role"
+    assert len(roles) == 5, "every function has its own role"
 
 
 def test_batch_runs_the_worker_on_fargate_retrying_only_transient_exits(synth: Synthesized) -> None:
@@ -194,7 +197,7 @@ def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Sy
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
         ]
-        + [("AWS/Lambda", "Errors")] * 4
+        + [("AWS/Lambda", "Errors")] * 5
     )
     for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

@@ -1,0 +1,166 @@
+"""Upload API: an HTTP API whose function grants presigned PUTs and one-key multipart
+credentials, reports upload status, and serves the upload page."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from filepipe.uploads import UploadConfig
+from filepipe.uploads._service import MULTIPART_ACTIONS
+from stack import permissions as perm
+from stack.buckets import Buckets
+from stack.compute import Compute, FunctionSpec
+from stack.config import PipelineConfig
+from stack.log_groups import log_group
+
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "requestTime": "$context.requestTime",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "status": "$context.status",
+    "error": "$context.error.message",
+    "latency": "$context.responseLatency",
+}
+
+
+class UploadApi(Construct):
+    """``POST /api/uploads``, ``GET /api/uploads/status`` (authorized: IAM or JWT) and ``/ui/``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        buckets: Buckets,
+        compute: Compute,
+        state_machine: sfn.StateMachine,
+        config: PipelineConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        defaults = UploadConfig(bucket="", role_arn="")
+        self.function = compute.function(
+            FunctionSpec(
+                "UploadApiFunction",
+                "upload_api.handler.handler",
+                "filepipe: grants uploads into staging and reports their status",
+                512,
+                29,
+            ),
+            environment={
+                "UPLOAD_PREFIX": config.upload_prefix,
+                "PRESIGN_MAX_BYTES": str(config.upload_presign_max_bytes),
+                "MAX_UPLOAD_BYTES": str(config.upload_max_bytes),
+                "UPLOAD_CONTENT_TYPES": ",".join(config.upload_content_types or defaults.content_types),
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+            },
+            scope=self,
+        )
+        role = self.function.role
+        assert isinstance(role, iam.Role)
+        # Only the API's function may assume the upload role: its trust policy names that role.
+        self.upload_role = iam.Role(
+            self,
+            "UploadRole",
+            assumed_by=iam.ArnPrincipal(role.role_arn),
+            description="filepipe: multipart uploads into staging; each session narrowed to one key",
+            max_session_duration=Duration.hours(1),
+        )
+        perm.grant_objects(self.upload_role, list(MULTIPART_ACTIONS), buckets.staging, [config.upload_prefix])
+        self.upload_role.grant_assume_role(role)
+        self.function.add_environment("UPLOAD_ROLE_ARN", self.upload_role.role_arn)
+        self._grant(role, buckets, state_machine, config)
+        self.api = self._api(config)
+        buckets.staging.add_cors_rule(
+            allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.DELETE],
+            allowed_origins=[self.api.api_endpoint],
+            allowed_headers=["*"],
+            exposed_headers=["ETag"],
+            max_age=3600,
+        )
+
+    def _grant(self, role: iam.Role, buckets: Buckets, state_machine: sfn.StateMachine, config: PipelineConfig) -> None:
+        prefix = config.upload_prefix
+        # A presigned PUT carries the signer's permissions: the function may write new uploads.
+        perm.grant_objects(role, ["s3:PutObject", "s3:GetObject"], buckets.staging, [prefix])
+        perm.grant_objects(
+            role,
+            ["s3:GetObject"],
+            buckets.archive,
+            [config.originals_prefix + prefix, config.errors_prefix + prefix],
+        )
+        perm.grant_list(role, buckets.staging, buckets.archive)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine.state_machine_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{state_machine.state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        perm.acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"<{perm.logical_id(state_machine)}.Name>:*]",
+            "Executions are named at start time; status reads only this state machine's executions.",
+        )
+
+    def _api(self, config: PipelineConfig) -> apigw.HttpApi:
+        if config.upload_auth == "jwt":
+            authorizer: apigw.IHttpRouteAuthorizer = authorizers.HttpJwtAuthorizer(
+                "JwtAuthorizer", str(config.upload_jwt_issuer), jwt_audience=list(config.upload_jwt_audience)
+            )
+        else:
+            authorizer = authorizers.HttpIamAuthorizer()
+        api = apigw.HttpApi(self, "Api", description="filepipe upload API", create_default_stage=True)
+        integration = integrations.HttpLambdaIntegration("Function", self.function)
+        api.add_routes(
+            path="/api/uploads", methods=[apigw.HttpMethod.POST], integration=integration, authorizer=authorizer
+        )
+        api.add_routes(
+            path="/api/uploads/status", methods=[apigw.HttpMethod.GET], integration=integration, authorizer=authorizer
+        )
+        for path in ("/ui", "/ui/{page+}"):
+            routes = api.add_routes(
+                path=path,
+                methods=[apigw.HttpMethod.GET],
+                integration=integration,
+                authorizer=apigw.HttpNoneAuthorizer(),
+            )
+            for route in routes:
+                perm.acknowledge(
+                    route,
+                    "AwsSolutions-APIG4",
+                    "The upload page is static HTML and scripts; every API call it makes is authorized.",
+                )
+        logs = log_group(self, "AccessLogs", config.log_retention_days)
+        stage = api.default_stage
+        assert stage is not None
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigw.CfnStage)
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=logs.log_group_arn, format=json.dumps(ACCESS_LOG_FORMAT)
+        )
+        cfn_stage.default_route_settings = apigw.CfnStage.RouteSettingsProperty(
+            throttling_burst_limit=100, throttling_rate_limit=50
+        )
+        return api
