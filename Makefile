@@ -9,9 +9,17 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup demo test lint typecheck unit infra synth bench clean
+.PHONY: setup system demo test lint typecheck unit infra synth bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
+
+## Debian packages the browser test needs (Chromium for Playwright); installed when root.
+SYSTEM_PACKAGES := chromium fonts-dejavu-core
+system:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	else echo "install $(SYSTEM_PACKAGES) (Debian/Ubuntu: sudo apt-get install $(SYSTEM_PACKAGES)) for the browser test"; fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +36,7 @@ demo: setup
 	$(BIN)/filepipe demo
 
 ## Everything CI runs: lint, types, unit, infrastructure and local-cloud tests.
-test: setup lint typecheck
+test: setup system lint typecheck
 	$(BIN)/pytest
 
 lint: setup
@@ -36,7 +44,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy filepipe stack state_machine trigger_lambda transform_lambda moves_lambda batch_image app.py
+	$(BIN)/mypy filepipe stack state_machine trigger_lambda transform_lambda moves_lambda batch_image upload_api app.py
 
 synth: setup
 	npx cdk synth --no-notices --quiet

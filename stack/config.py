@@ -25,7 +25,7 @@ class PipelineConfig:
     """``transformTimeoutSeconds``: timeout of the transformer Lambda (at most 900)."""
     moves_timeout_seconds: int = 900
     """``movesTimeoutSeconds``: timeout of the archive and failure Lambdas (multipart copies)."""
-    batch_vcpus: float = 2
+    batch_vcpus: float = 2.0
     """``batchVcpus``: vCPUs of one Batch job (a Fargate size: 0.25 to 16)."""
     batch_memory_mb: int = 4096
     """``batchMemoryMb``: memory of one Batch job (must suit the vCPUs on Fargate)."""

@@ -50,6 +50,7 @@ def service() -> UploadService:
         prefix=env.get("UPLOAD_PREFIX", "uploads/"),
         presign_max_bytes=int(env.get("PRESIGN_MAX_BYTES", 100 * MiB)),
         max_bytes=int(env.get("MAX_UPLOAD_BYTES", 5 * 1024**4)),
+        part_size=int(env.get("UPLOAD_PART_SIZE", 16 * MiB)),
         archive_bucket=settings.archive_bucket,
         layout=settings.layout,
         s3_endpoint=env.get("AWS_ENDPOINT_URL"),

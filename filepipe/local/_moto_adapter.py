@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import botocore.session
+from moto.s3 import models as s3_models
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_batch as sfn_batch,
@@ -30,6 +31,7 @@ def apply() -> None:
             return
         _patch_s3_event_versions()
         _patch_batch_parameter_casing()
+        _patch_copy_checksum_type()
         _applied = True
 
 
@@ -104,3 +106,27 @@ def _normalise_response(
 def _patch_batch_parameter_casing() -> None:
     sfn_batch.StateTaskServiceBatch._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
     sfn_batch.StateTaskServiceBatch._normalise_response = _normalise_response  # type: ignore[method-assign]
+
+
+# -- S3 CopyObject of a multipart object ------------------------------------------------------
+# A multipart upload with checksums gets a COMPOSITE checksum ("…-3"); moto's CopyObject copies
+# its value but not its type and part count, so the copy answers GETs with a bare composite value
+# that botocore then validates as a full-object checksum and rejects. S3 never does that.
+
+_original_copy_object = s3_models.S3Backend.copy_object
+
+
+def _copy_object_keeping_checksum_type(
+    self: Any, src_key: Any, dest_bucket_name: str, dest_key_name: str, *args: Any, **kwargs: Any
+) -> Any:
+    result = _original_copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+    if getattr(src_key, "checksum_value", None):
+        copied = self.get_object(dest_bucket_name, dest_key_name)
+        if copied is not None:
+            copied.checksum_type = src_key.checksum_type
+            copied.checksum_parts = src_key.checksum_parts
+    return result
+
+
+def _patch_copy_checksum_type() -> None:
+    s3_models.S3Backend.copy_object = _copy_object_keeping_checksum_type  # type: ignore[method-assign]

@@ -68,6 +68,7 @@ class LocalConfig:
     image: str = "localhost/filepipe-worker:latest"
     presign_max_bytes: int = 100 * MiB
     """Uploads up to this size get a presigned PUT from the upload API; larger ones multipart credentials."""
+    upload_part_size: int = 16 * MiB
     state_machine_name: str = "filepipe"
     queue_name: str = "filepipe-intake"
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
@@ -195,6 +196,7 @@ class LocalCloud:
             "UPLOAD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/filepipe-upload",
             "PRESIGN_MAX_BYTES": str(self.config.presign_max_bytes),
             "UPLOAD_PREFIX": "uploads/",
+            "UPLOAD_PART_SIZE": str(self.config.upload_part_size),
             "MAX_UPLOAD_BYTES": str(UploadConfig.max_bytes),
             "UPLOAD_CONTENT_TYPES": ",".join(UploadConfig.content_types),
         }

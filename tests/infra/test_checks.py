@@ -134,3 +134,10 @@ def test_cdk_cli_synthesizes_offline_without_credentials(node_tools: str, tmp_pa
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     template = json.loads((out / "Filepipe.template.json").read_text(encoding="utf-8"))
     assert any(r["Type"] == "AWS::StepFunctions::StateMachine" for r in template["Resources"].values())
+
+
+def test_the_vendored_aws4fetch_is_the_pinned_npm_release(node_tools: str) -> None:
+    """The upload page serves a copy (the Lambda image has no node_modules); it must not drift."""
+    vendored = ROOT / "upload_api" / "static" / "vendor" / "aws4fetch.esm.mjs"
+    released = ROOT / "node_modules" / "aws4fetch" / "dist" / "aws4fetch.esm.mjs"
+    assert vendored.read_bytes() == released.read_bytes()

@@ -13,12 +13,21 @@ from filepipe.operations import ExecutionView, Target, describe
 
 THRESHOLD = 256 * 1024
 """The local cloud's large-file threshold in these tests: above it, files take the Batch path."""
+PRESIGN_MAX = 1024 * 1024
+"""Uploads above this get multipart credentials from the upload API in these tests."""
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @pytest.fixture(scope="session")
 def session_cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(LocalConfig(port=0, large_file_threshold_bytes=THRESHOLD, runner="process")) as cloud:
+    config = LocalConfig(
+        port=0,
+        large_file_threshold_bytes=THRESHOLD,
+        runner="process",
+        presign_max_bytes=PRESIGN_MAX,
+        upload_part_size=5 * 1024 * 1024,
+    )
+    with LocalCloud(config) as cloud:
         yield cloud
 
 

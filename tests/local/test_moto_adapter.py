@@ -81,3 +81,49 @@ def test_patched_batch_integration_speaks_the_batch_api() -> None:
 def test_sequencers_are_strictly_increasing(n: int) -> None:
     values = [int(_moto_adapter.next_sequencer(), 16) for _ in range(n)]
     assert values == sorted(set(values))
+
+
+def _composite_object() -> tuple[Any, Any]:
+    """A multipart object with a COMPOSITE CRC32 checksum, in moto's in-process backend."""
+    import boto3
+    from moto.s3.models import s3_backends
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="canary")
+    upload = s3.create_multipart_upload(Bucket="canary", Key="src", ChecksumAlgorithm="CRC32")["UploadId"]
+    parts = []
+    for number in (1, 2):
+        part = s3.upload_part(
+            Bucket="canary",
+            Key="src",
+            UploadId=upload,
+            PartNumber=number,
+            Body=b"x" * (5 * 1024 * 1024),
+            ChecksumAlgorithm="CRC32",
+        )
+        parts.append({"PartNumber": number, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]})
+    s3.complete_multipart_upload(Bucket="canary", Key="src", UploadId=upload, MultipartUpload={"Parts": parts})
+    backend = s3_backends["123456789012"]["aws"]
+    return backend, backend.get_object("canary", "src")
+
+
+def test_moto_copy_still_drops_the_composite_checksum_type() -> None:
+    """Why _copy_object_keeping_checksum_type exists: drop it when this fails."""
+    from moto import mock_aws
+
+    with mock_aws():
+        backend, source = _composite_object()
+        assert source.checksum_type == "COMPOSITE"
+        _moto_adapter._original_copy_object(backend, source, "canary", "copy")
+        assert backend.get_object("canary", "copy").checksum_type != "COMPOSITE"
+
+
+def test_patched_copy_keeps_the_composite_checksum_type() -> None:
+    from moto import mock_aws
+
+    _moto_adapter.apply()
+    with mock_aws():
+        backend, source = _composite_object()
+        backend.copy_object(source, "canary", "copy")
+        copied = backend.get_object("canary", "copy")
+        assert (copied.checksum_type, copied.checksum_parts) == ("COMPOSITE", source.checksum_parts)

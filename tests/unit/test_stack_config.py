@@ -1,0 +1,53 @@
+"""Deploy-time settings: parsed from CDK context, validated before anything is built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stack.config import PipelineConfig
+
+
+def parse(**context: Any) -> PipelineConfig:
+    return PipelineConfig.from_context(context.get)
+
+
+def test_defaults() -> None:
+    config = parse()
+    assert config.large_file_threshold_bytes == 128 * 1024 * 1024
+    assert config.upload_auth == "iam"
+
+
+def test_context_strings_are_coerced() -> None:
+    config = parse(
+        largeFileThresholdBytes="1024",
+        batchSpot="true",
+        batchVcpus="0.5",
+        corsAllowedOrigins="https://a.example, https://b.example",
+        uploadAuth="jwt",
+        uploadJwtIssuer="https://issuer.example",
+        uploadJwtAudience="filepipe",
+        destroyOnRemoval=True,
+    )
+    assert config.large_file_threshold_bytes == 1024
+    assert config.batch_spot is True and config.batch_vcpus == 0.5
+    assert config.cors_allowed_origins == ("https://a.example", "https://b.example")
+    assert config.upload_jwt_audience == ("filepipe",)
+    assert config.removal_policy_destroy is True
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"largeFileThresholdBytes": "lots"}, "largeFileThresholdBytes"),
+        ({"batchSpot": "maybe"}, "batchSpot"),
+        ({"transformTimeoutSeconds": 901}, "between 1 and 900"),
+        ({"uploadAuth": "basic"}, "iam' or 'jwt"),
+        ({"uploadAuth": "jwt"}, "uploadJwtIssuer"),
+        ({"failedPrefix": "originals/"}, "distinct"),
+    ],
+)
+def test_bad_values_fail_with_the_key_named(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse(**context)
