@@ -27,5 +27,6 @@ COPY trigger_lambda/ trigger_lambda/
 COPY transform_lambda/ transform_lambda/
 COPY moves_lambda/ moves_lambda/
 COPY batch_image/ batch_image/
+COPY upload_api/ upload_api/
 USER 10001:10001
 CMD ["python", "-m", "batch_image.worker"]
