@@ -7,7 +7,10 @@ ARG BASE_IMAGE=python:3.12-slim-bookworm
 FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY batch_image/requirements.txt /tmp/requirements.txt
-RUN python3 -m venv /opt/venv \
+# Behind a TLS-inspecting proxy, pass its CA bundle: --secret id=ca-bundle,src=/path/to/bundle.pem
+RUN --mount=type=secret,id=ca-bundle \
+    python3 -m venv /opt/venv \
+    && if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
     && /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
 
 FROM ${BASE_IMAGE}

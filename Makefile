@@ -9,34 +9,35 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup system demo test lint typecheck unit infra synth bench clean
+.PHONY: setup system image demo test lint typecheck unit infra synth bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
-## Debian packages the browser test needs (Chromium for Playwright); installed when root.
-SYSTEM_PACKAGES := chromium fonts-dejavu-core
+## Debian packages the browser and container tests need; installed when root, else named.
+SYSTEM_PACKAGES := chromium fonts-dejavu-core podman buildah runc debootstrap
 system:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
-	else echo "install $(SYSTEM_PACKAGES) (Debian/Ubuntu: sudo apt-get install $(SYSTEM_PACKAGES)) for the browser test"; fi
+		echo "installing $$missing"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "not installed: $$missing (the browser and container tests will skip)"; fi
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
-
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+## The worker image (localhost/filepipe-worker:latest), rebuilt when what it copies changes.
+IMAGE_SOURCES := Dockerfile .dockerignore batch_image/requirements.txt \
+	$(shell find filepipe batch_image trigger_lambda transform_lambda moves_lambda upload_api -type f -not -path '*/__pycache__/*' 2>/dev/null)
+image: .image-built
+.image-built: $(IMAGE_SOURCES)
+	@if command -v podman >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then \
+		./batch_image/build-local-image.sh && touch $@; \
+	else echo "no podman or docker: the container tests will skip"; fi
 
 ## The main job: the pipeline on sample files.
 demo: setup
 	$(BIN)/filepipe demo
 
 ## Everything CI runs: lint, types, unit, infrastructure and local-cloud tests.
-test: setup system lint typecheck
+test: setup system image lint typecheck
 	$(BIN)/pytest
 
 lint: setup
@@ -57,4 +58,4 @@ bench: setup
 	$(BIN)/python bench/worker_memory.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .image-built

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.exception("unexpected failure")
         return EXIT_PERMANENT
     logger.info("transform done", extra=outcome.to_dict())
-    print(json.dumps(outcome.to_dict()), flush=True)
+    print(json.dumps(outcome.to_dict() | {"host": socket.gethostname(), "uid": os.getuid()}), flush=True)
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -17,6 +17,10 @@ from moto import mock_aws
 
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
+from filepipe.operations import Target
+
+if TYPE_CHECKING:
+    from filepipe.local import LocalCloud
 
 EVENTS = Path(__file__).with_name("events")
 REGION = "us-east-1"
@@ -63,6 +67,46 @@ def settings(s3: Any) -> Settings:
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     return Settings(staging_bucket="staging", archive_bucket="archive")
+
+
+# -- the local cloud ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def session_cloud() -> Iterator[LocalCloud]:
+    """One local cloud per session (started on first use), emptied before each test."""
+    from filepipe.local import LocalCloud, LocalConfig
+    from tests.local.helpers import PRESIGN_MAX, THRESHOLD
+
+    config = LocalConfig(
+        port=0,
+        large_file_threshold_bytes=THRESHOLD,
+        runner="process",
+        presign_max_bytes=PRESIGN_MAX,
+        upload_part_size=5 * 1024 * 1024,
+    )
+    with LocalCloud(config) as cloud:
+        yield cloud
+
+
+@pytest.fixture
+def cloud(session_cloud: LocalCloud) -> Iterator[LocalCloud]:
+    session_cloud.reset()
+    yield session_cloud
+    session_cloud.lambdas.interceptors.clear()
+    if session_cloud.batch is not None:
+        session_cloud.batch.interceptors.clear()
+
+
+@pytest.fixture
+def target(cloud: LocalCloud) -> Target:
+    return Target(
+        s3=cloud.client("s3"),
+        sfn=cloud.client("stepfunctions"),
+        staging_bucket=cloud.config.staging_bucket,
+        archive_bucket=cloud.config.archive_bucket,
+        state_machine_arn=cloud.state_machine_arn,
+    )
 
 
 _sequence = iter(range(1, 1_000_000))

@@ -32,6 +32,8 @@ class AttemptResult:
     exit_code: int | None
     reason: str
     log_tail: str = ""
+    container: str | None = None
+    """The container's name when the attempt ran in one."""
 
 
 class Runner(Protocol):
@@ -155,6 +157,9 @@ class LocalBatch:
         job = self.jobs.get(job_id)
         if job is not None and job.status not in ("SUCCEEDED", "FAILED"):
             job.terminate_reason = reason or "Terminated"
+            kill = getattr(self.runner, "kill", None)
+            if kill is not None:
+                kill(job)
             if job.process is not None:
                 job.process.kill()
         return {}
@@ -174,6 +179,8 @@ class LocalBatch:
                         "exitCode": result.exit_code,
                         "reason": result.reason,
                         "logTail": result.log_tail,
+                        "runner": self.runner.description,
+                        "name": result.container,
                     },
                     "startedAt": started,
                     "stoppedAt": int(time.time() * 1000),

@@ -48,7 +48,7 @@ class ContainerRunner:
         return [*line, self.image, *command]
 
     def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult:
-        name = f"filepipe-{job.job_id}-{len(job.attempts) + 1}"
+        name = self.container_name(job)
         process = subprocess.Popen(
             self.command_line(name, command, env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
@@ -56,9 +56,18 @@ class ContainerRunner:
         output, _ = process.communicate()
         job.process = None
         code = process.returncode
-        if job.terminate_reason:
-            subprocess.run([self.engine, "rm", "-f", name], capture_output=True, check=False)
-        return AttemptResult(code, "Essential container in task exited", output.decode("utf-8", "replace")[-_LOG_TAIL:])
+        reason = "Essential container in task exited"
+        if code in (137, -9):
+            reason = "OutOfMemoryError or killed: container exited with signal 9"
+        return AttemptResult(code, reason, output.decode("utf-8", "replace")[-_LOG_TAIL:], container=name)
+
+    @staticmethod
+    def container_name(job: LocalJob) -> str:
+        return f"filepipe-{job.job_id}-{len(job.attempts) + 1}"
+
+    def kill(self, job: LocalJob) -> None:
+        """Stop the job's container (killing the ``run`` client alone would leave it running)."""
+        subprocess.run([self.engine, "kill", self.container_name(job)], capture_output=True, check=False)
 
 
 def choose_runner(mode: str, image: str) -> Runner:

@@ -28,6 +28,8 @@ class FailureOutcome:
     location: str | None
     record: str | None
     attempts: int
+    error: str
+    """The name the execution fails with (see :func:`execution_error_name`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +52,7 @@ def move_to_failed(
     """
     source = locate(s3, ref, settings)
     if source is None:
-        return FailureOutcome("gone", None, None, 0)
+        return FailureOutcome("gone", None, None, 0, execution_error_name(error))
     layout = settings.layout
     failed_key = layout.failed_copy(ref.key)
     previous = read_error_record(s3, ref, settings)
@@ -92,7 +94,13 @@ def move_to_failed(
     )
     if source.where == "staging":
         remove_source(s3, source, ref, settings)
-    return FailureOutcome("failed", failed_key, layout.error_record(ref.key), attempts)
+    return FailureOutcome("failed", failed_key, layout.error_record(ref.key), attempts, execution_error_name(error))
+
+
+def execution_error_name(error: str) -> str:
+    """The error a Fail state can end with: ``States.*`` names are reserved for Step Functions,
+    so ``States.TaskFailed`` (a failed Batch job) becomes ``Filepipe.TaskFailed``."""
+    return f"Filepipe.{error.removeprefix('States.')}" if error.startswith("States.") else error
 
 
 def _parse_cause(cause: str) -> Any:

@@ -103,7 +103,7 @@ def test_failures_end_failed_with_the_original_error(definition: dict[str, Any])
     states = definition["States"]
     assert states["MoveToFailed"]["Next"] == "Failed"
     assert "Catch" not in states["MoveToFailed"], "a failed failure-move must fail the execution visibly"
-    assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.failed.error", "CausePath": "$.error.Cause"}
     assert states["Archive"]["Next"] == "Done"
     assert states["Done"]["Type"] == "Succeed"
 

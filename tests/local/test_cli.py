@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from filepipe.cli import main
 from filepipe.local import LocalCloud
 from filepipe.operations import Target
-from tests.local.conftest import by_key, settle, staging_versions
+from tests.local.helpers import by_key, settle, staging_versions
 
 pytestmark = pytest.mark.local
 FILEPIPE = str(Path(sys.executable).parent / "filepipe")

@@ -16,7 +16,7 @@ import pytest
 from filepipe.local import LocalCloud
 from filepipe.operations import Target
 from tests.conftest import tool
-from tests.local.conftest import THRESHOLD, by_key, settle, staging_versions
+from tests.local.helpers import THRESHOLD, by_key, settle, staging_versions
 
 pytestmark = pytest.mark.local
 

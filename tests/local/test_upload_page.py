@@ -10,7 +10,7 @@ import pytest
 
 from filepipe.local import LocalCloud
 from filepipe.operations import Target
-from tests.local.conftest import PRESIGN_MAX
+from tests.local.helpers import PRESIGN_MAX
 
 pytestmark = pytest.mark.local
 

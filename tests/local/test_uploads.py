@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from filepipe.cli import main
 from filepipe.local import LocalCloud
 from filepipe.operations import Target
-from tests.local.conftest import PRESIGN_MAX, settle
+from tests.local.helpers import PRESIGN_MAX, settle
 
 pytestmark = pytest.mark.local
 

@@ -142,6 +142,12 @@ class TestMoveToFailed:
         record = json.loads(read(s3, "archive", "errors/x.json"))
         assert record["cause"] == "Task timed out after 600 seconds"
 
+    def test_reserved_error_names_are_renamed_for_the_fail_state(self, s3: Any, settings: Settings) -> None:
+        ref = upload(s3, "t", b"x")
+        outcome = fail(s3, ref, settings, error="States.Timeout", cause="")
+        assert outcome.error == "Filepipe.Timeout"
+        assert json.loads(read(s3, "archive", "errors/t.json"))["error"] == "States.Timeout"
+
     def test_gone_object_moves_nothing(self, s3: Any, settings: Settings) -> None:
         ref = upload(s3, "x", b"x")
         s3.delete_object(Bucket="staging", Key="x", VersionId=ref.version_id)

@@ -1,14 +1,10 @@
-"""One local cloud per session, emptied before each test."""
+"""Helpers for the local-cloud tests; the cloud fixtures live in tests/conftest.py."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from filepipe.local import LocalCloud, LocalConfig
 from filepipe.operations import ExecutionView, Target, describe
 
 THRESHOLD = 256 * 1024
@@ -16,39 +12,6 @@ THRESHOLD = 256 * 1024
 PRESIGN_MAX = 1024 * 1024
 """Uploads above this get multipart credentials from the upload API in these tests."""
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-
-
-@pytest.fixture(scope="session")
-def session_cloud() -> Iterator[LocalCloud]:
-    config = LocalConfig(
-        port=0,
-        large_file_threshold_bytes=THRESHOLD,
-        runner="process",
-        presign_max_bytes=PRESIGN_MAX,
-        upload_part_size=5 * 1024 * 1024,
-    )
-    with LocalCloud(config) as cloud:
-        yield cloud
-
-
-@pytest.fixture
-def cloud(session_cloud: LocalCloud) -> Iterator[LocalCloud]:
-    session_cloud.reset()
-    yield session_cloud
-    session_cloud.lambdas.interceptors.clear()
-    if session_cloud.batch is not None:
-        session_cloud.batch.interceptors.clear()
-
-
-@pytest.fixture
-def target(cloud: LocalCloud) -> Target:
-    return Target(
-        s3=cloud.client("s3"),
-        sfn=cloud.client("stepfunctions"),
-        staging_bucket=cloud.config.staging_bucket,
-        archive_bucket=cloud.config.archive_bucket,
-        state_machine_arn=cloud.state_machine_arn,
-    )
 
 
 def settle(target: Target, expected: int, timeout: float = 60) -> list[ExecutionView]:

@@ -1,0 +1,137 @@
+"""The Dockerfile, built here (podman, a debootstrapped base) and run as the Batch job."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import threading
+import time
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from batch_image import job as job_contract
+from filepipe.local import LocalCloud
+from filepipe.local.containers import ContainerRunner
+from filepipe.operations import Target
+from tests.container.conftest import IMAGE
+from tests.local.helpers import THRESHOLD, settle
+
+pytestmark = pytest.mark.container
+
+
+def csv_rows(n: int) -> bytes:
+    return ("id,label,value\n" + "".join(f"{i},row {i},{i * 0.25}\n" for i in range(n))).encode()
+
+
+def test_the_image_runs_as_a_non_root_user(engine: str) -> None:
+    flags = ["--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000"]
+    flags = flags if engine.endswith("podman") else []
+    result = subprocess.run(
+        [engine, "run", "--rm", *flags, IMAGE, "id", "-u"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "10001"
+    config = json.loads(
+        subprocess.run([engine, "image", "inspect", IMAGE], capture_output=True, text=True, check=True).stdout
+    )
+    assert config[0]["Config"]["Cmd"] == list(job_contract.COMMAND)
+
+
+def test_a_large_csv_is_processed_in_the_container(
+    in_container: ContainerRunner, cloud: LocalCloud, target: Target
+) -> None:
+    body = csv_rows(30_000)
+    assert len(body) > THRESHOLD
+    target.s3.put_object(Bucket=target.staging_bucket, Key="containers/big.csv", Body=body)
+    (view,) = settle(target, 1, timeout=180)
+    assert (view.path, view.status) == ("batch", "SUCCEEDED")
+    archived = target.s3.get_object(Bucket=target.archive_bucket, Key="originals/containers/big.csv")["Body"].read()
+    assert archived == body
+    parquet = target.s3.get_object(Bucket=target.archive_bucket, Key="outputs/containers/big.csv/data.parquet")["Body"]
+    assert pq.read_table(io.BytesIO(parquet.read())).num_rows == 30_000
+    assert cloud.batch is not None
+    (job,) = cloud.batch.jobs.values()
+    (attempt,) = job.attempts
+    assert attempt["container"]["runner"] == in_container.description
+    assert attempt["container"]["name"].startswith("filepipe-")
+    result = json.loads(attempt["container"]["logTail"].strip().splitlines()[-1])
+    assert result["status"] == "transformed" and result["uid"] == 10001, "the worker ran in the image, not here"
+
+
+def submit(cloud: LocalCloud, command: list[str]) -> Any:
+    assert cloud.batch is not None
+    answer = cloud.batch.submit(
+        {
+            "jobName": "probe",
+            "jobQueue": cloud.job_queue_arn,
+            "jobDefinition": cloud.job_definition_arn,
+            "containerOverrides": {"command": command},
+        }
+    )
+    job = cloud.batch.jobs[answer["jobId"]]
+    deadline = time.monotonic() + 120
+    while job.status not in ("SUCCEEDED", "FAILED"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    return job
+
+
+def test_the_transient_exit_code_is_retried_per_the_retry_strategy(
+    in_container: ContainerRunner, cloud: LocalCloud
+) -> None:
+    job = submit(cloud, ["python", "-c", f"raise SystemExit({job_contract.EXIT_TRANSIENT})"])
+    assert job.status == "FAILED"
+    assert [a["container"]["exitCode"] for a in job.attempts] == [75] * job_contract.ATTEMPTS
+
+
+def test_the_permanent_exit_code_is_not_retried(in_container: ContainerRunner, cloud: LocalCloud) -> None:
+    job = submit(cloud, ["python", "-c", f"raise SystemExit({job_contract.EXIT_PERMANENT})"])
+    assert [a["container"]["exitCode"] for a in job.attempts] == [65]
+
+
+def test_a_rejected_large_file_goes_to_the_failure_prefix(in_container: ContainerRunner, target: Target) -> None:
+    body = csv_rows(30_000) + b"1,2,3,4,5\n"
+    target.s3.put_object(Bucket=target.staging_bucket, Key="containers/broken.csv", Body=body)
+    (view,) = settle(target, 1, timeout=180)
+    assert (view.path, view.status, view.error) == ("batch", "FAILED", "Filepipe.TaskFailed")
+    assert target.s3.get_object(Bucket=target.archive_bucket, Key="failed/containers/broken.csv")["Body"].read() == body
+    record = json.loads(
+        target.s3.get_object(Bucket=target.archive_bucket, Key="errors/containers/broken.csv.json")["Body"].read()
+    )
+    assert record["error"] == "States.TaskFailed"
+    assert record["cause"]["Attempts"][0]["Container"]["ExitCode"] == 65
+    assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="outputs/").get("Contents")
+
+
+def test_a_container_killed_midway_leaves_nothing_half_written(
+    in_container: ContainerRunner, engine: str, cloud: LocalCloud, target: Target
+) -> None:
+    body = csv_rows(1_500_000)
+    target.s3.put_object(Bucket=target.staging_bucket, Key="containers/killed.csv", Body=body)
+    assert cloud.batch is not None
+
+    def kill_when_running() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            running = [j for j in cloud.batch.jobs.values() if j.status == "RUNNING" and j.process is not None]  # type: ignore[union-attr]
+            if running:
+                time.sleep(1.5)
+                subprocess.run(
+                    [engine, "kill", in_container.container_name(running[0])], capture_output=True, check=False
+                )
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_when_running)
+    killer.start()
+    (view,) = settle(target, 1, timeout=240)
+    killer.join()
+    assert (view.path, view.status) == ("batch", "FAILED")
+    (job,) = cloud.batch.jobs.values()
+    assert job.attempts[0]["container"]["exitCode"] != 0
+    assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="outputs/").get("Contents"), (
+        "a killed worker leaves no output object"
+    )
+    assert target.s3.get_object(Bucket=target.archive_bucket, Key="failed/containers/killed.csv")["Body"].read() == body
