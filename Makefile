@@ -13,6 +13,16 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 setup: $(VENV)/.installed node_modules/.installed
 
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## Debian packages the browser and container tests need; installed when root, else named.
 SYSTEM_PACKAGES := chromium fonts-dejavu-core podman buildah runc debootstrap
 system:
@@ -36,7 +46,7 @@ image: .image-built
 demo: setup
 	$(BIN)/filepipe demo
 
-## Everything CI runs: lint, types, unit, infrastructure and local-cloud tests.
+## Everything CI runs: lint, types, unit, infrastructure, local-cloud, browser and container tests.
 test: setup system image lint typecheck
 	$(BIN)/pytest
 

@@ -89,6 +89,14 @@ class LocalLambda:
             for intercept in list(self.interceptors):
                 intercept(function.name, event)
             result = self._handler(function)(event, context)
+        except SystemExit as exc:
+            # What Lambda reports when the handler's process dies mid-invocation.
+            error = {
+                "errorMessage": f"RequestId: {context.aws_request_id} Error: Runtime exited with error: "
+                f"exit status {exc.code}",
+                "errorType": "Runtime.ExitError",
+            }
+            return InvocationResult(json.dumps(error).encode(), "Unhandled")
         except Exception as exc:
             _log.info("%s raised %s: %s", function.name, type(exc).__name__, exc)
             error = {

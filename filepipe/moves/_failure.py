@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
 from filepipe.moves._archive import remove_source
-from filepipe.moves._locate import locate, provenance, read_error_record
+from filepipe.moves._locate import head, locate, provenance, read_error_record, same_version
 from filepipe.storage import copy_version
 
 if TYPE_CHECKING:
@@ -22,9 +22,11 @@ _CAUSE_LIMIT = 32 * 1024
 @dataclass(frozen=True)
 class FailureOutcome:
     """``failed``: the original is at ``location``, the record at ``record``; ``gone``: there
-    was no original left to move (deleted, or archived by a duplicate execution)."""
+    was no original left to move (deleted, or archived by a duplicate execution); ``archived``:
+    the archive step had already copied it before failing, so the archive is completed instead
+    (the object must end in exactly one place)."""
 
-    status: Literal["failed", "gone"]
+    status: Literal["failed", "gone", "archived"]
     location: str | None
     record: str | None
     attempts: int
@@ -54,6 +56,10 @@ def move_to_failed(
     if source is None:
         return FailureOutcome("gone", None, None, 0, execution_error_name(error))
     layout = settings.layout
+    archived = head(s3, Bucket=settings.archive_bucket, Key=layout.original(ref.key))
+    if source.where == "staging" and archived is not None and same_version(archived.get("Metadata", {}), ref):
+        remove_source(s3, source, ref, settings)
+        return FailureOutcome("archived", layout.original(ref.key), None, 0, execution_error_name(error))
     failed_key = layout.failed_copy(ref.key)
     previous = read_error_record(s3, ref, settings)
     attempts = int((previous or {}).get("attempts", 0)) + 1

@@ -18,6 +18,8 @@ LAMBDA_TRANSIENT = {
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Runtime.ExitError",
 }
 
 

@@ -148,6 +148,16 @@ class TestMoveToFailed:
         assert outcome.error == "Filepipe.Timeout"
         assert json.loads(read(s3, "archive", "errors/t.json"))["error"] == "States.Timeout"
 
+    def test_an_archive_that_crashed_after_its_copy_is_completed_not_failed(self, s3: Any, settings: Settings) -> None:
+        """Archive copied, then died before deleting: the object must not end in two places."""
+        ref = upload(s3, "k.csv", b"a\n1\n")
+        with pytest.raises(ClientError):
+            archive(Faulty(s3, {"delete_object": ["AccessDenied"]}), ref, settings)
+        outcome = fail(s3, ref, settings, error="ClientError")
+        assert (outcome.status, outcome.location) == ("archived", "originals/k.csv")
+        assert keys(s3, "staging") == []
+        assert keys(s3, "archive") == ["originals/k.csv"]
+
     def test_gone_object_moves_nothing(self, s3: Any, settings: Settings) -> None:
         ref = upload(s3, "x", b"x")
         s3.delete_object(Bucket="staging", Key="x", VersionId=ref.version_id)
