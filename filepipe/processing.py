@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from filepipe.config import Settings
 from filepipe.errors import classified
-from filepipe.events import ObjectRef, sequencer_is_newer
+from filepipe.events import ObjectRef
 from filepipe.moves import locate, provenance
-from filepipe.moves._locate import META_SEQUENCER, head
+from filepipe.moves._placement import place
 from filepipe.storage import MiB, MultipartWriter, RangeReader
 from filepipe.transforms import SourceInfo, transform_for
 
@@ -46,7 +46,17 @@ def _process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | 
     if source is None:
         return ProcessOutcome("gone")
     transform = transform_for(ref.key)
-    output_key = output_key_for(s3, ref, settings, transform.output_name)
+    layout, name = settings.layout, transform.output_name
+    placement = place(
+        s3,
+        settings,
+        layout.output(ref.key, name),
+        lambda version: layout.superseded_output(ref.key, version, name),
+        ref,
+    )
+    output_key = placement.key
+    if placement.done:
+        return ProcessOutcome("transformed", transform.name, output_key, {"reused": True})
     reader = io.BufferedReader(
         RangeReader(
             s3,
@@ -69,14 +79,3 @@ def _process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | 
     ) as sink:
         summary = transform.run(reader, sink, info)
     return ProcessOutcome("transformed", transform.name, output_key, summary)
-
-
-def output_key_for(s3: S3Client, ref: ObjectRef, settings: Settings, name: str) -> str:
-    """``outputs/<key>/<name>``, unless a newer version's output is already there."""
-    layout = settings.layout
-    key = layout.output(ref.key, name)
-    current = head(s3, Bucket=settings.archive_bucket, Key=key)
-    if current is not None and sequencer_is_newer(current.get("Metadata", {}).get(META_SEQUENCER), ref.sequencer):
-        version = ref.version_id or ref.etag or "unversioned"
-        return layout.superseded_output(ref.key, version, name)
-    return key

@@ -83,6 +83,8 @@ def session_cloud() -> Iterator[LocalCloud]:
         large_file_threshold_bytes=THRESHOLD,
         runner="process",
         presign_max_bytes=PRESIGN_MAX,
+        queue_visibility_timeout=2,
+        max_receive_count=3,
         upload_part_size=5 * 1024 * 1024,
     )
     with LocalCloud(config) as cloud:

@@ -91,15 +91,15 @@ class LocalLambda:
             result = self._handler(function)(event, context)
         except SystemExit as exc:
             # What Lambda reports when the handler's process dies mid-invocation.
-            error = {
+            crash: dict[str, Any] = {
                 "errorMessage": f"RequestId: {context.aws_request_id} Error: Runtime exited with error: "
                 f"exit status {exc.code}",
                 "errorType": "Runtime.ExitError",
             }
-            return InvocationResult(json.dumps(error).encode(), "Unhandled")
+            return InvocationResult(json.dumps(crash).encode(), "Unhandled")
         except Exception as exc:
             _log.info("%s raised %s: %s", function.name, type(exc).__name__, exc)
-            error = {
+            error: dict[str, Any] = {
                 "errorMessage": str(exc),
                 "errorType": type(exc).__name__,
                 "requestId": context.aws_request_id,

@@ -6,9 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from filepipe.config import Settings
-from filepipe.events import ObjectRef, sequencer_is_newer
+from filepipe.events import ObjectRef
 from filepipe.moves._locate import (
-    META_SEQUENCER,
     Source,
     head,
     locate,
@@ -16,6 +15,7 @@ from filepipe.moves._locate import (
     read_error_record,
     same_version,
 )
+from filepipe.moves._placement import place
 from filepipe.storage import copy_version
 
 if TYPE_CHECKING:
@@ -48,19 +48,12 @@ def archive(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | N
             return ArchiveOutcome("archived", layout.original(ref.key))
         return ArchiveOutcome("gone", None)
 
-    destination = layout.original(ref.key)
-    status: Literal["archived", "superseded"] = "archived"
-    current = head(s3, Bucket=settings.archive_bucket, Key=destination)
-    current_meta = (current or {}).get("Metadata", {})
-    already_copied = current is not None and same_version(current_meta, ref)
-    if (
-        current is not None
-        and not already_copied
-        and sequencer_is_newer(current_meta.get(META_SEQUENCER), ref.sequencer)
-    ):
-        destination = layout.superseded_original(ref.key, ref.version_id or ref.etag or "unversioned")
-        status = "superseded"
-        already_copied = False
+    placement = place(
+        s3, settings, layout.original(ref.key), lambda version: layout.superseded_original(ref.key, version), ref
+    )
+    destination = placement.key
+    status: Literal["archived", "superseded"] = "superseded" if placement.superseded else "archived"
+    already_copied = placement.done
     if not already_copied:
         copy_version(
             s3,

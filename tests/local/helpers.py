@@ -18,7 +18,8 @@ def settle(target: Target, expected: int, timeout: float = 60) -> list[Execution
     """Wait until ``expected`` executions exist and all have ended; return them, newest first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        listed = target.sfn.list_executions(stateMachineArn=target.state_machine_arn)["executions"]
+        pages = target.sfn.get_paginator("list_executions").paginate(stateMachineArn=target.state_machine_arn)
+        listed = [e for page in pages for e in page["executions"]]
         if len(listed) >= expected and all(e["status"] in TERMINAL for e in listed):
             return [describe(target, e["executionArn"]) for e in listed]
         time.sleep(0.2)

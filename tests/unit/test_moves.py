@@ -92,6 +92,7 @@ class TestArchive:
         archive(s3, older, settings)
         assert archive(s3, newer, settings).status == "archived"
         assert read(s3, "archive", "originals/k") == b"new"
+        assert read(s3, "archive", f"superseded/k/{older.version_id}/original") == b"old", "moved aside, not buried"
 
     def test_objects_above_the_copy_limit_use_multipart_copy(self, s3: Any, settings: Settings) -> None:
         data = os.urandom(MIN_PART_SIZE * 2 + 1)
