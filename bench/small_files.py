@@ -1,0 +1,103 @@
+"""Small-file throughput and latency through the local cloud, beside a floor baseline.
+
+    .venv/bin/python bench/small_files.py --files 300
+
+Both run in the same process against the same endpoint:
+- pipeline: upload N small CSVs to staging; each goes S3 event -> SQS -> trigger -> Step Functions
+  -> transformer Lambda -> archive Lambda. Measured: files per second (first upload to last
+  execution end) and upload-to-archived latency, p50 and p95 (upload time to the execution's end).
+- floor: the same S3 operations per file a minimal pipeline must do (PUT the upload, GET it, PUT
+  the output, COPY to the archive, DELETE the version), issued directly with the same concurrency.
+Printed: both rates and their ratio (the target: the pipeline at least half the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+
+from filepipe.local import LocalCloud, LocalConfig
+
+BODY = b"id,name,value\n" + b"".join(b"%d,name %d,%d\n" % (i, i, i * 3) for i in range(20))
+
+
+def pipeline(cloud: LocalCloud, files: int, concurrency: int) -> tuple[float, list[float]]:
+    s3, sfn = cloud.client("s3", max_pool_connections=64), cloud.client("stepfunctions")
+    uploaded: dict[str, float] = {}
+
+    def put(i: int) -> None:
+        key = f"bench/small-{i}.csv"
+        uploaded[key] = time.time()
+        s3.put_object(Bucket=cloud.config.staging_bucket, Key=key, Body=BODY)
+
+    started = time.time()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(put, range(files)))
+    done: list[dict] = []
+    while len(done) < files:
+        time.sleep(0.5)
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=cloud.state_machine_arn)
+        done = [e for page in pages for e in page["executions"] if e["status"] != "RUNNING"]
+    failed = [e for e in done if e["status"] != "SUCCEEDED"]
+    if failed:
+        raise SystemExit(f"{len(failed)} executions did not succeed: {failed[:3]}")
+    ended = max(e["stopDate"].timestamp() for e in done)
+    latencies = []
+    for execution in done:
+        # The execution name starts with the key (unsafe characters as _): bench_small-7_csv-<digest>.
+        index = int(re.search(r"small-(\d+)_csv", execution["name"]).group(1))  # type: ignore[union-attr]
+        latencies.append(execution["stopDate"].timestamp() - uploaded[f"bench/small-{index}.csv"])
+    return files / (ended - started), latencies
+
+
+def floor(cloud: LocalCloud, files: int, concurrency: int) -> float:
+    s3 = cloud.client("s3", max_pool_connections=64)
+    for bucket in ("floor-staging", "floor-archive"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    def one(i: int) -> None:
+        key = f"bench/small-{i}.csv"
+        version = s3.put_object(Bucket="floor-staging", Key=key, Body=BODY)["VersionId"]
+        body = s3.get_object(Bucket="floor-staging", Key=key, VersionId=version)["Body"].read()
+        s3.put_object(Bucket="floor-archive", Key=f"outputs/{key}", Body=body)
+        s3.copy_object(
+            Bucket="floor-archive",
+            Key=f"originals/{key}",
+            CopySource={"Bucket": "floor-staging", "Key": key, "VersionId": version},
+        )
+        s3.delete_object(Bucket="floor-staging", Key=key, VersionId=version)
+
+    started = time.time()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(files)))
+    return files / (time.time() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads, for both runs")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    with LocalCloud(LocalConfig(port=0, runner="process")) as cloud:
+        floor_rate = floor(cloud, args.files, args.concurrency)
+        rate, latencies = pipeline(cloud, args.files, args.concurrency)
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"small-file benchmark, {args.files} files, {datetime.now(UTC):%Y-%m-%d}")
+    print(f"  floor (direct S3 ops) : {floor_rate:7.1f} files/s")
+    print(f"  pipeline (local cloud): {rate:7.1f} files/s   ratio {rate / floor_rate:.2f}")
+    print(f"  upload-to-archived    : p50 {quantiles[49]:.2f} s   p95 {quantiles[94]:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
