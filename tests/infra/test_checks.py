@@ -78,34 +78,24 @@ def node_tools() -> str:
     return NPX
 
 
+def asl_validator(npx: str, definition: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(definition), encoding="utf-8")
+    command = [npx, "--no-install", "asl-validator", "--json-path", str(path)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+
+
 def test_rendered_definition_passes_the_asl_validator(synth: Synthesized, node_tools: str, tmp_path: Path) -> None:
     _, machine = synth.one("AWS::StepFunctions::StateMachine")
     rendered = state_machine.render(fake_values(machine["Properties"]["DefinitionSubstitutions"]))
-    path = tmp_path / "definition.json"
-    path.write_text(json.dumps(rendered), encoding="utf-8")
-    result = subprocess.run(
-        [node_tools, "--no-install", "asl-validator", "--json-path", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    result = asl_validator(node_tools, rendered, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_asl_validator_rejects_a_broken_definition(node_tools: str, tmp_path: Path) -> None:
     """Control: the validator is really checking (a Next to a missing state fails)."""
     broken = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}
-    path = tmp_path / "broken.json"
-    path.write_text(json.dumps(broken), encoding="utf-8")
-    result = subprocess.run(
-        [node_tools, "--no-install", "asl-validator", "--json-path", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode != 0
+    assert asl_validator(node_tools, broken, tmp_path).returncode != 0
 
 
 def test_cdk_cli_synthesizes_offline_without_credentials(node_tools: str, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote_plus
 
 from filepipe.operations import ExecutionView, Target, describe
 
@@ -33,3 +34,21 @@ def by_key(views: list[ExecutionView]) -> dict[str, ExecutionView]:
 def staging_versions(target: Target) -> list[Any]:
     listing = target.s3.list_object_versions(Bucket=target.staging_bucket)
     return [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+
+
+def notification_for(state: dict[str, Any]) -> dict[str, Any]:
+    """The S3 notification that announced an execution's object (to deliver it again)."""
+    obj = {
+        k: state[s]
+        for k, s in (("size", "size"), ("eTag", "etag"), ("versionId", "versionId"), ("sequencer", "sequencer"))
+    }
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "eventTime": state["eventTime"],
+                "s3": {"bucket": {"name": state["bucket"]}, "object": {"key": quote_plus(state["key"]), **obj}},
+            }
+        ]
+    }

@@ -16,7 +16,7 @@ import pytest
 from filepipe.local import LocalCloud
 from filepipe.operations import Target
 from tests.conftest import tool
-from tests.local.helpers import THRESHOLD, by_key, settle, staging_versions
+from tests.local.helpers import THRESHOLD, by_key, notification_for, settle, staging_versions
 
 pytestmark = pytest.mark.local
 
@@ -124,25 +124,7 @@ def test_a_repeated_notification_processes_the_file_once(cloud: LocalCloud, targ
     (view,) = settle(target, 1)
     sqs = cloud.client("sqs")
     state = json.loads(target.sfn.describe_execution(executionArn=view.arn)["input"])
-    duplicate = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "eventTime": state["eventTime"],
-                "s3": {
-                    "bucket": {"name": state["bucket"]},
-                    "object": {
-                        "key": "once.txt",
-                        "size": state["size"],
-                        "eTag": state["etag"],
-                        "versionId": state["versionId"],
-                        "sequencer": state["sequencer"],
-                    },
-                },
-            }
-        ]
-    }
+    duplicate = notification_for(state)
     sqs.send_message(QueueUrl=cloud.queue_url, MessageBody=json.dumps(duplicate))
     deadline_messages = _drain(sqs, cloud.queue_url)
     assert deadline_messages == 0

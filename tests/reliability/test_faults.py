@@ -18,7 +18,7 @@ from filepipe.local.batch import AttemptResult, LocalJob
 from filepipe.local.gateway import respond
 from filepipe.moves import _archive
 from filepipe.operations import Target
-from tests.local.helpers import THRESHOLD, settle
+from tests.local.helpers import THRESHOLD, notification_for, settle
 from tests.reliability.helpers import archived_version, assert_conserved, places, upload
 
 pytestmark = pytest.mark.local
@@ -42,22 +42,7 @@ def test_the_same_event_delivered_twice_and_redelivered_starts_one_processing(
     item = upload(target, "dup.csv", csv_rows(3))
     (view,) = settle(target, 1)
     state = json.loads(target.sfn.describe_execution(executionArn=view.arn)["input"])
-    record = {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "eventTime": state["eventTime"],
-        "s3": {
-            "bucket": {"name": state["bucket"]},
-            "object": {
-                "key": "dup.csv",
-                "size": state["size"],
-                "eTag": state["etag"],
-                "versionId": state["versionId"],
-                "sequencer": state["sequencer"],
-            },
-        },
-    }
-    body = json.dumps({"Records": [record]})
+    body = json.dumps(notification_for(state))
     twice = {"Records": [_sqs(body, "m-1"), _sqs(body, "m-2")]}
     for _ in range(2):  # the same batch, then its redelivery
         result = cloud.lambdas.invoke("filepipe-trigger", json.dumps(twice).encode())
