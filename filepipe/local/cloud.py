@@ -62,6 +62,8 @@ class LocalConfig:
     queue_visibility_timeout: int = 5
     """Seconds before a message the trigger reported as failed is delivered again."""
     max_receive_count: int = 5
+    trigger_concurrency: int = 5
+    """Trigger invocations at once (the stack's ``triggerMaxConcurrency``)."""
     runner: str = "auto"
     """How Batch jobs run: ``auto`` (a container when an engine and the image exist), ``container``
     or ``process``."""
@@ -116,7 +118,12 @@ class LocalCloud:
         self._configure_engine()
         self.create_resources()
         self._poller = QueuePoller(
-            self.client("sqs"), self.queue_url, self.queue_arn, self.lambdas, FUNCTIONS["trigger"].name
+            self.client("sqs", max_pool_connections=self.config.trigger_concurrency * 2),
+            self.queue_url,
+            self.queue_arn,
+            self.lambdas,
+            FUNCTIONS["trigger"].name,
+            concurrency=self.config.trigger_concurrency,
         )
         self._poller.start()
         return self

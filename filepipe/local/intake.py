@@ -1,6 +1,7 @@
 """Local event source mapping: polls the intake queue and invokes the trigger with SQS batches,
 deleting what succeeded and leaving reported failures for redelivery, as Lambda's SQS poller
-does with ReportBatchItemFailures."""
+does with ReportBatchItemFailures; ``concurrency`` pollers at once, like the mapping's
+maximum concurrency (``triggerMaxConcurrency`` in the stack)."""
 
 from __future__ import annotations
 
@@ -24,21 +25,26 @@ class QueuePoller:
         function: str,
         *,
         batch_size: int = 10,
+        concurrency: int = 5,
         region: str = "us-east-1",
     ) -> None:
         self._sqs, self._url, self._arn = sqs, queue_url, queue_arn
         self._lambdas, self._function = lambdas, function
         self._batch_size, self._region = batch_size, region
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="intake-poller", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"intake-poller-{n}", daemon=True) for n in range(concurrency)
+        ]
         self.batches = 0
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
