@@ -13,6 +13,7 @@ from filepipe.config import ArchiveLayout, Settings
 from filepipe.errors import error_code
 from filepipe.events import ObjectRef, retry_name
 from filepipe.moves import read_error_record
+from filepipe.trigger import start_once
 
 PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch"}
 
@@ -135,15 +136,7 @@ def _start_retry(target: Target, ref: ObjectRef, attempt: int | None = None) -> 
     name = retry_name(ref, attempt)
     if _exists(target, name):
         return name, False
-    try:
-        target.sfn.start_execution(
-            stateMachineArn=target.state_machine_arn, name=name, input=json.dumps(ref.to_state(), ensure_ascii=False)
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ExecutionAlreadyExists":
-            raise
-        return name, False
-    return name, True
+    return name, start_once(target.sfn, target.state_machine_arn, name, ref)
 
 
 def _attempts(target: Target, ref: ObjectRef) -> int:

@@ -81,18 +81,25 @@ class Trigger:
     def start(self, ref: ObjectRef, report: TriggerReport) -> None:
         """Start ``ref``'s execution; an existing one with the same name counts as done."""
         name = execution_name(ref)
-        try:
-            self._sfn.start_execution(
-                stateMachineArn=self._arn, name=name, input=json.dumps(ref.to_state(), ensure_ascii=False)
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ExecutionAlreadyExists":
-                raise
+        if start_once(self._sfn, self._arn, name, ref):
+            self._log.info("execution started", extra={"key": ref.key, "execution": name})
+            report.started.append(name)
+        else:
             self._log.info("duplicate event; execution already exists", extra={"key": ref.key, "execution": name})
             report.duplicates.append(name)
-            return
-        self._log.info("execution started", extra={"key": ref.key, "execution": name})
-        report.started.append(name)
+
+
+def start_once(sfn: Any, state_machine_arn: str, name: str, ref: ObjectRef) -> bool:
+    """StartExecution under a deterministic name: False when that execution already exists."""
+    try:
+        sfn.start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(ref.to_state(), ensure_ascii=False)
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise
+        return False
+    return True
 
 
 def is_sqs_batch(event: dict[str, Any]) -> bool:
