@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import hypothesis
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -21,6 +22,10 @@ from filepipe.operations import Target
 
 if TYPE_CHECKING:
     from filepipe.local import LocalCloud
+
+# Shared machines are noisy: property tests check behaviour, not speed.
+hypothesis.settings.register_profile("filepipe", deadline=None)
+hypothesis.settings.load_profile("filepipe")
 
 EVENTS = Path(__file__).with_name("events")
 REGION = "us-east-1"
