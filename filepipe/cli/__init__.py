@@ -184,7 +184,12 @@ def redrive(endpoint: str, stack: str | None, region: str | None) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--api", help="The upload API's base URL (default: the local cloud's, from --endpoint).")
-@click.option("--endpoint", default=lambda: os.environ.get("FILEPIPE_ENDPOINT", DEFAULT_ENDPOINT), show_default=True)
+@click.option(
+    "--endpoint",
+    default=lambda: os.environ.get("FILEPIPE_ENDPOINT", DEFAULT_ENDPOINT),
+    show_default="$FILEPIPE_ENDPOINT or " + DEFAULT_ENDPOINT,
+    help="The local cloud's endpoint (its API is at /api/).",
+)
 @click.option("--iam", is_flag=True, help="Sign API requests with your AWS credentials (the API's IAM auth).")
 @click.option("--token", envvar="FILEPIPE_TOKEN", help="A bearer token for a JWT-authorized API.")
 @click.option("--wait", is_flag=True, help="Follow each file until it is archived or failed.")
