@@ -6,8 +6,10 @@ Both run in the same process against the same endpoint:
 - pipeline: upload N small CSVs to staging; each goes S3 event -> SQS -> trigger -> Step Functions
   -> transformer Lambda -> archive Lambda. Measured: files per second (first upload to last
   execution end) and upload-to-archived latency, p50 and p95 (upload time to the execution's end).
-- floor: the same S3 operations per file a minimal pipeline must do (PUT the upload, GET it, PUT
-  the output, COPY to the archive, DELETE the version), issued directly with the same concurrency.
+- floor: the same S3 operations per file the pipeline's handlers make (PUT the upload; HEAD the
+  version and the output key, ranged GET, PUT the output; HEAD the version and the archive key,
+  COPY, DELETE the version), issued directly with the same concurrency: no queue, no workflow,
+  no Lambda.
 Printed: both rates and their ratio (the target: the pipeline at least half the floor).
 """
 
