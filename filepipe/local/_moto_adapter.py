@@ -14,6 +14,7 @@ from typing import Any
 import botocore.session
 from moto.s3 import models as s3_models
 from moto.s3 import notifications as s3_notifications
+from moto.s3 import responses as s3_responses
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_batch as sfn_batch,
 )
@@ -32,6 +33,7 @@ def apply() -> None:
         _patch_s3_event_versions()
         _patch_batch_parameter_casing()
         _patch_copy_checksum_type()
+        _patch_ranged_get()
         _applied = True
 
 
@@ -130,3 +132,56 @@ def _copy_object_keeping_checksum_type(
 
 def _patch_copy_checksum_type() -> None:
     s3_models.S3Backend.copy_object = _copy_object_keeping_checksum_type  # type: ignore[method-assign]
+
+
+# -- S3 ranged GET -----------------------------------------------------------------------------
+# moto answers a ranged GET by reading (and copying) the whole object, then slicing: reading a
+# file in 8 MiB ranges costs time quadratic in its size, which makes multi-GiB files unusable
+# locally. During a ranged GET, the key's value is handed out as a view that reads only the
+# slice asked for.
+
+_ranged = threading.local()
+_original_value = s3_models.FakeKey.value
+_original_key_response_get = s3_responses.S3Response._key_response_get
+_CHUNK = 1 << 20
+
+
+class _RangeView:
+    """Just enough of ``bytes`` for moto's range handling: ``len`` and one slice."""
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+
+    def __len__(self) -> int:
+        return int(self._key.size)
+
+    def __getitem__(self, window: slice) -> bytes:
+        start, stop, _ = window.indices(len(self))
+        with self._key.lock:
+            self._key._value_buffer.seek(start)
+            return bytes(self._key._value_buffer.read(max(stop - start, 0)))
+
+    def __iter__(self) -> Any:
+        for start in range(0, len(self), _CHUNK):
+            yield self[start : start + _CHUNK]
+
+
+def _value(self: Any) -> Any:
+    if getattr(_ranged, "active", False):
+        return _RangeView(self)
+    return _original_value.fget(self)  # type: ignore[attr-defined]
+
+
+def _key_response_get(self: Any, *args: Any, **kwargs: Any) -> Any:
+    headers = {k.lower(): v for k, v in self.headers.items()}
+    simple_range = headers.get("range", "").startswith("bytes=") and "," not in headers.get("range", "")
+    _ranged.active = simple_range and "partNumber" not in self.querystring
+    try:
+        return _original_key_response_get(self, *args, **kwargs)
+    finally:
+        _ranged.active = False
+
+
+def _patch_ranged_get() -> None:
+    s3_models.FakeKey.value = property(_value, _original_value.fset)  # type: ignore[assignment, method-assign, attr-defined]
+    s3_responses.S3Response._key_response_get = _key_response_get  # type: ignore[method-assign]

@@ -127,3 +127,39 @@ def test_patched_copy_keeps_the_composite_checksum_type() -> None:
         backend.copy_object(source, "canary", "copy")
         copied = backend.get_object("canary", "copy")
         assert (copied.checksum_type, copied.checksum_parts) == ("COMPOSITE", source.checksum_parts)
+
+
+def test_moto_ranged_get_still_reads_the_whole_object() -> None:
+    """Why the ranged-GET patch exists: moto slices a full copy of the value. Drop it when this fails."""
+    import inspect
+
+    from moto.s3.responses import S3Response
+
+    assert "return self.get_object()" in inspect.getsource(_moto_adapter._original_key_response_get)
+    assert "return 200, response_headers, key.value" in inspect.getsource(S3Response.get_object)
+
+
+def test_patched_ranged_get_reads_only_the_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import boto3
+    from moto import mock_aws
+
+    _moto_adapter.apply()
+    whole_reads = []
+    original = _moto_adapter._original_value.fget
+    monkeypatch.setattr(
+        _moto_adapter, "_original_value", property(lambda key: whole_reads.append(key) or original(key))
+    )
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="ranges")
+        data = os.urandom(3 * 1024 * 1024)
+        s3.put_object(Bucket="ranges", Key="k", Body=data)
+        answer = s3.get_object(Bucket="ranges", Key="k", Range="bytes=1048576-2097151")
+        assert answer["Body"].read() == data[1048576:2097152]
+        assert answer["ContentRange"] == f"bytes 1048576-2097151/{len(data)}"
+        assert s3.get_object(Bucket="ranges", Key="k", Range="bytes=-10")["Body"].read() == data[-10:]
+        assert whole_reads == [], "no ranged GET read the whole object"
+        assert s3.get_object(Bucket="ranges", Key="k")["Body"].read() == data
+        assert whole_reads, "a plain GET still reads the whole value"
