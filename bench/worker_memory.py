@@ -3,7 +3,8 @@
     make bench                      # 64 MiB, 256 MiB, 1 GiB
     .venv/bin/python bench/worker_memory.py --sizes 64,256,1024,4096
 
-Each CSV is streamed into a local S3 endpoint (moto's server on 127.0.0.1), then processed by
+Each CSV is streamed into a local S3 endpoint (moto's server on 127.0.0.1, with the local cloud's
+adapter), then processed by
 the Batch worker entrypoint in a child process, and, side by side, simply read back by a child
 doing ranged GETs of the same bytes (the floor: no parsing, no writing). Printed per size:
 worker MB/s, read-only MB/s, their ratio, and each child's peak RSS. The worker's peak RSS
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
+
+from filepipe.local import _moto_adapter
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
@@ -75,6 +78,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,256,1024", help="CSV sizes in MiB")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _moto_adapter.apply()  # the local cloud's S3, whose ranged GETs read only their range
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

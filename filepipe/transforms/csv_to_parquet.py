@@ -12,7 +12,7 @@ from filepipe.errors import TransformRejected
 from filepipe.storage import MiB
 from filepipe.transforms._base import Readable, SourceInfo, Writable
 
-BLOCK_SIZE = 4 * MiB
+BLOCK_SIZE = 1 * MiB
 """Bytes of CSV per record batch; column types are inferred from the first block."""
 
 
