@@ -61,4 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Exit with exactly this code: native thread pools (pyarrow's CSV read-ahead) can crash the
+    # interpreter's teardown after an error, turning a permanent 65 into a signal.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

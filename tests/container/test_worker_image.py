@@ -108,29 +108,33 @@ def test_a_rejected_large_file_goes_to_the_failure_prefix(in_container: Containe
 def test_a_container_killed_midway_leaves_nothing_half_written(
     in_container: ContainerRunner, engine: str, cloud: LocalCloud, target: Target
 ) -> None:
-    body = csv_rows(1_500_000)
+    body = csv_rows(6_000_000)
     target.s3.put_object(Bucket=target.staging_bucket, Key="containers/killed.csv", Body=body)
     assert cloud.batch is not None
+    batch = cloud.batch
+    killed: list[str] = []
 
-    def kill_when_running() -> None:
-        deadline = time.monotonic() + 120
+    def kill_while_writing() -> None:
+        """Kill the container once its output's multipart upload has begun: truly midway."""
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            running = [j for j in cloud.batch.jobs.values() if j.status == "RUNNING" and j.process is not None]  # type: ignore[union-attr]
-            if running:
-                time.sleep(1.5)
-                subprocess.run(
-                    [engine, "kill", in_container.container_name(running[0])], capture_output=True, check=False
-                )
+            uploads = target.s3.list_multipart_uploads(Bucket=target.archive_bucket).get("Uploads", [])
+            running = [j for j in batch.jobs.values() if j.status == "RUNNING"]
+            if uploads and running:
+                name = in_container.container_name(running[0])
+                subprocess.run([engine, "kill", name], capture_output=True, check=False)
+                killed.append(name)
                 return
-            time.sleep(0.1)
+            time.sleep(0.05)
 
-    killer = threading.Thread(target=kill_when_running)
+    killer = threading.Thread(target=kill_while_writing)
     killer.start()
-    (view,) = settle(target, 1, timeout=240)
+    (view,) = settle(target, 1, timeout=300)
     killer.join()
+    assert killed, "the container was killed while writing its output"
     assert (view.path, view.status) == ("batch", "FAILED")
-    (job,) = cloud.batch.jobs.values()
-    assert job.attempts[0]["container"]["exitCode"] != 0
+    (job,) = batch.jobs.values()
+    assert job.attempts[0]["container"]["exitCode"] not in (0, None)
     assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="outputs/").get("Contents"), (
         "a killed worker leaves no output object"
     )
