@@ -61,9 +61,7 @@ def s3_counter(buckets: tuple[str, ...]) -> tuple[Counter[str], Callable[..., No
     def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> None:
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         if any(path.startswith(f"/{b}") for b in buckets):
-            copy = "HTTP_X_AMZ_COPY_SOURCE" in environ
             counts["read" if method in ("GET", "HEAD") else "free" if method == "DELETE" else "write"] += 1
-            counts["copy"] += copy
         return None
 
     return counts, route

@@ -27,6 +27,9 @@ class Buckets(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN
+        abort_stale_uploads = s3.LifecycleRule(
+            id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+        )
         common: dict[str, Any] = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "encryption": s3.BucketEncryption.S3_MANAGED,
@@ -51,7 +54,7 @@ class Buckets(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="staging/",
             lifecycle_rules=[
-                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+                abort_stale_uploads,
                 s3.LifecycleRule(
                     id="ExpireReplacedVersions",
                     noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
@@ -74,8 +77,6 @@ class Buckets(Construct):
             "Archive",
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="archive/",
-            lifecycle_rules=[
-                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
-            ],
+            lifecycle_rules=[abort_stale_uploads],
             **common,
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -71,6 +70,3 @@ def to_event(environ: dict[str, Any]) -> dict[str, Any]:
         "body": body.decode("utf-8") if body else None,
         "isBase64Encoded": False,
     }
-
-
-__all__ = ["UploadApiRoute", "json"]

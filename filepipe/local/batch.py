@@ -121,7 +121,8 @@ class LocalBatch:
         attempts: int = job_contract.ATTEMPTS,
     ) -> None:
         self.queue_arn, self.definition_arn = queue_arn, definition_arn
-        self._environment = dict(environment)
+        self.environment = dict(environment)
+        """The job definition's environment; submit overrides add to it."""
         self._command = list(command)
         self._attempts = attempts
         self.runner = runner
@@ -136,7 +137,7 @@ class LocalBatch:
         if request.get("jobDefinition") != self.definition_arn:
             raise LookupError(f"no job definition {request.get('jobDefinition')!r}")
         overrides = request.get("containerOverrides") or {}
-        env = self._environment | {e["name"]: e["value"] for e in overrides.get("environment") or []}
+        env = self.environment | {e["name"]: e["value"] for e in overrides.get("environment") or []}
         job = LocalJob(
             job_id=str(uuid.uuid4()),
             name=str(request.get("jobName") or "job"),

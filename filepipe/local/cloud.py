@@ -114,7 +114,7 @@ class LocalCloud:
         self.port = self._server.server_port
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
         self._set_environment()
-        self.batch._environment = self.worker_environment()
+        self.batch.environment = self.worker_environment()
         self._configure_engine()
         self.create_resources()
         self._poller = QueuePoller(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
@@ -220,6 +220,3 @@ class UploadService:
             if json.loads(described.get("input") or "{}").get("key") == key:
                 return str(execution["executionArn"])
         return None
-
-
-__all__ = ["UploadConfig", "UploadRejected", "UploadRequest", "UploadService", "asdict", "session_policy"]
