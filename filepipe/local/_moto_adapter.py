@@ -7,17 +7,29 @@ instead of silently double-patching. Nothing here changes the workflow's logic.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Any
 
+import boto3
 import botocore.session
+from botocore.config import Config
+from moto.core.utils import unix_time
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3 import models as s3_models
 from moto.s3 import notifications as s3_notifications
 from moto.s3 import responses as s3_responses
+from moto.sqs import models as sqs_models
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils as sfn_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_batch as sfn_batch,
 )
+from moto.stepfunctions.parser.asl.parse import asl_parser
+from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as sfn_json_path
 
 _applied = False
 _lock = threading.Lock()
@@ -34,6 +46,11 @@ def apply() -> None:
         _patch_batch_parameter_casing()
         _patch_copy_checksum_type()
         _patch_ranged_get()
+        _patch_engine_parse_once()
+        _patch_engine_client_reuse()
+        _patch_engine_json_path_cache()
+        _patch_backend_lookup_cache()
+        _patch_sqs_retention_check()
         _applied = True
 
 
@@ -185,3 +202,111 @@ def _key_response_get(self: Any, *args: Any, **kwargs: Any) -> Any:
 def _patch_ranged_get() -> None:
     s3_models.FakeKey.value = property(_value, _original_value.fset)  # type: ignore[assignment, method-assign, attr-defined]
     s3_responses.S3Response._key_response_get = _key_response_get  # type: ignore[method-assign]
+
+
+# -- Step Functions engine: per-execution overheads --------------------------------------------
+# For every execution the engine parses the definition with ANTLR and builds its evaluation
+# components again, for every task state it builds a new boto3 client (botocore loads and
+# indexes the service model each time), and for every JSONPath it compiles the path again.
+# Under a burst these were over half of the local cloud's CPU. The patches below keep the
+# results: the evaluation components of a definition (they hold no per-execution state: that
+# lives in each execution's Environment, keyed by the components' heap keys, which are fixed
+# here before the components are shared), one client per service and region, and the compiled
+# paths. What an execution does is unchanged.
+
+_original_parse = asl_parser.AmazonStateLanguageParser.parse
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(definition: str) -> tuple[Any, Any]:
+    program, tree = _original_parse(definition)
+    for component in components_of(program):
+        _ = component.heap_key  # assigned now, before other threads share the component
+    return program, tree
+
+
+def components_of(root: Any) -> list[Any]:
+    """Every evaluation component reachable from ``root``."""
+    found: dict[int, Any] = {}
+    pending = [root]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, Component) and id(item) not in found:
+            found[id(item)] = item
+            pending.extend(vars(item).values())
+    return [item for item in found.values() if isinstance(item, EvalComponent)]
+
+
+def _patch_engine_parse_once() -> None:
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)  # type: ignore[method-assign]
+
+
+_original_boto_client_for = sfn_boto_client.boto_client_for
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_client(region: str, service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="ak",
+        aws_secret_access_key="sk",
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=sfn_boto_client.TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=sfn_boto_client.TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            max_pool_connections=64,
+        ),
+    )
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """The engine's client, built once per service and region (boto3 clients are thread-safe).
+    Like the original, it signs with fixed keys whatever the task's role."""
+    if sfn_boto_client.botocore_stubber.enabled:
+        return _original_boto_client_for(region, service, state_credentials)
+    return _shared_client(region, service, f"http://localhost:{sfn_boto_client.moto_server_port()}")
+
+
+def _patch_engine_client_reuse() -> None:
+    for module in (sfn_lambda, sfn_batch):
+        module.boto_client_for = _boto_client_for  # type: ignore[attr-defined]
+
+
+def _patch_engine_json_path_cache() -> None:
+    sfn_json_path.parse = functools.lru_cache(maxsize=1024)(sfn_json_path.parse)
+
+
+# -- the server's per-request overheads ---------------------------------------------------------
+# To route each request moto's server lists its own package directory (``os.listdir`` and an
+# ``isdir`` for each of ~150 services) while holding the dispatcher's lock, and SQS checks every
+# received message's retention by computing all the queue's attributes, which counts every
+# message in the queue: receiving a burst was quadratic. The answers do not change between
+# calls, so the first is remembered per host and the second reads the one attribute it needs.
+
+_original_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+
+
+def _patch_backend_lookup_cache() -> None:
+    cached = functools.lru_cache(maxsize=256)(_original_backend_for_host)
+    DomainDispatcherApplication.get_backend_for_host = cached  # type: ignore[method-assign]
+
+
+_original_retention_check = sqs_models.SQSBackend.is_message_valid_based_on_retention_period
+
+
+def _is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+    retention = int(self.get_queue(queue_name).message_retention_period)
+    return bool(retention + message.sent_timestamp / 1000 > unix_time())
+
+
+def _patch_sqs_retention_check() -> None:
+    sqs_models.SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        _is_message_valid_based_on_retention_period
+    )

@@ -5,6 +5,7 @@ If a moto upgrade changes one of them, the matching test fails and says which pa
 
 from __future__ import annotations
 
+import json
 from importlib.metadata import version
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service as base
 
-from filepipe.local import _moto_adapter
+import state_machine
+from filepipe.local import LocalCloud, _moto_adapter
 
 
 def test_moto_is_in_the_tested_range() -> None:
@@ -163,3 +165,127 @@ def test_patched_ranged_get_reads_only_the_range(monkeypatch: pytest.MonkeyPatch
         assert whole_reads == [], "no ranged GET read the whole object"
         assert s3.get_object(Bucket="ranges", Key="k")["Body"].read() == data
         assert whole_reads, "a plain GET still reads the whole value"
+
+
+DEFINITION = json.dumps(state_machine.render(LocalCloud().definition_values()))
+
+
+def test_moto_engine_still_parses_the_definition_for_every_execution() -> None:
+    """Why _parse is cached: drop the cache when the engine keeps its program itself."""
+    import inspect
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    assert "AmazonStateLanguageParser.parse(" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
+    first, _ = _moto_adapter._original_parse(DEFINITION)
+    second, _ = _moto_adapter._original_parse(DEFINITION)
+    assert first is not second
+
+
+def test_moto_components_keep_execution_state_only_under_their_heap_keys() -> None:
+    """Sharing a program is safe while components only compute their heap key lazily: the retry
+    counters live in each execution's heap under that key."""
+    import inspect
+
+    from moto.stepfunctions.parser.asl.component.common.retry.max_attempts_decl import MaxAttemptsDecl
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    assert "self.__heap_key = long_uid()" in inspect.getsource(EvalComponent)
+    assert "self.heap_key" in inspect.getsource(MaxAttemptsDecl)
+
+
+def test_patched_parse_shares_one_program_with_its_heap_keys_fixed() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    _moto_adapter.apply()
+    first, _ = AmazonStateLanguageParser.parse(DEFINITION)
+    second, _ = AmazonStateLanguageParser.parse(DEFINITION)
+    assert first is second
+    components = _moto_adapter.components_of(first)
+    assert len(components) > 50, "the walk reaches the states, retriers and catchers"
+    assert all(c._EvalComponent__heap_key is not None for c in components)
+
+
+def test_moto_engine_still_builds_a_client_per_task_and_ignores_the_role() -> None:
+    """Why _boto_client_for reuses clients: drop it when this fails."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+
+    a = _moto_adapter._original_boto_client_for(
+        "us-east-1", "lambda", StateCredentials(role_arn="arn:aws:iam::1:role/a")
+    )
+    b = _moto_adapter._original_boto_client_for(
+        "us-east-1", "lambda", StateCredentials(role_arn="arn:aws:iam::1:role/b")
+    )
+    assert a is not b
+    assert a._request_signer._credentials.access_key == b._request_signer._credentials.access_key == "ak"
+
+
+def test_patched_engine_shares_one_client_per_service() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+
+    _moto_adapter.apply()
+    role = StateCredentials(role_arn="arn:aws:iam::1:role/a")
+    lambda_client = lambda_eval_utils.boto_client_for("us-east-1", "lambda", role)
+    assert lambda_client is lambda_eval_utils.boto_client_for("us-east-1", "lambda", role)
+    assert lambda_client.meta.service_model.service_name == "lambda"
+
+
+def test_patched_json_paths_are_compiled_once() -> None:
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    _moto_adapter.apply()
+    assert json_path.parse("$.object.key") is json_path.parse("$.object.key")
+    assert json_path.extract_json("$.object.key", {"object": {"key": "a b.csv"}}) == "a b.csv"
+
+
+def test_moto_server_still_lists_its_package_to_route_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why get_backend_for_host is cached: drop it when this fails."""
+    import os
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    listings = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listings.append(path) or real_listdir(path))
+    app = DomainDispatcherApplication(create_backend_app)
+    assert _moto_adapter._original_backend_for_host(app, "s3.us-east-1.amazonaws.com") == "s3"
+    assert listings
+
+
+def test_patched_routing_answers_each_host_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    _moto_adapter.apply()
+    app = DomainDispatcherApplication(create_backend_app)
+    assert app.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
+    listings = []
+    monkeypatch.setattr(os, "listdir", lambda path: listings.append(path) or [])
+    assert app.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
+    assert listings == []
+
+
+def test_moto_sqs_still_computes_every_queue_attribute_per_received_message() -> None:
+    """Why the retention check is patched: drop it when this fails."""
+    import inspect
+
+    assert "self.get_queue_attributes(" in inspect.getsource(_moto_adapter._original_retention_check)
+
+
+def test_patched_retention_check_keeps_its_meaning() -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.sqs.models import sqs_backends
+
+    _moto_adapter.apply()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="retention", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+        backend = sqs_backends["123456789012"]["us-east-1"]
+        (message,) = backend.get_queue("retention").messages
+        assert backend.is_message_valid_based_on_retention_period("retention", message)
+        message.sent_timestamp -= 61_000
+        assert not backend.is_message_valid_based_on_retention_period("retention", message)
