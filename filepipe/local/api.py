@@ -1,44 +1,40 @@
 """The upload API locally: WSGI requests to ``/api/...`` and ``/ui/...`` become API Gateway
-HTTP API (v2) events for the very handler the stack deploys."""
+HTTP API (v2) events for the very function the stack deploys, invoked in its local execution
+environments; a failed invocation answers 500, as API Gateway does."""
 
 from __future__ import annotations
 
 import base64
-import importlib
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from filepipe.local.gateway import read_body, respond
-from filepipe.local.lambdas import LambdaContext
+from filepipe.local.gateway import json_response, read_body, respond
+from filepipe.local.lambdas import LocalLambda
 
-HANDLER = "upload_api.handler.handler"
 PREFIXES = ("/api/", "/ui")
 
 
 class UploadApiRoute:
-    def __init__(self, function_name: str = "filepipe-upload-api") -> None:
-        self._function_name = function_name
-        self._handler: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
+    def __init__(self, lambdas: LocalLambda, function_name: str) -> None:
+        self._lambdas, self._function_name = lambdas, function_name
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIXES):
             return None
-        answer = self.handler()(to_event(environ), LambdaContext(self._function_name, 512, self._function_name))
+        result = self._lambdas.invoke(self._function_name, json.dumps(to_event(environ)).encode())
+        if result.function_error:
+            return json_response(start_response, 500, {"message": "Internal Server Error"})
+        answer = json.loads(result.payload)
         body = answer.get("body") or ""
         data = base64.b64decode(body) if answer.get("isBase64Encoded") else body.encode("utf-8")
         headers = [(k, str(v)) for k, v in (answer.get("headers") or {}).items()]
         for cookie in answer.get("cookies") or []:
             headers.append(("Set-Cookie", cookie))
         return respond(start_response, int(answer.get("statusCode", 200)), data, headers)
-
-    def handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        if self._handler is None:
-            module, _, name = HANDLER.rpartition(".")
-            self._handler = getattr(importlib.import_module(module), name)
-        return self._handler
 
 
 def to_event(environ: dict[str, Any]) -> dict[str, Any]:

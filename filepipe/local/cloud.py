@@ -2,8 +2,9 @@
 
 An embedded endpoint (moto's server behind :class:`~filepipe.local.gateway.Gateway`) holds S3,
 SQS and Step Functions; the state machine is ``state_machine/definition.asl.json`` with the same
-placeholders CDK fills; its Lambda tasks run the real handlers in this process, its Batch task
-the real worker. Uploads flow as in AWS: S3 notification -> SQS -> trigger -> StartExecution.
+placeholders CDK fills; its functions run the real handlers in warm execution environments (one
+process each), its Batch task the real worker. Uploads flow as in AWS: S3 notification -> SQS ->
+trigger -> StartExecution.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import state_machine
-from filepipe import runtime
 from filepipe.config import ArchiveLayout
 from filepipe.local import _moto_adapter
 from filepipe.local.api import UploadApiRoute
@@ -45,8 +45,9 @@ FUNCTIONS = {
     "transform": LocalFunction("filepipe-transform", "transform_lambda.handler.handler", 2048, 600),
     "archive": LocalFunction("filepipe-archive", "moves_lambda.handler.archive_handler", 512, 900),
     "failure": LocalFunction("filepipe-failure", "moves_lambda.handler.failure_handler", 512, 900),
+    "upload_api": LocalFunction("filepipe-upload-api", "upload_api.handler.handler", 512, 29),
 }
-"""The stack's four functions, by the handler each one's image CMD names."""
+"""The stack's functions, by the handler each one's image CMD names."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class LocalConfig:
     max_receive_count: int = 5
     trigger_concurrency: int = 5
     """Trigger invocations at once (the stack's ``triggerMaxConcurrency``)."""
+    function_concurrency: int = 4
+    """Invocations at once (warm environments, one process each) of each workflow function."""
     runner: str = "auto"
     """How Batch jobs run: ``auto`` (a container when an engine and the image exist), ``container``
     or ``process``."""
@@ -82,8 +85,9 @@ class LocalCloud:
     def __init__(self, config: LocalConfig | None = None) -> None:
         self.config = config or LocalConfig()
         self.lambdas = LocalLambda(REGION, ACCOUNT)
-        for function in FUNCTIONS.values():
-            self.lambdas.add(function)
+        for role, function in FUNCTIONS.items():
+            concurrency = self.config.trigger_concurrency if role == "trigger" else self.config.function_concurrency
+            self.lambdas.add(function, concurrency)
         self.batch: LocalBatch | None = None
         self.gateway: Gateway | None = None
         self._server: BaseWSGIServer | None = None
@@ -107,13 +111,14 @@ class LocalCloud:
             runner=choose_runner(self.config.runner, self.config.image),
         )
         self.gateway = Gateway(moto_app, self.lambdas, self.batch)
-        self.gateway.routes.append(UploadApiRoute())
+        self.gateway.routes.append(UploadApiRoute(self.lambdas, FUNCTIONS["upload_api"].name))
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = make_server(self.config.host, self.config.port, self.gateway, threaded=True)
         self.port = self._server.server_port
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
         self._set_environment()
+        self.lambdas.environment = self.handler_environment() | self.aws_environment()
         self.batch.environment = self.worker_environment()
         self._configure_engine()
         self.create_resources()
@@ -136,13 +141,13 @@ class LocalCloud:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.lambdas.close()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
         self._saved_env = {}
-        runtime.reset()
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -158,6 +163,7 @@ class LocalCloud:
         if self.batch is not None:
             self.batch.jobs.clear()
         self.lambdas.invocations.clear()
+        self.lambdas.restore_configuration()
         self.create_resources()
 
     # -- names ----------------------------------------------------------------------------------
@@ -233,15 +239,9 @@ class LocalCloud:
     # -- set-up ---------------------------------------------------------------------------------
 
     def _set_environment(self) -> None:
-        """Handlers run in this process: give it the environment the stack gives them."""
-        wanted = self.handler_environment() | self.aws_environment() | {"MOTO_PORT": str(self.port)}
-        for name, value in wanted.items():
-            self._saved_env.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
-        runtime.reset()
-        from upload_api import handler as upload_api
-
-        upload_api.service.cache_clear()
+        """The Step Functions engine finds the endpoint through ``MOTO_PORT``."""
+        self._saved_env.setdefault("MOTO_PORT", os.environ.get("MOTO_PORT"))
+        os.environ["MOTO_PORT"] = str(self.port)
 
     def _configure_engine(self) -> None:
         """Ask moto's Step Functions to execute definitions for real (off by default)."""

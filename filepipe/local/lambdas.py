@@ -1,23 +1,39 @@
-"""Local Lambda: runs the real handlers in this process when the engine invokes a function."""
+"""Local Lambda: the real handlers, each function in its own warm execution environments.
+
+An environment is a ``python -m filepipe.lambda_runtime`` process, started on demand with
+the function's environment variables and reused while it lives, as in Lambda; at most the
+function's concurrency of them run at once, and further invocations wait for one. Running the
+handlers outside the endpoint's process keeps their CPU off the one interpreter that serves S3,
+SQS and Step Functions, and makes a crash a real one: a handler that exits kills its
+environment, the invocation fails with ``Runtime.ExitError`` and the next one gets a new
+environment. An invocation past the function's timeout is killed the same way
+(``Sandbox.Timedout``).
+"""
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import json
 import logging
+import os
+import select
+import subprocess
+import sys
 import threading
-import traceback
+import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from filepipe.lambda_runtime import error_payload, write_frame
+from filepipe.local.batch import REPOSITORY_ROOT
 
 _log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Any], Any]
 Interceptor = Callable[[str, Any], None]
-"""Called before each invocation with (function name, event); raising fails the invocation.
-Tests use it to inject faults."""
+"""Called in the local cloud's process before each invocation with (function name, event);
+raising fails the invocation with that exception. Tests use it to inject faults."""
 
 
 @dataclass(frozen=True)
@@ -29,27 +45,92 @@ class LocalFunction:
     timeout_seconds: int = 900
 
 
-@dataclass
-class LambdaContext:
-    """The parts of Lambda's context object the handlers (and Powertools) read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    timeout_seconds: int = 900
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_seconds * 1000
-
-
 @dataclass(frozen=True)
 class InvocationResult:
     payload: bytes
     function_error: str | None
+
+
+class _EnvironmentEnded(Exception):
+    """The environment's process is gone (or was killed); ``reason`` is Lambda's error payload."""
+
+    def __init__(self, reason: dict[str, Any]) -> None:
+        super().__init__(reason["errorMessage"])
+        self.reason = reason
+
+
+class ExecutionEnvironment:
+    """One runtime process for one function."""
+
+    def __init__(self, function: LocalFunction, env: Mapping[str, str], generation: int = 0) -> None:
+        self.function, self.generation = function, generation
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "filepipe.lambda_runtime", function.handler],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=dict(env),
+            cwd=REPOSITORY_ROOT,
+        )
+
+    def invoke(self, event: Any, context: dict[str, Any]) -> dict[str, Any]:
+        """The runtime's reply: ``{"result": ...}`` or ``{"error": <payload>}``."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request_id = context["aws_request_id"]
+        try:
+            write_frame(self.process.stdin, json.dumps({"event": event, "context": context}).encode())
+            header = self._read(self.process.stdout, 4, context["deadline"], request_id)
+            body = self._read(self.process.stdout, int.from_bytes(header, "big"), context["deadline"], request_id)
+        except (BrokenPipeError, ConnectionResetError):
+            raise self._ended(request_id) from None
+        return dict(json.loads(body))
+
+    def _read(self, stream: IO[bytes], size: int, deadline: float, request_id: str) -> bytes:
+        chunks: list[bytes] = []
+        while size > 0:
+            ready, _, _ = select.select([stream], [], [], max(deadline - time.time(), 0))
+            if not ready:
+                self.close(kill=True)
+                seconds = f"{self.function.timeout_seconds:.2f}"
+                raise _EnvironmentEnded(
+                    {
+                        "errorMessage": f"RequestId: {request_id} Error: Task timed out after {seconds} seconds",
+                        "errorType": "Sandbox.Timedout",
+                    }
+                )
+            chunk = os.read(stream.fileno(), size)
+            if not chunk:
+                raise self._ended(request_id)
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def _ended(self, request_id: str) -> _EnvironmentEnded:
+        status = self.process.wait(timeout=30)
+        return _EnvironmentEnded(
+            {
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}",
+                "errorType": "Runtime.ExitError",
+            }
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self, kill: bool = False) -> None:
+        """Close stdin (the runtime then exits by itself), or kill it."""
+        if kill:
+            self.process.kill()
+        elif self.process.stdin is not None and not self.process.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 class LocalLambda:
@@ -58,13 +139,23 @@ class LocalLambda:
     def __init__(self, region: str, account: str) -> None:
         self._region, self._account = region, account
         self._functions: dict[str, LocalFunction] = {}
-        self._handlers: dict[str, Handler] = {}
+        self._overrides: dict[str, dict[str, str]] = {}
+        self._idle: dict[str, list[ExecutionEnvironment]] = {}
+        self._generation: dict[str, int] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
+        self.environment: dict[str, str] = {}
+        """Variables every function gets (the stack's, and how to reach the endpoint)."""
         self.interceptors: list[Interceptor] = []
         self.invocations: dict[str, int] = {}
+        self.environments_started: dict[str, int] = {}
 
-    def add(self, function: LocalFunction) -> str:
+    def add(self, function: LocalFunction, concurrency: int = 4) -> str:
+        """Register a function that runs at most ``concurrency`` invocations at once."""
         self._functions[function.name] = function
+        self._idle[function.name] = []
+        self._generation[function.name] = 0
+        self._slots[function.name] = threading.BoundedSemaphore(concurrency)
         return self.arn(function.name)
 
     def arn(self, name: str) -> str:
@@ -73,47 +164,105 @@ class LocalLambda:
     def knows(self, name_or_arn: str) -> bool:
         return self._name(name_or_arn) in self._functions
 
+    def update_environment(self, name: str, variables: Mapping[str, str]) -> None:
+        """Add variables to one function, as UpdateFunctionConfiguration does: its warm
+        environments are retired and later invocations start with the new ones."""
+        with self._lock:
+            self._overrides[name] = self._overrides.get(name, {}) | dict(variables)
+        self.retire(name)
+
+    def restore_configuration(self) -> None:
+        """Drop every :meth:`update_environment`."""
+        with self._lock:
+            names, self._overrides = list(self._overrides), {}
+        for name in names:
+            self.retire(name)
+
+    def retire(self, name: str | None = None) -> None:
+        """Close the idle environments of one function (or all); busy ones close when done."""
+        with self._lock:
+            names = [name] if name else list(self._idle)
+            retiring = [env for n in names for env in self._idle[n]]
+            for n in names:
+                self._idle[n] = []
+                self._generation[n] += 1
+        for env in retiring:
+            env.close()
+
+    def close(self) -> None:
+        self.retire()
+
     def invoke(self, name_or_arn: str, payload: bytes) -> InvocationResult:
-        """Run the handler; an exception becomes Lambda's ``Unhandled`` error payload."""
+        """Run the handler in a warm (or new) environment; failures become Lambda's error payloads."""
         function = self._functions[self._name(name_or_arn)]
-        context = LambdaContext(
-            function_name=function.name,
-            memory_limit_in_mb=function.memory_mb,
-            invoked_function_arn=self.arn(function.name),
-            timeout_seconds=function.timeout_seconds,
-        )
+        request_id = str(uuid.uuid4())
         with self._lock:
             self.invocations[function.name] = self.invocations.get(function.name, 0) + 1
         try:
             event = json.loads(payload or b"{}")
             for intercept in list(self.interceptors):
                 intercept(function.name, event)
-            result = self._handler(function)(event, context)
-        except SystemExit as exc:
-            # What Lambda reports when the handler's process dies mid-invocation.
-            crash: dict[str, Any] = {
-                "errorMessage": f"RequestId: {context.aws_request_id} Error: Runtime exited with error: "
-                f"exit status {exc.code}",
-                "errorType": "Runtime.ExitError",
-            }
-            return InvocationResult(json.dumps(crash).encode(), "Unhandled")
         except Exception as exc:
             _log.info("%s raised %s: %s", function.name, type(exc).__name__, exc)
-            error: dict[str, Any] = {
-                "errorMessage": str(exc),
-                "errorType": type(exc).__name__,
-                "requestId": context.aws_request_id,
-                "stackTrace": traceback.format_exception(exc)[-5:],
-            }
-            return InvocationResult(json.dumps(error).encode(), "Unhandled")
-        return InvocationResult(json.dumps(result, default=str).encode(), None)
+            return self._error(error_payload(exc, request_id=request_id))
+        context = {
+            "function_name": function.name,
+            "memory_limit_in_mb": function.memory_mb,
+            "invoked_function_arn": self.arn(function.name),
+            "aws_request_id": request_id,
+            "deadline": time.time() + function.timeout_seconds,
+        }
+        with self._slots[function.name]:
+            env = self._checkout(function)
+            try:
+                reply = env.invoke(event, context)
+            except _EnvironmentEnded as ended:
+                _log.warning("%s: %s", function.name, ended)
+                env.close(kill=True)
+                return self._error(ended.reason)
+            except BaseException:
+                env.close(kill=True)
+                raise
+            self._checkin(env)
+        if "error" in reply:
+            _log.info("%s raised %s: %s", function.name, reply["error"]["errorType"], reply["error"]["errorMessage"])
+            return self._error(reply["error"])
+        return InvocationResult(json.dumps(reply["result"]).encode(), None)
 
-    def _handler(self, function: LocalFunction) -> Handler:
+    def _checkout(self, function: LocalFunction) -> ExecutionEnvironment:
         with self._lock:
-            if function.name not in self._handlers:
-                module, _, attribute = function.handler.rpartition(".")
-                self._handlers[function.name] = getattr(importlib.import_module(module), attribute)
-            return self._handlers[function.name]
+            idle = self._idle[function.name]
+            while idle:
+                env = idle.pop()
+                if env.alive:
+                    return env
+            self.environments_started[function.name] = self.environments_started.get(function.name, 0) + 1
+            variables, generation = self._variables(function), self._generation[function.name]
+        return ExecutionEnvironment(function, variables, generation)
+
+    def _checkin(self, env: ExecutionEnvironment) -> None:
+        with self._lock:
+            current = env.generation == self._generation[env.function.name]
+            if current:
+                self._idle[env.function.name].append(env)
+        if not current:
+            env.close()
+
+    def _variables(self, function: LocalFunction) -> dict[str, str]:
+        lambda_reserved = {
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_REGION": self._region,
+            "_HANDLER": function.handler,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPOSITORY_ROOT),
+        }
+        return dict(os.environ) | self.environment | self._overrides.get(function.name, {}) | lambda_reserved
+
+    @staticmethod
+    def _error(reason: dict[str, Any]) -> InvocationResult:
+        return InvocationResult(json.dumps(reason).encode(), "Unhandled")
 
     @staticmethod
     def _name(name_or_arn: str) -> str:

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,6 @@ from filepipe.errors import TransientError
 from filepipe.local import LocalCloud
 from filepipe.local.batch import AttemptResult, LocalJob
 from filepipe.local.gateway import respond
-from filepipe.moves import _archive
 from filepipe.operations import Target
 from tests.local.helpers import THRESHOLD, notification_for, settle
 from tests.reliability.helpers import archived_version, assert_conserved, places, upload
@@ -119,20 +119,16 @@ def test_a_transform_failing_transiently_twice_is_retried_and_archived(cloud: Lo
 
 
 def test_a_crashed_handler_process_is_retried_without_moving_twice(
-    cloud: LocalCloud, target: Target, monkeypatch: pytest.MonkeyPatch
+    cloud: LocalCloud, target: Target, tmp_path: Path
 ) -> None:
-    real_remove = _archive.remove_source
-    crashes = {"n": 1}
-
-    def crash_after_copy(*args: Any, **kwargs: Any) -> None:
-        if crashes["n"]:
-            crashes["n"] -= 1
-            raise SystemExit(1)
-        real_remove(*args, **kwargs)
-
-    monkeypatch.setattr(_archive, "remove_source", crash_after_copy)
+    marker = tmp_path / "crashed"
+    cloud.lambdas.update_environment(
+        "filepipe-archive",
+        {"FILEPIPE_LAMBDA_PRELOAD": "tests.reliability.crash_after_copy", "FILEPIPE_TEST_CRASH_MARKER": str(marker)},
+    )
     item = upload(target, "crash.txt", b"payload")
     (view,) = settle(target, 1, timeout=90)
+    assert marker.exists(), "an archive environment died between its copy and its delete"
     assert view.status == "SUCCEEDED"
     assert failed_tasks(target, view.arn) == ["Runtime.ExitError"]
     assert len(target.s3.list_object_versions(Bucket=target.archive_bucket, Prefix="originals/")["Versions"]) == 1
