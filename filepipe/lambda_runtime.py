@@ -23,20 +23,21 @@ import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-_HEADER = struct.Struct(">I")
+FRAME_HEADER = struct.Struct(">I")
+"""Each frame: its length as 4 bytes, big-endian, then that many bytes of JSON."""
 
 
 def write_frame(stream: IO[bytes], body: bytes) -> None:
-    stream.write(_HEADER.pack(len(body)) + body)
+    stream.write(FRAME_HEADER.pack(len(body)) + body)
     stream.flush()
 
 
 def read_frame(stream: IO[bytes]) -> bytes | None:
     """The next frame, or None at end of stream."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
+    header = stream.read(FRAME_HEADER.size)
+    if len(header) < FRAME_HEADER.size:
         return None
-    (length,) = _HEADER.unpack(header)
+    (length,) = FRAME_HEADER.unpack(header)
     body = stream.read(length)
     if len(body) < length:
         return None

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from filepipe.lambda_runtime import error_payload, write_frame
+from filepipe.lambda_runtime import FRAME_HEADER, error_payload, write_frame
 from filepipe.local.batch import REPOSITORY_ROOT
 
 _log = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ class ExecutionEnvironment:
         request_id = context["aws_request_id"]
         try:
             write_frame(self.process.stdin, json.dumps({"event": event, "context": context}).encode())
-            header = self._read(self.process.stdout, 4, context["deadline"], request_id)
-            body = self._read(self.process.stdout, int.from_bytes(header, "big"), context["deadline"], request_id)
+            header = self._read(self.process.stdout, FRAME_HEADER.size, context["deadline"], request_id)
+            (length,) = FRAME_HEADER.unpack(header)
+            body = self._read(self.process.stdout, length, context["deadline"], request_id)
         except (BrokenPipeError, ConnectionResetError):
             raise self._ended(request_id) from None
         return dict(json.loads(body))
@@ -106,9 +108,13 @@ class ExecutionEnvironment:
 
     def _ended(self, request_id: str) -> _EnvironmentEnded:
         status = self.process.wait(timeout=30)
+        if status < 0:
+            how = f"signal: {(signal.strsignal(-status) or str(-status)).lower()}"
+        else:
+            how = f"exit status {status}"
         return _EnvironmentEnded(
             {
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {how}",
                 "errorType": "Runtime.ExitError",
             }
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -31,3 +32,7 @@ def exit_with(event: Any, context: Any) -> None:
 def sleep(event: Any, context: Any) -> dict[str, int]:
     time.sleep(event["seconds"])
     return {"pid": os.getpid()}
+
+
+def kill_self(event: Any, context: Any) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -22,6 +22,7 @@ def lambdas() -> Iterator[LocalLambda]:
     registry.add(LocalFunction("echo", f"{HANDLERS}.echo", timeout_seconds=30))
     registry.add(LocalFunction("fail", f"{HANDLERS}.fail"))
     registry.add(LocalFunction("exit", f"{HANDLERS}.exit_with"))
+    registry.add(LocalFunction("killed", f"{HANDLERS}.kill_self"))
     registry.add(LocalFunction("slow", f"{HANDLERS}.sleep", timeout_seconds=1))
     registry.add(LocalFunction("limited", f"{HANDLERS}.sleep"), concurrency=2)
     registry.add(LocalFunction("missing", f"{HANDLERS}.no_such_handler"))
@@ -64,6 +65,13 @@ def test_an_exiting_handler_ends_its_environment_with_runtime_exit_error(lambdas
     assert payload["errorMessage"].endswith("Runtime exited with error: exit status 3")
     call(lambdas, "exit", {"status": 4})
     assert lambdas.environments_started == {"exit": 2}, "a dead environment is never reused"
+
+
+def test_a_handler_killed_by_a_signal_reports_the_signal(lambdas: LocalLambda) -> None:
+    payload, error = call(lambdas, "killed", {})
+    assert error == "Unhandled"
+    assert payload["errorType"] == "Runtime.ExitError"
+    assert payload["errorMessage"].endswith("Runtime exited with error: signal: killed")
 
 
 def test_an_invocation_past_its_timeout_is_killed(lambdas: LocalLambda) -> None:
