@@ -51,6 +51,7 @@ def apply() -> None:
         _patch_engine_json_path_cache()
         _patch_backend_lookup_cache()
         _patch_sqs_retention_check()
+        _patch_sqs_send_attributes()
         _applied = True
 
 
@@ -285,10 +286,12 @@ def _patch_engine_json_path_cache() -> None:
 
 # -- the server's per-request overheads ---------------------------------------------------------
 # To route each request moto's server lists its own package directory (``os.listdir`` and an
-# ``isdir`` for each of ~150 services) while holding the dispatcher's lock, and SQS checks every
-# received message's retention by computing all the queue's attributes, which counts every
-# message in the queue: receiving a burst was quadratic. The answers do not change between
-# calls, so the first is remembered per host and the second reads the one attribute it needs.
+# ``isdir`` for each of ~150 services) while holding the dispatcher's lock. SQS computes all of a
+# queue's attributes, counting every message in the queue, to read a single one: for each
+# received message (its retention period) and for each message sent (whether the queue
+# deduplicates by content). An S3 burst into the intake queue was quadratic in its size. The
+# answers do not change between calls, so the first is remembered per host, and the others read
+# the one attribute they need.
 
 _original_backend_for_host = DomainDispatcherApplication.get_backend_for_host
 
@@ -310,3 +313,30 @@ def _patch_sqs_retention_check() -> None:
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
         _is_message_valid_based_on_retention_period
     )
+
+
+_sending = threading.local()
+_original_send_message = sqs_models.SQSBackend.send_message
+_original_queue_attributes = sqs_models.Queue.attributes
+
+
+def _send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _sending.active = True
+    try:
+        return _original_send_message(self, *args, **kwargs)
+    finally:
+        _sending.active = False
+
+
+def _queue_attributes(self: Any) -> dict[str, Any]:
+    """While sending, the one attribute the send reads (as the full set renders it)."""
+    if getattr(_sending, "active", False):
+        if self.fifo_queue and self.content_based_deduplication is not None:
+            return {"ContentBasedDeduplication": str(bool(self.content_based_deduplication)).lower()}
+        return {}
+    return _original_queue_attributes.fget(self)  # type: ignore[attr-defined]
+
+
+def _patch_sqs_send_attributes() -> None:
+    sqs_models.SQSBackend.send_message = _send_message  # type: ignore[method-assign]
+    sqs_models.Queue.attributes = property(_queue_attributes)  # type: ignore[assignment, method-assign]

@@ -289,3 +289,46 @@ def test_patched_retention_check_keeps_its_meaning() -> None:
         assert backend.is_message_valid_based_on_retention_period("retention", message)
         message.sent_timestamp -= 61_000
         assert not backend.is_message_valid_based_on_retention_period("retention", message)
+
+
+def test_moto_sqs_send_still_reads_one_attribute_from_the_full_set() -> None:
+    """Why sending reads a cheap attribute set: every read of ``attributes`` on the send path is
+    for ContentBasedDeduplication. If another appears, the patch must serve it too."""
+    import inspect
+    import re
+
+    from moto.sqs.models import Queue, SQSBackend
+
+    sources = [inspect.getsource(f) for f in (SQSBackend.send_message, SQSBackend._validate_message, Queue.add_message)]
+    reads = [m.group(1) for source in sources for m in re.finditer(r"\.attributes\b(.{0,40})", source)]
+    assert reads, "the send path reads the queue's attributes"
+    assert all(read.startswith('.get("ContentBasedDeduplication")') for read in reads), reads
+    assert "BASE_ATTRIBUTES" in inspect.getsource(_moto_adapter._original_queue_attributes.fget)
+    assert "ApproximateNumberOfMessages" in Queue.BASE_ATTRIBUTES, "the full set counts the messages"
+
+
+def test_patched_send_keeps_content_deduplication_and_the_counts() -> None:
+    import boto3
+    from moto import mock_aws
+
+    _moto_adapter.apply()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        fifo = sqs.create_queue(
+            QueueName="dedup.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+        for _ in range(2):
+            sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+        plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+        for body in ("a", "a", "b"):
+            sqs.send_message(QueueUrl=plain, MessageBody=body)
+        with pytest.raises(sqs.exceptions.ClientError, match="ContentBasedDeduplication"):
+            no_dedup = sqs.create_queue(QueueName="nodedup.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+            sqs.send_message(QueueUrl=no_dedup, MessageBody="x", MessageGroupId="g")
+
+        def count(url: str) -> str:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            return str(attributes["ApproximateNumberOfMessages"])
+
+        assert count(fifo) == "1", "the content-deduplicated resend was dropped"
+        assert count(plain) == "3"
