@@ -9,7 +9,6 @@ process of this interpreter (``ProcessRunner``). Attempts follow the job retry s
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -17,13 +16,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from batch_image import job as job_contract
+from filepipe.local.processes import REPOSITORY_ROOT, child_environment
 
 _log = logging.getLogger(__name__)
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 _LOG_TAIL = 4000
 
 
@@ -97,9 +95,8 @@ class ProcessRunner:
 
     def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult:
         argv = [sys.executable, *command[1:]] if command and command[0] == "python" else list(command)
-        child_env = os.environ | dict(env) | {"PYTHONPATH": str(REPOSITORY_ROOT)}
         process = subprocess.Popen(
-            argv, env=child_env, cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            argv, env=child_environment(env), cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         job.process = process
         output, _ = process.communicate()

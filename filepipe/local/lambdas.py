@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from filepipe.lambda_runtime import FRAME_HEADER, error_payload, write_frame
-from filepipe.local.batch import REPOSITORY_ROOT
+from filepipe.local.processes import REPOSITORY_ROOT, child_environment
 
 _log = logging.getLogger(__name__)
 
@@ -261,10 +261,8 @@ class LocalLambda:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_REGION": self._region,
             "_HANDLER": function.handler,
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(REPOSITORY_ROOT),
         }
-        return dict(os.environ) | self.environment | self._overrides.get(function.name, {}) | lambda_reserved
+        return child_environment(self.environment | self._overrides.get(function.name, {}) | lambda_reserved)
 
     @staticmethod
     def _error(reason: dict[str, Any]) -> InvocationResult:

@@ -36,3 +36,7 @@ def sleep(event: Any, context: Any) -> dict[str, int]:
 
 def kill_self(event: Any, context: Any) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def environment(event: Any, context: Any) -> dict[str, str]:
+    return dict(os.environ)

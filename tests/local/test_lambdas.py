@@ -4,6 +4,7 @@ exits and timeouts, configuration updates and the concurrency limit."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ def lambdas() -> Iterator[LocalLambda]:
     registry.add(LocalFunction("fail", f"{HANDLERS}.fail"))
     registry.add(LocalFunction("exit", f"{HANDLERS}.exit_with"))
     registry.add(LocalFunction("killed", f"{HANDLERS}.kill_self"))
+    registry.add(LocalFunction("env", f"{HANDLERS}.environment"))
     registry.add(LocalFunction("slow", f"{HANDLERS}.sleep", timeout_seconds=1))
     registry.add(LocalFunction("limited", f"{HANDLERS}.sleep"), concurrency=2)
     registry.add(LocalFunction("missing", f"{HANDLERS}.no_such_handler"))
@@ -121,3 +123,18 @@ def test_interceptors_fail_an_invocation_before_it_reaches_an_environment(lambda
     payload, error = call(lambdas, "echo", {})
     assert error == "Unhandled" and payload["errorType"] == "ConnectionError"
     assert lambdas.environments_started == {}
+
+
+def test_an_environment_sees_its_configuration_not_the_hosts(
+    lambdas: LocalLambda, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "developer")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.example.com")
+    monkeypatch.setenv("SOME_HOST_SETTING", "x")
+    lambdas.environment = {"STAGING_BUCKET": "staging", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
+    seen, _ = call(lambdas, "env", {})
+    assert seen["STAGING_BUCKET"] == "staging" and seen["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert {"AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "SOME_HOST_SETTING"}.isdisjoint(seen)
+    assert seen["AWS_CONFIG_FILE"] == seen["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+    assert seen["AWS_LAMBDA_FUNCTION_NAME"] == "env" and seen["_HANDLER"] == f"{HANDLERS}.environment"
+    assert seen["PATH"] == os.environ["PATH"]
