@@ -63,6 +63,13 @@ def _size(text: str) -> int:
     show_default=True,
     help="How Batch jobs run: the worker image in podman/docker, or a subprocess.",
 )
+@click.option(
+    "--function-concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Warm environments (one process each) per function.",
+)
 def up(
     host: str,
     port: int,
@@ -71,6 +78,7 @@ def up(
     large_file_threshold: str,
     multipart_above: str,
     runner: str,
+    function_concurrency: int,
 ) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
     from filepipe.local import LocalCloud, LocalConfig
@@ -83,6 +91,7 @@ def up(
         large_file_threshold_bytes=_size(large_file_threshold),
         presign_max_bytes=_size(multipart_above),
         runner=runner,
+        function_concurrency=function_concurrency,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -95,6 +104,7 @@ def up(
     console.print(f"  staging bucket   {staging_bucket}  (upload here)")
     console.print(f"  archive bucket   {archive_bucket}")
     console.print(f"  state machine    {cloud.state_machine_arn}")
+    console.print(f"  functions run    in local execution environments, up to {function_concurrency} each")
     console.print(f"  Batch jobs run   {cloud.batch.runner.description if cloud.batch else '?'}")
     console.print("\nTry:")
     console.print(f"  aws --endpoint-url {endpoint} s3 cp FILE s3://{staging_bucket}/")

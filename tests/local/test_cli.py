@@ -113,10 +113,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def child_pids(pid: int) -> set[int]:
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return {int(child) for task in tasks for child in (task / "children").read_text().split()}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z")
+
+
 def test_up_serves_any_s3_client_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [FILEPIPE, "up", "--port", str(port), "--runner", "process"],
+        [FILEPIPE, "up", "--port", str(port), "--runner", "process", "--function-concurrency", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -131,6 +144,7 @@ def test_up_serves_any_s3_client_and_stops_on_ctrl_c() -> None:
             if "Ctrl-C stops" in line:
                 break
         assert any(endpoint in line for line in banner), "".join(banner)
+        assert any("up to 2 each" in line for line in banner), "".join(banner)
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         s3.put_object(Bucket="filepipe-staging", Key="hello.txt", Body=b"hello")
         deadline = time.monotonic() + 60
@@ -139,6 +153,8 @@ def test_up_serves_any_s3_client_and_stops_on_ctrl_c() -> None:
                 process.send_signal(signal.SIGINT)
                 raise AssertionError("the upload was not archived:\n" + process.communicate(timeout=30)[0][-3000:])
             time.sleep(0.3)
+        environments = child_pids(process.pid)
+        assert len(environments) >= 3, "the trigger, transform and archive functions each have an environment"
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     finally:
@@ -146,6 +162,7 @@ def test_up_serves_any_s3_client_and_stops_on_ctrl_c() -> None:
             process.kill()
     assert process.returncode == 0, output
     assert "stopping" in output
+    assert not [pid for pid in environments if alive(pid)], "stopping ends every execution environment"
 
 
 def test_nothing_is_left_in_staging(target: Target) -> None:
