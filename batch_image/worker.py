@@ -4,6 +4,11 @@ The job definition passes the object as JSON in ``FILEPIPE_OBJECT`` (the state i
 the state machine's container overrides) and the execution in ``FILEPIPE_EXECUTION``;
 ``--object``/``--execution`` do the same from the command line. Exit codes tell AWS Batch's
 retry strategy what to do: 0 done, 75 (EX_TEMPFAIL) retry, 65 (EX_DATAERR) never retry.
+
+When the job is stopped (TerminateJob, a timeout, a Spot reclaim) ECS sends SIGTERM and waits
+before SIGKILL. The worker turns SIGTERM into an exception, so the output's multipart upload is
+aborted rather than left behind, and exits 75. (As PID 1 in a container, a process without a
+handler would not even see SIGTERM, and would be killed 30 seconds later.)
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from aws_lambda_powertools import Logger
 
@@ -24,6 +31,16 @@ from filepipe.processing import process
 from filepipe.runtime import s3_client, settings
 
 logger = Logger(service="filepipe-worker")
+
+
+class Terminated(BaseException):
+    """The platform asked the job to stop (SIGTERM). Like KeyboardInterrupt it is no Exception,
+    so that no ``except Exception`` on the way (botocore retries any exception raised while
+    sending a request) can swallow it; ``with`` blocks still clean up on their way out."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(f"stopped by {signal.Signals(signum).name}")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.thread_safe_append_keys(key=ref.key, versionId=ref.version_id, execution=args.execution)
     try:
         outcome = process(s3_client(), ref, settings(), args.execution)
+    except Terminated as exc:
+        logger.warning("stopped before the end; the output was not written", extra={"reason": str(exc)})
+        return EXIT_TRANSIENT
     except PermanentError as exc:
         logger.error("permanent failure", extra={"error": type(exc).__name__, "reason": str(exc)})
         return EXIT_PERMANENT
@@ -61,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _raise_terminated)
     code = main()
     # Exit with exactly this code: native thread pools (pyarrow's CSV read-ahead) can crash the
     # interpreter's teardown after an error, turning a permanent 65 into a signal.

@@ -35,11 +35,14 @@ class AttemptResult:
 
 
 class Runner(Protocol):
-    """Runs one attempt of a job and waits for it."""
+    """Runs one attempt of a job and waits for it; stops it as ECS stops a task."""
 
     description: str
 
     def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult: ...
+
+    def stop(self, job: LocalJob, grace_seconds: int) -> None:
+        """SIGTERM, then SIGKILL if the attempt still runs ``grace_seconds`` later."""
 
 
 @dataclass
@@ -99,11 +102,23 @@ class ProcessRunner:
             argv, env=child_environment(env), cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         job.process = process
+        if job.terminate_reason:
+            process.terminate()
         output, _ = process.communicate()
         job.process = None
         code = process.returncode
         reason = "Essential container in task exited" if code >= 0 else f"Killed by signal {-code}"
         return AttemptResult(code, reason, output.decode("utf-8", "replace")[-_LOG_TAIL:])
+
+    def stop(self, job: LocalJob, grace_seconds: int) -> None:
+        process = job.process
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class LocalBatch:
@@ -116,12 +131,15 @@ class LocalBatch:
         runner: Runner,
         command: Sequence[str] = job_contract.COMMAND,
         attempts: int = job_contract.ATTEMPTS,
+        stop_timeout_seconds: int = 30,
     ) -> None:
         self.queue_arn, self.definition_arn = queue_arn, definition_arn
         self.environment = dict(environment)
         """The job definition's environment; submit overrides add to it."""
         self._command = list(command)
         self._attempts = attempts
+        self.stop_timeout_seconds = stop_timeout_seconds
+        """Between SIGTERM and SIGKILL when a job is terminated (ECS's ``stopTimeout``, 30 s by default)."""
         self.runner = runner
         self.jobs: dict[str, LocalJob] = {}
         self.interceptors: list[AttemptInterceptor] = []
@@ -152,14 +170,13 @@ class LocalBatch:
         return {"jobs": [self.jobs[j].describe() for j in job_ids if j in self.jobs]}
 
     def terminate(self, job_id: str, reason: str) -> dict[str, Any]:
+        """TerminateJob: no further attempts; the running one is stopped in the background."""
         job = self.jobs.get(job_id)
         if job is not None and job.status not in ("SUCCEEDED", "FAILED"):
             job.terminate_reason = reason or "Terminated"
-            kill = getattr(self.runner, "kill", None)
-            if kill is not None:
-                kill(job)
-            if job.process is not None:
-                job.process.kill()
+            threading.Thread(
+                target=self.runner.stop, args=(job, self.stop_timeout_seconds), name=f"stop-{job.name}", daemon=True
+            ).start()
         return {}
 
     def _run(self, job: LocalJob) -> None:

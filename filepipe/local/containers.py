@@ -65,9 +65,10 @@ class ContainerRunner:
     def container_name(job: LocalJob) -> str:
         return f"filepipe-{job.job_id}-{len(job.attempts) + 1}"
 
-    def kill(self, job: LocalJob) -> None:
-        """Stop the job's container (killing the ``run`` client alone would leave it running)."""
-        subprocess.run([self.engine, "kill", self.container_name(job)], capture_output=True, check=False)
+    def stop(self, job: LocalJob, grace_seconds: int) -> None:
+        """Stop the job's container (stopping the ``run`` client alone would leave it running)."""
+        command = [self.engine, "stop", "--time", str(grace_seconds), self.container_name(job)]
+        subprocess.run(command, capture_output=True, check=False)
 
 
 def choose_runner(mode: str, image: str) -> Runner:

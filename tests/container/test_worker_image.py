@@ -139,3 +139,30 @@ def test_a_container_killed_midway_leaves_nothing_half_written(
         "a killed worker leaves no output object"
     )
     assert target.s3.get_object(Bucket=target.archive_bucket, Key="failed/containers/killed.csv")["Body"].read() == body
+
+
+def test_a_terminated_container_stops_cleanly_on_sigterm(
+    in_container: ContainerRunner, cloud: LocalCloud, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TerminateJob stops the container as ECS does: SIGTERM to the worker, PID 1 in the container
+    (which without a handler would ignore it), and SIGKILL only after the stop timeout."""
+    assert cloud.batch is not None
+    batch = cloud.batch
+    monkeypatch.setattr(batch, "stop_timeout_seconds", 60)
+    body = csv_rows(6_000_000)
+    target.s3.put_object(Bucket=target.staging_bucket, Key="containers/terminated.csv", Body=body)
+    deadline = time.monotonic() + 180
+    while not target.s3.list_multipart_uploads(Bucket=target.archive_bucket).get("Uploads"):
+        assert time.monotonic() < deadline, "the worker began its output's multipart upload"
+        time.sleep(0.05)
+    (job,) = batch.jobs.values()
+    asked = time.monotonic()
+    cloud.client("batch").terminate_job(jobId=job.job_id, reason="operator: cancelled")
+    (view,) = settle(target, 1, timeout=180)
+    assert time.monotonic() - asked < 50, "the container stopped on SIGTERM, well before the stop timeout"
+    assert (view.path, view.status) == ("batch", "FAILED")
+    assert [a["container"]["exitCode"] for a in job.attempts] == [job_contract.EXIT_TRANSIENT]
+    assert job.status_reason == "operator: cancelled"
+    assert not target.s3.list_multipart_uploads(Bucket=target.archive_bucket).get("Uploads"), "no upload left open"
+    failed = target.s3.get_object(Bucket=target.archive_bucket, Key="failed/containers/terminated.csv")
+    assert failed["Body"].read() == body

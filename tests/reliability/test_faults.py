@@ -226,3 +226,29 @@ def test_a_1024_byte_key_and_odd_names_are_archived(target: Target) -> None:
     views = settle(target, 3)
     assert {v.status for v in views} == {"SUCCEEDED"}
     assert_conserved(target, items)
+
+
+def test_a_batch_job_terminated_midway_aborts_its_upload_and_fails_the_file(
+    cloud: LocalCloud, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TerminateJob stops the worker as ECS does (SIGTERM, SIGKILL after the stop timeout): the
+    worker aborts its output's multipart upload, exits 75, and the file goes to the failure prefix."""
+    assert cloud.batch is not None
+    batch = cloud.batch
+    monkeypatch.setattr(batch, "stop_timeout_seconds", 20)
+    body = ("id,label,value\n" + "".join(f"{i},row {i},{i * 0.25}\n" for i in range(4_000_000))).encode()
+    target.s3.put_object(Bucket=target.staging_bucket, Key="terminated.csv", Body=body)
+    batch_api = cloud.client("batch")
+    deadline = time.monotonic() + 120
+    while not target.s3.list_multipart_uploads(Bucket=target.archive_bucket).get("Uploads"):
+        assert time.monotonic() < deadline, "the worker began its output's multipart upload"
+        time.sleep(0.02)
+    (job,) = batch.jobs.values()
+    batch_api.terminate_job(jobId=job.job_id, reason="operator: cancelled")
+    (view,) = settle(target, 1, timeout=120)
+    assert (view.path, view.status) == ("batch", "FAILED"), job.attempts
+    assert job.status == "FAILED" and job.status_reason == "operator: cancelled"
+    assert [a["container"]["exitCode"] for a in job.attempts] == [75], "SIGTERM became a clean exit, not a kill"
+    assert not target.s3.list_multipart_uploads(Bucket=target.archive_bucket).get("Uploads"), "no upload left open"
+    assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="outputs/").get("Contents")
+    assert target.s3.get_object(Bucket=target.archive_bucket, Key="failed/terminated.csv")["Body"].read() == body
