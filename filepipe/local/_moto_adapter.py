@@ -44,6 +44,7 @@ def apply() -> None:
             return
         _patch_s3_event_versions()
         _patch_batch_parameter_casing()
+        _patch_batch_sync_abort()
         _patch_copy_checksum_type()
         _patch_ranged_get()
         _patch_engine_parse_once()
@@ -126,6 +127,48 @@ def _normalise_response(
 def _patch_batch_parameter_casing() -> None:
     sfn_batch.StateTaskServiceBatch._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
     sfn_batch.StateTaskServiceBatch._normalise_response = _normalise_response  # type: ignore[method-assign]
+
+
+# -- Step Functions: an aborted batch:submitJob.sync -------------------------------------------
+# When a .sync Batch task times out (a job that waits for capacity past TimeoutSeconds) or its
+# execution is stopped, Step Functions terminates the job, "The Task state in AWS Step Functions
+# execution [...] which was managing this resource was aborted" (the reason the stack grants
+# batch:TerminateJob). moto's engine just stops polling and leaves the job queued: it would run
+# later, against a version the failure path has already moved. The two methods below remember
+# the job each task submitted and terminate it when the task ends without the job's description
+# (the engine then answers with a timed-out callback outcome, or nothing).
+
+_ABORTED = "The Task state in AWS Step Functions execution [{}] which was managing this resource was aborted"
+_original_build_sync_resolver = sfn_batch.StateTaskServiceBatch._build_sync_resolver
+_original_eval_sync = sfn_batch.StateTaskServiceBatch._eval_sync
+
+
+def _build_sync_resolver(
+    self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
+) -> Any:
+    job_id = env.stack[-1]["JobId"]
+    resolver: Any = _original_build_sync_resolver(
+        self, env, resource_runtime_part, normalised_parameters, state_credentials
+    )
+    if resolver is not None:
+        resolver.batch_job = (job_id, resource_runtime_part.region)
+    return resolver
+
+
+def _eval_sync(self: Any, env: Any, sync_resolver: Any, *args: Any, **kwargs: Any) -> Any:
+    result = _original_eval_sync(self, env, sync_resolver, *args, **kwargs)
+    job = getattr(sync_resolver, "batch_job", None)
+    if job is not None and not env.is_running() and not isinstance(result, dict):
+        job_id, region = job
+        execution = env.states.context_object.context_object_data["Execution"]["Id"]
+        batch = sfn_batch.boto_client_for(region=region, service="batch", state_credentials=None)
+        batch.terminate_job(jobId=job_id, reason=_ABORTED.format(execution))
+    return result
+
+
+def _patch_batch_sync_abort() -> None:
+    sfn_batch.StateTaskServiceBatch._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
+    sfn_batch.StateTaskServiceBatch._eval_sync = _eval_sync  # type: ignore[method-assign]
 
 
 # -- S3 CopyObject of a multipart object ------------------------------------------------------

@@ -144,6 +144,21 @@ class LocalBatch:
         self.jobs: dict[str, LocalJob] = {}
         self.interceptors: list[AttemptInterceptor] = []
         self._lock = threading.Lock()
+        self._capacity: int | None = None
+        self._running = 0
+        self._capacity_changed = threading.Condition(self._lock)
+
+    @property
+    def capacity(self) -> int | None:
+        """Jobs that may run at once (None: no limit). Above it jobs wait RUNNABLE, as they do
+        when the compute environment has no room; 0 simulates a Batch with no capacity at all."""
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, value: int | None) -> None:
+        with self._capacity_changed:
+            self._capacity = value
+            self._capacity_changed.notify_all()
 
     def submit(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """SubmitJob: start the job in the background, answer at once."""
@@ -173,7 +188,9 @@ class LocalBatch:
         """TerminateJob: no further attempts; the running one is stopped in the background."""
         job = self.jobs.get(job_id)
         if job is not None and job.status not in ("SUCCEEDED", "FAILED"):
-            job.terminate_reason = reason or "Terminated"
+            with self._capacity_changed:
+                job.terminate_reason = reason or "Terminated"
+                self._capacity_changed.notify_all()
             threading.Thread(
                 target=self.runner.stop, args=(job, self.stop_timeout_seconds), name=f"stop-{job.name}", daemon=True
             ).start()
@@ -181,6 +198,27 @@ class LocalBatch:
 
     def _run(self, job: LocalJob) -> None:
         job.status = "RUNNABLE"
+        if not self._wait_for_capacity(job):
+            self._finish(job, "FAILED", job.terminate_reason or "Terminated")
+            return
+        try:
+            self._attempt_all(job)
+        finally:
+            with self._capacity_changed:
+                self._running -= 1
+                self._capacity_changed.notify_all()
+
+    def _wait_for_capacity(self, job: LocalJob) -> bool:
+        """Hold the job RUNNABLE until there is room; False when it was terminated meanwhile."""
+        with self._capacity_changed:
+            while not job.terminate_reason and self._capacity is not None and self._running >= self._capacity:
+                self._capacity_changed.wait()
+            if job.terminate_reason:
+                return False
+            self._running += 1
+            return True
+
+    def _attempt_all(self, job: LocalJob) -> None:
         for attempt in range(1, self._attempts + 1):
             if job.terminate_reason:
                 break

@@ -162,6 +162,7 @@ class LocalCloud:
             pass
         if self.batch is not None:
             self.batch.jobs.clear()
+            self.batch.capacity = None
         self.lambdas.invocations.clear()
         self.lambdas.restore_configuration()
         self.create_resources()
@@ -192,6 +193,14 @@ class LocalCloud:
             "JobQueueArn": self.job_queue_arn,
             "JobDefinitionArn": self.job_definition_arn,
         }
+
+    def redefine(self, **values: str | int) -> None:
+        """Update the state machine with some placeholders changed, as a deploy with other context
+        values would (``redefine(BatchTaskTimeoutSeconds=5)``); :meth:`reset` restores them."""
+        definition = state_machine.render(self.definition_values() | values)
+        self.client("stepfunctions").update_state_machine(
+            stateMachineArn=self.state_machine_arn, definition=json.dumps(definition)
+        )
 
     def handler_environment(self) -> dict[str, str]:
         """What the stack gives every function (stack/compute.py), plus the trigger's ARN."""

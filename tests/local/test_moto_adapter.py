@@ -332,3 +332,18 @@ def test_patched_send_keeps_content_deduplication_and_the_counts() -> None:
 
         assert count(fifo) == "1", "the content-deduplicated resend was dropped"
         assert count(plain) == "3"
+
+
+def test_moto_engine_still_leaves_an_aborted_batch_job_running() -> None:
+    """Why the .sync Batch tasks terminate their job when aborted: drop it when this fails."""
+    import inspect
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch,
+        state_task_service_callback,
+    )
+
+    assert "terminate_job" not in inspect.getsource(state_task_service_batch)
+    polling = inspect.getsource(_moto_adapter._original_eval_sync)
+    assert "while env.is_running():" in polling and "terminate" not in polling
+    assert _moto_adapter._original_eval_sync is state_task_service_callback.StateTaskServiceCallback._eval_sync

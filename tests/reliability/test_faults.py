@@ -17,7 +17,7 @@ from filepipe.errors import TransientError
 from filepipe.local import LocalCloud
 from filepipe.local.batch import AttemptResult, LocalJob
 from filepipe.local.gateway import respond
-from filepipe.operations import Target
+from filepipe.operations import Target, error_records, retry
 from tests.local.helpers import THRESHOLD, notification_for, settle
 from tests.reliability.helpers import archived_version, assert_conserved, places, upload
 
@@ -252,3 +252,38 @@ def test_a_batch_job_terminated_midway_aborts_its_upload_and_fails_the_file(
     assert not target.s3.list_multipart_uploads(Bucket=target.archive_bucket).get("Uploads"), "no upload left open"
     assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="outputs/").get("Contents")
     assert target.s3.get_object(Bucket=target.archive_bucket, Key="failed/terminated.csv")["Body"].read() == body
+
+
+def test_batch_without_capacity_times_out_to_the_failure_prefix_and_a_retry_archives(
+    cloud: LocalCloud, target: Target
+) -> None:
+    """Batch has no capacity: the job waits RUNNABLE until the task's TimeoutSeconds; Step Functions
+    then terminates it (so it can never run later on a file already moved) and the file goes to
+    the failure prefix. When capacity returns, a retry archives it."""
+    assert cloud.batch is not None
+    batch = cloud.batch
+    batch.capacity = 0
+    cloud.redefine(BatchTaskTimeoutSeconds=4)
+    item = upload(target, "no-capacity.csv", csv_rows(THRESHOLD // 8))
+    assert len(item.body) > THRESHOLD
+    (view,) = settle(target, 1, timeout=60)
+    assert (view.path, view.status) == ("batch", "FAILED")
+    (record,) = error_records(target)
+    assert record["error"] == "States.Timeout"
+    (job,) = batch.jobs.values()
+    deadline = time.monotonic() + 10
+    while job.status != "FAILED":
+        assert time.monotonic() < deadline, "the waiting job was terminated"
+        time.sleep(0.1)
+    assert job.attempts == [], "it never ran"
+    assert job.status_reason.startswith("The Task state in AWS Step Functions execution [")
+    assert job.status_reason.endswith("which was managing this resource was aborted")
+    assert places(target, item) == ["failed/no-capacity.csv"]
+
+    batch.capacity = None
+    cloud.redefine()
+    name, started = retry(target, view.arn)
+    assert started
+    views = settle(target, 2, timeout=90)
+    assert [v.status for v in views if v.arn.endswith(name)] == ["SUCCEEDED"]
+    assert_conserved(target, [item])
