@@ -63,51 +63,83 @@ async function withRetries(what, attempt) {
   }
 }
 
-async function multipart(grant, file, row) {
+// A multipart upload in progress is remembered in localStorage (its grant, upload id and the
+// ETags of the parts sent), so that choosing the same file again after a reload or a crash
+// sends only the missing parts, for as long as the grant's credentials last.
+const SAVED = 'filepipe-upload:';
+const RESUME_MARGIN_MS = 5 * 60 * 1000;
+
+function savedName(file) {
+  return `${SAVED}${file.name}:${file.size}:${file.lastModified}`;
+}
+
+function loadSaved(file) {
+  try {
+    const saved = JSON.parse(localStorage.getItem(savedName(file)) || 'null');
+    const expires = saved && Date.parse(saved.grant.credentials.expiration.replace(' ', 'T'));
+    if (saved && expires - Date.now() > RESUME_MARGIN_MS) return saved;
+  } catch (error) {
+    console.warn('ignoring a saved upload', error);
+  }
+  localStorage.removeItem(savedName(file));
+  return null;
+}
+
+async function multipart(grant, file, row, saved = null) {
   const c = grant.credentials;
   const aws = new AwsClient({
     accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken,
     service: 's3', region: grant.region,
   });
   const url = grant.objectUrl;
-  const created = await withRetries('create upload', async () => {
-    const r = await aws.fetch(`${url}?uploads`, { method: 'POST', headers: { 'Content-Type': file.type || 'application/octet-stream' } });
-    if (!r.ok) throw new Error(`CreateMultipartUpload answered ${r.status}`);
-    return r.text();
-  });
-  const uploadId = new DOMParser().parseFromString(created, 'application/xml').querySelector('UploadId').textContent;
+  let uploadId = saved ? saved.uploadId : null;
+  if (!uploadId) {
+    const created = await withRetries('create upload', async () => {
+      const r = await aws.fetch(`${url}?uploads`, { method: 'POST', headers: { 'Content-Type': file.type || 'application/octet-stream' } });
+      if (!r.ok) throw new Error(`CreateMultipartUpload answered ${r.status}`);
+      return r.text();
+    });
+    uploadId = new DOMParser().parseFromString(created, 'application/xml').querySelector('UploadId').textContent;
+  }
   const count = Math.max(1, Math.ceil(file.size / grant.partSize));
-  const etags = new Array(count);
-  let sent = 0;
-  let next = 0;
+  const etags = saved ? saved.etags : new Array(count).fill(null);
+  const remember = () => localStorage.setItem(savedName(file), JSON.stringify({ grant, uploadId, etags }));
+  remember();
+  const partSize = (index) => Math.min(file.size, (index + 1) * grant.partSize) - index * grant.partSize;
+  let sent = etags.reduce((total, etag, index) => total + (etag ? partSize(index) : 0), 0);
+  row.progress(sent / file.size);
+  const pending = etags.flatMap((etag, index) => (etag ? [] : [index]));
   async function worker() {
-    while (next < count) {
-      const index = next++;
-      const blob = file.slice(index * grant.partSize, Math.min(file.size, (index + 1) * grant.partSize));
+    while (pending.length) {
+      const index = pending.shift();
+      const blob = file.slice(index * grant.partSize, index * grant.partSize + partSize(index));
       const body = await blob.arrayBuffer();
       etags[index] = await withRetries(`part ${index + 1}`, async () => {
         const r = await aws.fetch(`${url}?partNumber=${index + 1}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body });
         if (!r.ok) throw new Error(`UploadPart answered ${r.status}`);
         return r.headers.get('ETag');
       });
+      remember();
       sent += blob.size;
       row.progress(sent / file.size);
     }
   }
   try {
-    await Promise.all(Array.from({ length: Math.min(PART_CONCURRENCY, count) }, worker));
+    await Promise.all(Array.from({ length: Math.min(PART_CONCURRENCY, pending.length) }, worker));
+    const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('');
+    await withRetries('complete upload', async () => {
+      const r = await aws.fetch(`${url}?uploadId=${encodeURIComponent(uploadId)}`, {
+        method: 'POST', body: `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`,
+      });
+      const text = await r.text();
+      if (!r.ok || text.includes('<Error>')) throw new Error(`CompleteMultipartUpload answered ${r.status}`);
+    });
   } catch (error) {
     await aws.fetch(`${url}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'DELETE' }).catch(() => {});
     throw error;
+  } finally {
+    localStorage.removeItem(savedName(file));
   }
-  const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('');
-  await withRetries('complete upload', async () => {
-    const r = await aws.fetch(`${url}?uploadId=${encodeURIComponent(uploadId)}`, {
-      method: 'POST', body: `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`,
-    });
-    const text = await r.text();
-    if (!r.ok || text.includes('<Error>')) throw new Error(`CompleteMultipartUpload answered ${r.status}`);
-  });
 }
 
 async function follow(key, row) {
@@ -123,15 +155,23 @@ async function follow(key, row) {
 async function upload(file) {
   const row = addRow(file);
   try {
-    row.status('asking for an upload');
-    const grant = await api('uploads', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ filename: file.name, contentType: file.type || 'application/octet-stream', size: file.size }),
-    });
-    row.status(grant.method === 'PUT' ? 'uploading' : 'uploading in parts');
+    const saved = loadSaved(file);
+    let grant;
+    if (saved) {
+      grant = saved.grant;
+      const done = saved.etags.filter(Boolean).length;
+      row.status(`resuming: ${done} of ${saved.etags.length} parts already sent`);
+    } else {
+      row.status('asking for an upload');
+      grant = await api('uploads', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ filename: file.name, contentType: file.type || 'application/octet-stream', size: file.size }),
+      });
+      row.status(grant.method === 'PUT' ? 'uploading' : 'uploading in parts');
+    }
     if (grant.method === 'PUT') await putWithProgress(grant, file, row);
-    else await multipart(grant, file, row);
+    else await multipart(grant, file, row, saved);
     row.progress(1);
     row.status('uploaded');
     await follow(grant.key, row);
