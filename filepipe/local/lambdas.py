@@ -236,15 +236,22 @@ class LocalLambda:
         return InvocationResult(json.dumps(reply["result"]).encode(), None)
 
     def _checkout(self, function: LocalFunction) -> ExecutionEnvironment:
+        """A warm environment of ``function``, or a new one; idle ones that died are reaped."""
+        dead = []
         with self._lock:
-            idle = self._idle[function.name]
-            while idle:
+            idle, warm = self._idle[function.name], None
+            while idle and warm is None:
                 env = idle.pop()
                 if env.alive:
-                    return env
-            self.environments_started[function.name] = self.environments_started.get(function.name, 0) + 1
-            variables, generation = self._variables(function), self._generation[function.name]
-        return ExecutionEnvironment(function, variables, generation)
+                    warm = env
+                else:
+                    dead.append(env)
+            if warm is None:
+                self.environments_started[function.name] = self.environments_started.get(function.name, 0) + 1
+                variables, generation = self._variables(function), self._generation[function.name]
+        for env in dead:
+            env.close()
+        return warm or ExecutionEnvironment(function, variables, generation)
 
     def _checkin(self, env: ExecutionEnvironment) -> None:
         with self._lock:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +140,15 @@ def test_an_environment_sees_its_configuration_not_the_hosts(
     assert seen["AWS_CONFIG_FILE"] == seen["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
     assert seen["AWS_LAMBDA_FUNCTION_NAME"] == "env" and seen["_HANDLER"] == f"{HANDLERS}.environment"
     assert seen["PATH"] == os.environ["PATH"]
+
+
+def test_an_idle_environment_that_died_is_replaced(lambdas: LocalLambda) -> None:
+    first, _ = call(lambdas, "echo", {})
+    os.kill(first["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{first['pid']}/stat").exists() and " Z " not in Path(f"/proc/{first['pid']}/stat").read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second, error = call(lambdas, "echo", {})
+    assert error is None and second["pid"] != first["pid"]
+    assert lambdas.environments_started == {"echo": 2}
