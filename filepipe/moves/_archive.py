@@ -9,14 +9,13 @@ from filepipe.config import Settings
 from filepipe.events import ObjectRef
 from filepipe.moves._locate import (
     Source,
+    copy_into_archive,
     head,
     locate,
-    provenance,
     read_error_record,
     same_version,
 )
 from filepipe.moves._placement import place
-from filepipe.storage import copy_version
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -55,19 +54,7 @@ def archive(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | N
     status: Literal["archived", "superseded"] = "superseded" if placement.superseded else "archived"
     already_copied = placement.done
     if not already_copied:
-        copy_version(
-            s3,
-            source_bucket=source.bucket,
-            source_key=source.key,
-            source_version=source.version_id,
-            size=source.size,
-            bucket=settings.archive_bucket,
-            key=destination,
-            metadata=provenance(ref, execution),
-            content_type=source.content_type,
-            multipart_threshold=settings.copy_multipart_threshold,
-            part_size=settings.copy_part_size,
-        )
+        copy_into_archive(s3, source, ref, settings, destination, execution)
     remove_source(s3, source, ref, settings)
     return ArchiveOutcome(status, destination)
 

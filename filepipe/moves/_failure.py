@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
 from filepipe.moves._archive import remove_source
-from filepipe.moves._locate import head, locate, provenance, read_error_record, same_version
-from filepipe.storage import copy_version
+from filepipe.moves._locate import copy_into_archive, head, locate, provenance, read_error_record, same_version
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,19 +63,7 @@ def move_to_failed(
     previous = read_error_record(s3, ref, settings)
     attempts = int((previous or {}).get("attempts", 0)) + 1
     if source.where == "staging":
-        copy_version(
-            s3,
-            source_bucket=source.bucket,
-            source_key=source.key,
-            source_version=source.version_id,
-            size=source.size,
-            bucket=settings.archive_bucket,
-            key=failed_key,
-            metadata=provenance(ref, execution),
-            content_type=source.content_type,
-            multipart_threshold=settings.copy_multipart_threshold,
-            part_size=settings.copy_part_size,
-        )
+        copy_into_archive(s3, source, ref, settings, failed_key, execution)
     record = {
         "bucket": ref.bucket,
         "key": ref.key,

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from filepipe.config import Settings, key_metadata
 from filepipe.events import ObjectRef
+from filepipe.storage import copy_version
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -49,6 +50,25 @@ def provenance(ref: ObjectRef, execution: str | None) -> dict[str, str]:
     if execution:
         meta["filepipe-execution"] = execution.rsplit(":", 1)[-1]
     return meta
+
+
+def copy_into_archive(
+    s3: S3Client, source: Source, ref: ObjectRef, settings: Settings, key: str, execution: str | None
+) -> None:
+    """Server-side copy of ``source`` to ``key`` in the archive bucket, with ``ref``'s provenance."""
+    copy_version(
+        s3,
+        source_bucket=source.bucket,
+        source_key=source.key,
+        source_version=source.version_id,
+        size=source.size,
+        bucket=settings.archive_bucket,
+        key=key,
+        metadata=provenance(ref, execution),
+        content_type=source.content_type,
+        multipart_threshold=settings.copy_multipart_threshold,
+        part_size=settings.copy_part_size,
+    )
 
 
 def head(s3: S3Client, **params: Any) -> dict[str, Any] | None:
