@@ -92,7 +92,7 @@ class LocalCloud:
         self.gateway: Gateway | None = None
         self._server: BaseWSGIServer | None = None
         self._poller: QueuePoller | None = None
-        self._saved_env: dict[str, str | None] = {}
+        self._saved_moto_port: str | None = None
         self.port = self.config.port
         self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
@@ -141,13 +141,11 @@ class LocalCloud:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        self.lambdas.close()
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
+            if self._saved_moto_port is None:
+                os.environ.pop("MOTO_PORT", None)
             else:
-                os.environ[name] = value
-        self._saved_env = {}
+                os.environ["MOTO_PORT"] = self._saved_moto_port
+        self.lambdas.close()
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -249,7 +247,7 @@ class LocalCloud:
 
     def _set_environment(self) -> None:
         """The Step Functions engine finds the endpoint through ``MOTO_PORT``."""
-        self._saved_env.setdefault("MOTO_PORT", os.environ.get("MOTO_PORT"))
+        self._saved_moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
 
     def _configure_engine(self) -> None:
