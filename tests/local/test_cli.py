@@ -114,8 +114,13 @@ def free_port() -> int:
 
 
 def child_pids(pid: int) -> set[int]:
-    tasks = Path(f"/proc/{pid}/task").iterdir()
-    return {int(child) for task in tasks for child in (task / "children").read_text().split()}
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children.update(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue  # a thread that ended while we looked
+    return children
 
 
 def alive(pid: int) -> bool:
