@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from batch_image import job
+from filepipe.grants import PRINCIPALS
 from stack import permissions as perm
 from stack.buckets import Buckets
 from stack.config import PipelineConfig
@@ -30,8 +31,9 @@ LAMBDA_ENTRYPOINT = ["python", "-m", "awslambdaric"]
 @dataclass(frozen=True)
 class FunctionSpec:
     construct_id: str
+    principal: str
+    """Whose grants its role gets (``filepipe/grants.py``); the caller applies them."""
     handler: str
-    description: str
     memory_mb: int
     timeout_seconds: int
 
@@ -48,60 +50,32 @@ class Compute(Construct):
             "POWERTOOLS_LOG_LEVEL": "INFO",
             **config.handler_environment(),
         }
+        self.resources = perm.StackResources(buckets.staging, buckets.archive, config.area_prefixes())
         self.transform_function = self.function(
             FunctionSpec(
                 "TransformFunction",
+                "transform",
                 "transform_lambda.handler.handler",
-                "filepipe: runs a small file's transform",
                 config.transform_memory_mb,
                 config.transform_timeout_seconds,
             )
         )
-        self._grant_transform(self.transform_function.role)  # type: ignore[arg-type]
         self.archive_function = self.function(
             FunctionSpec(
-                "ArchiveFunction",
-                "moves_lambda.handler.archive_handler",
-                "filepipe: moves a processed original into the archive",
-                512,
-                config.moves_timeout_seconds,
+                "ArchiveFunction", "archive", "moves_lambda.handler.archive_handler", 512, config.moves_timeout_seconds
             )
         )
-        role = self.archive_function.role
-        assert role is not None
-        perm.grant_objects(role, perm.READ_VERSION + perm.DELETE_VERSION, buckets.staging, [""])
-        perm.grant_objects(
-            role, perm.READ_VERSION, buckets.archive, [config.originals_prefix, config.superseded_prefix]
-        )
-        perm.grant_objects(role, perm.WRITE, buckets.archive, [config.originals_prefix, config.superseded_prefix])
-        perm.grant_objects(
-            role,
-            perm.READ_VERSION + perm.DELETE_VERSION,
-            buckets.archive,
-            [config.failed_prefix, config.errors_prefix],
-        )
-        perm.grant_list(role, buckets.staging, buckets.archive)
-
         self.failure_function = self.function(
             FunctionSpec(
-                "FailureFunction",
-                "moves_lambda.handler.failure_handler",
-                "filepipe: moves a failed original to the failure prefix with an error record",
-                512,
-                config.moves_timeout_seconds,
+                "FailureFunction", "failure", "moves_lambda.handler.failure_handler", 512, config.moves_timeout_seconds
             )
         )
-        role = self.failure_function.role
-        assert role is not None
-        perm.grant_objects(role, perm.READ_VERSION + perm.DELETE_VERSION, buckets.staging, [""])
-        perm.grant_objects(
-            role,
-            perm.READ_VERSION + perm.WRITE,
-            buckets.archive,
-            [config.failed_prefix, config.errors_prefix],
-        )
-        perm.grant_list(role, buckets.staging, buckets.archive)
-
+        for function, principal in (
+            (self.transform_function, "transform"),
+            (self.archive_function, "archive"),
+            (self.failure_function, "failure"),
+        ):
+            perm.apply(function.role, principal, self.resources)  # type: ignore[arg-type]
         self._batch()
 
     def function(
@@ -110,12 +84,12 @@ class Compute(Construct):
         """A function of the worker image with its own role and log group, in ``scope``."""
         scope = scope or self
         logs = log_group(scope, f"{spec.construct_id}Logs", self._config.log_retention_days)
-        role = perm.lambda_role(scope, f"{spec.construct_id}Role", spec.description)
+        role = perm.role(scope, f"{spec.construct_id}Role", spec.principal)
         logs.grant_write(role)
         return lambda_.DockerImageFunction(
             scope,
             spec.construct_id,
-            description=spec.description,
+            description=PRINCIPALS[spec.principal].description,
             code=lambda_.DockerImageCode.from_image_asset(
                 str(REPOSITORY_ROOT), entrypoint=LAMBDA_ENTRYPOINT, cmd=[spec.handler]
             ),
@@ -126,19 +100,6 @@ class Compute(Construct):
             log_group=logs,
             logging_format=lambda_.LoggingFormat.JSON,
         )
-
-    def _grant_transform(self, role: iam.IRole) -> None:
-        """Read the original (staging, or the failure prefix on a retry), write the output."""
-        buckets, config = self._buckets, self._config
-        perm.grant_objects(role, perm.READ_VERSION, buckets.staging, [""])
-        perm.grant_objects(role, perm.READ_VERSION, buckets.archive, [config.failed_prefix])
-        perm.grant_objects(
-            role,
-            perm.READ_VERSION + perm.WRITE,
-            buckets.archive,
-            [config.outputs_prefix, config.superseded_prefix],
-        )
-        perm.grant_list(role, buckets.staging, buckets.archive)
 
     def _batch(self) -> None:
         config = self._config
@@ -167,13 +128,8 @@ class Compute(Construct):
                 batch.OrderedComputeEnvironment(compute_environment=self.compute_environment, order=1)
             ],
         )
-        job_role = iam.Role(
-            self,
-            "JobRole",
-            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="filepipe: the Batch worker's permissions (the same as the transformer's)",
-        )
-        self._grant_transform(job_role)
+        job_role = perm.role(self, "JobRole", "job")
+        perm.apply(job_role, "job", self.resources)
         execution_role = iam.Role(
             self,
             "JobExecutionRole",

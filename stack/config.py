@@ -110,6 +110,17 @@ class PipelineConfig:
         if len({*prefixes, self.superseded_prefix}) != 5 or any(not p.endswith("/") for p in prefixes):
             raise ValueError("archive prefixes must be distinct and end with '/'")
 
+    def area_prefixes(self) -> dict[str, str]:
+        """The prefix of each area the grants table names (``filepipe/grants.py``)."""
+        return {
+            "originals": self.originals_prefix,
+            "outputs": self.outputs_prefix,
+            "failed": self.failed_prefix,
+            "errors": self.errors_prefix,
+            "superseded": self.superseded_prefix,
+            "uploads": self.upload_prefix,
+        }
+
     def handler_environment(self) -> dict[str, str]:
         """What the handlers read through ``filepipe.config.Settings`` (besides bucket names)."""
         return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aws_cdk import Duration
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -10,6 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stack import permissions as perm
 from stack.buckets import Buckets
 from stack.compute import Compute, FunctionSpec
 from stack.config import PipelineConfig
@@ -34,7 +37,7 @@ class Intake(Construct):
         *,
         buckets: Buckets,
         compute: Compute,
-        state_machine: sfn.IStateMachine,
+        state_machine: sfn.StateMachine,
         config: PipelineConfig,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -59,17 +62,15 @@ class Intake(Construct):
         buckets.staging.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue))
 
         self.trigger_function = compute.function(
-            FunctionSpec(
-                "TriggerFunction",
-                "trigger_lambda.handler.handler",
-                "filepipe: starts one execution per uploaded object version",
-                256,
-                TRIGGER_TIMEOUT_SECONDS,
-            ),
+            FunctionSpec("TriggerFunction", "trigger", "trigger_lambda.handler.handler", 256, TRIGGER_TIMEOUT_SECONDS),
             environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn},
             scope=self,
         )
-        state_machine.grant_start_execution(self.trigger_function)
+        perm.apply(
+            self.trigger_function.role,  # type: ignore[arg-type]
+            "trigger",
+            replace(compute.resources, state_machine=state_machine, queue=self.queue),
+        )
         self.trigger_function.add_event_source(
             sources.SqsEventSource(
                 self.queue,

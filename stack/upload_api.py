@@ -4,8 +4,8 @@ credentials, reports upload status, and serves the upload page."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -15,7 +15,6 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from filepipe.uploads import UploadConfig
-from filepipe.uploads._service import MULTIPART_ACTIONS
 from stack import permissions as perm
 from stack.buckets import Buckets
 from stack.compute import Compute, FunctionSpec
@@ -51,13 +50,7 @@ class UploadApi(Construct):
         super().__init__(scope, construct_id)
         defaults = UploadConfig(bucket="", role_arn="")
         self.function = compute.function(
-            FunctionSpec(
-                "UploadApiFunction",
-                "upload_api.handler.handler",
-                "filepipe: grants uploads into staging and reports their status",
-                512,
-                29,
-            ),
+            FunctionSpec("UploadApiFunction", "upload_api", "upload_api.handler.handler", 512, 29),
             environment={
                 "UPLOAD_PREFIX": config.upload_prefix,
                 "PRESIGN_MAX_BYTES": str(config.upload_presign_max_bytes),
@@ -70,17 +63,17 @@ class UploadApi(Construct):
         role = self.function.role
         assert isinstance(role, iam.Role)
         # Only the API's function may assume the upload role: its trust policy names that role.
-        self.upload_role = iam.Role(
-            self,
-            "UploadRole",
-            assumed_by=iam.ArnPrincipal(role.role_arn),
-            description="filepipe: multipart uploads into staging; each session narrowed to one key",
-            max_session_duration=Duration.hours(1),
+        self.upload_role = perm.role(self, "UploadRole", "upload", assumed_by=iam.ArnPrincipal(role.role_arn))
+        resources = replace(compute.resources, state_machine=state_machine, roles={"upload": self.upload_role})
+        perm.apply(self.upload_role, "upload", resources)
+        perm.apply(role, "upload_api", resources)
+        perm.acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"<{perm.logical_id(state_machine)}.Name>:*]",
+            "Executions are named at start time; status reads only this state machine's executions.",
         )
-        perm.grant_objects(self.upload_role, list(MULTIPART_ACTIONS), buckets.staging, [config.upload_prefix])
-        self.upload_role.grant_assume_role(role)
         self.function.add_environment("UPLOAD_ROLE_ARN", self.upload_role.role_arn)
-        self._grant(role, buckets, state_machine, config)
         self.api = self._api(config)
         buckets.staging.add_cors_rule(
             allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.DELETE],
@@ -88,40 +81,6 @@ class UploadApi(Construct):
             allowed_headers=["*"],
             exposed_headers=["ETag"],
             max_age=3600,
-        )
-
-    def _grant(self, role: iam.Role, buckets: Buckets, state_machine: sfn.StateMachine, config: PipelineConfig) -> None:
-        prefix = config.upload_prefix
-        # A presigned PUT carries the signer's permissions: the function may write new uploads.
-        perm.grant_objects(role, ["s3:PutObject", "s3:GetObject"], buckets.staging, [prefix])
-        perm.grant_objects(
-            role,
-            ["s3:GetObject"],
-            buckets.archive,
-            [config.originals_prefix + prefix, config.errors_prefix + prefix],
-        )
-        perm.grant_list(role, buckets.staging, buckets.archive)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine.state_machine_arn])
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="states",
-                        resource="execution",
-                        resource_name=f"{state_machine.state_machine_name}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
-        perm.acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"<{perm.logical_id(state_machine)}.Name>:*]",
-            "Executions are named at start time; status reads only this state machine's executions.",
         )
 
     def _api(self, config: PipelineConfig) -> apigw.HttpApi:

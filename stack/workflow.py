@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack
-from aws_cdk import aws_iam as iam
+from dataclasses import replace
+
+from aws_cdk import Aws
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stack import permissions as perm
 from stack.compute import Compute
 from stack.config import PipelineConfig
 from stack.log_groups import log_group
 from state_machine import DEFINITION_PATH
 
-BATCH_SYNC_RULE = "StepFunctionsGetEventsForBatchJobsRule"
-"""The EventBridge rule Step Functions manages to follow ``batch:submitJob.sync`` jobs."""
 BATCH_TIMEOUT_ATTEMPTS = 3
 
 
@@ -38,12 +38,7 @@ class Workflow(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group(self, "ExecutionLogs", config.log_retention_days)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="filepipe: the state machine's permissions",
-        )
+        self.role = perm.role(self, "Role", "state_machine")
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -57,27 +52,14 @@ class Workflow(Construct):
         self._grant(compute)
 
     def _grant(self, compute: Compute) -> None:
-        for function in (compute.transform_function, compute.archive_function, compute.failure_function):
-            function.grant_invoke(self.role)
-        stack = Stack.of(self)
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["batch:SubmitJob"],
-                resources=[compute.job_queue.job_queue_arn, compute.job_definition.job_definition_arn],
-            )
+        resources = replace(
+            compute.resources,
+            functions={
+                "transform": compute.transform_function,
+                "archive": compute.archive_function,
+                "failure": compute.failure_function,
+            },
+            job_queue=compute.job_queue,
+            job_definition=compute.job_definition,
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["batch:TerminateJob"],
-                resources=[stack.format_arn(service="batch", resource="job", resource_name="*")],
-            )
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["batch:DescribeJobs"], resources=["*"]),
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[stack.format_arn(service="events", resource="rule", resource_name=BATCH_SYNC_RULE)],
-            )
-        )
+        perm.apply(self.role, "state_machine", resources)

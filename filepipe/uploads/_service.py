@@ -12,11 +12,9 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from filepipe.config import ArchiveLayout
+from filepipe.grants import MULTIPART_UPLOAD
 from filepipe.storage import GiB, MiB
 from filepipe.uploads._keys import InvalidFilename, upload_key
-
-MULTIPART_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
-"""CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all s3:PutObject."""
 
 DEFAULT_CONTENT_TYPES = (
     "text/csv",
@@ -86,7 +84,7 @@ def session_policy(bucket: str, key: str) -> dict[str, Any]:
             {
                 "Sid": "UploadThisKeyOnly",
                 "Effect": "Allow",
-                "Action": list(MULTIPART_ACTIONS),
+                "Action": list(MULTIPART_UPLOAD),
                 "Resource": f"arn:aws:s3:::{bucket}/{key}",
             }
         ],

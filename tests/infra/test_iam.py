@@ -1,10 +1,14 @@
-"""Each role holds exactly the buckets, prefixes and actions its code uses."""
+"""Each role holds exactly the buckets, prefixes and actions its code uses, and exactly what the
+grants table (``filepipe/grants.py``) says: the table is what the local cloud enforces."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
-from stack.permissions import DELETE_VERSION, LIST, READ_VERSION, WRITE
+from filepipe.grants import DELETE_VERSION, LIST, PRINCIPALS, READ_VERSION, WRITE
 from tests.infra.conftest import Synthesized, actions_on
 
 pytestmark = pytest.mark.infra
@@ -62,9 +66,12 @@ def test_archive_moves_staging_into_originals(synth: Synthesized) -> None:
 
 
 def test_failure_move_writes_only_the_failure_prefix_and_records(synth: Synthesized) -> None:
+    """It reads originals/ too: a file whose archive copy was made before a failure is archived,
+    not failed (without this grant every failure move was refused in AWS: issue 11)."""
     table = actions_on(synth.policy_statements("ComputeFailureFunctionRole"))
     assert s3_part(table) == {
         "Staging/*": READ_DELETE,
+        "Archive/originals/*": READ,
         "Archive/failed/*": RW,
         "Archive/errors/*": RW,
         "Archive": set(LIST),
@@ -93,3 +100,68 @@ def test_state_machine_invokes_its_functions_and_runs_batch_jobs(synth: Synthesi
         *(a for r, a in table.items() if "StepFunctionsGetEventsForBatchJobsRule" in r)
     )
     assert "s3:GetObject" not in set().union(*table.values())
+
+
+ROLES = {
+    "trigger": "IntakeTriggerFunctionRole",
+    "transform": "ComputeTransformFunctionRole",
+    "archive": "ComputeArchiveFunctionRole",
+    "failure": "ComputeFailureFunctionRole",
+    "upload_api": "UploadApiUploadApiFunctionRole",
+    "upload": "UploadApiUploadRole",
+    "job": "ComputeJobRole",
+    "state_machine": "WorkflowRole",
+}
+PLATFORM_SERVICES = ("logs:", "xray:")
+"""Log and trace delivery CDK grants beside each function and the state machine; the local cloud
+has neither service, so the table leaves them to CDK."""
+
+
+def test_every_principal_of_the_grants_table_has_a_role() -> None:
+    assert set(ROLES) == set(PRINCIPALS)
+
+
+@pytest.mark.parametrize("principal", sorted(ROLES))
+def test_each_role_holds_exactly_its_grants_from_the_table(synth: Synthesized, principal: str) -> None:
+    """What the local cloud enforces is what the stack deploys: no grant missing, none added
+    beside the table (CDK's implicit grants included), for every role."""
+    deployed = {}
+    for resource, actions in actions_on(synth.policy_statements(ROLES[principal])).items():
+        kept = {a for a in actions if not a.startswith(PLATFORM_SERVICES)}
+        if kept:
+            deployed[resource] = kept
+    assert deployed == rendered(synth, principal)
+
+
+def test_roles_trust_the_principal_the_table_names(synth: Synthesized) -> None:
+    for principal, prefix in ROLES.items():
+        (logical_id,) = [k for k in synth.resources("AWS::IAM::Role") if k.startswith(prefix) and "Default" not in k]
+        (statement,) = synth.raw["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        expected = PRINCIPALS[principal].assumed_by
+        if expected.endswith(".amazonaws.com"):
+            assert statement["Principal"] == {"Service": expected}, principal
+        else:
+            assert statement["Principal"]["AWS"]["Fn::GetAtt"][0].startswith(ROLES[expected]), principal
+
+
+def rendered(synth: Synthesized, principal: str) -> dict[str, set[str]]:
+    """The table's grants for ``principal`` resolved in the synthesized stack."""
+    stack = synth.stack
+    resources = replace(
+        stack.compute.resources,
+        state_machine=stack.workflow.state_machine,
+        queue=stack.intake.queue,
+        functions={
+            "transform": stack.compute.transform_function,
+            "archive": stack.compute.archive_function,
+            "failure": stack.compute.failure_function,
+        },
+        roles={"upload": stack.upload_api.upload_role},
+        job_queue=stack.compute.job_queue,
+        job_definition=stack.compute.job_definition,
+    )
+    statements: list[dict[str, Any]] = []
+    for grant in PRINCIPALS[principal].grants:
+        arns = [stack.resolve(arn) for resource in grant.resources for arn in resources.arns(stack, resource)]
+        statements.append({"Effect": "Allow", "Action": list(grant.actions), "Resource": arns})
+    return actions_on(statements)

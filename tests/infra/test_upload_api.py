@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from filepipe.uploads._service import MULTIPART_ACTIONS
+from filepipe.grants import MULTIPART_UPLOAD
 from tests.infra.conftest import Synthesized, actions_on
 
 pytestmark = pytest.mark.infra
@@ -42,7 +42,7 @@ def test_upload_role_is_assumable_only_by_the_api_function(synth: Synthesized) -
 
 def test_upload_role_may_only_multipart_upload_into_the_upload_prefix(synth: Synthesized) -> None:
     table = actions_on(synth.policy_statements("UploadApiUploadRole"))
-    assert table == {"Staging/uploads/*": set(MULTIPART_ACTIONS)}
+    assert table == {"Staging/uploads/*": set(MULTIPART_UPLOAD)}
 
 
 def test_api_function_presigns_reads_status_and_assumes_only_the_upload_role(synth: Synthesized) -> None:

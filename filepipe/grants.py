@@ -1,0 +1,226 @@
+"""Who may do what: every principal of the pipeline and its permissions, in one table.
+
+The stack renders this table into each role's policy (``stack/permissions.py``) and the local
+cloud into the IAM roles its functions, Batch jobs, state machine and upload grants act with
+(``filepipe/local/iam.py``), so a permission the deployed stack lacks is refused locally too.
+``tests/infra/test_iam.py`` checks that the synthesized template holds exactly these statements,
+beside the log and trace delivery CDK adds for every function and the state machine.
+
+Resources are named, not spelled: ``Objects("archive", ("failed",))`` is the archive bucket's
+objects under its failure prefix, whatever the deployment calls that bucket and prefix.
+
+Example::
+
+    for grant in PRINCIPALS["transform"].grants:
+        print(grant.actions, grant.resources)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+BucketName = Literal["staging", "archive"]
+
+READ_VERSION = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging")
+WRITE = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload")
+DELETE_VERSION = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+LIST = ("s3:ListBucket", "s3:ListBucketVersions")
+"""HeadObject answers 404 (not 403) for a missing key only with ListBucket."""
+MULTIPART_UPLOAD = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+"""CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all s3:PutObject."""
+CONSUME_QUEUE = (
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueUrl",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+)
+"""What Lambda's SQS event source mapping does with the function's role (CDK grants the same)."""
+BATCH_SYNC_RULE = "StepFunctionsGetEventsForBatchJobsRule"
+"""The EventBridge rule Step Functions manages to follow ``batch:submitJob.sync`` jobs."""
+
+AREAS = ("originals", "outputs", "failed", "errors", "superseded", "uploads")
+"""Prefix names a grant may use; each deployment maps them to its own prefixes."""
+
+
+@dataclass(frozen=True)
+class Objects:
+    """The objects of one bucket under the concatenation of ``areas``' prefixes (none: all)."""
+
+    bucket: BucketName
+    areas: tuple[str, ...] = ()
+
+    def prefix(self, prefixes: Mapping[str, str]) -> str:
+        return "".join(prefixes[area] for area in self.areas)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A bucket itself (listing it)."""
+
+    bucket: BucketName
+
+
+@dataclass(frozen=True)
+class Named:
+    """One of the pipeline's other resources.
+
+    ``kind`` is one of: ``state_machine``; ``executions`` (of that state machine); ``queue``
+    (intake); ``function`` and ``role`` (``name`` says which); ``job_queue``; ``job_definition``;
+    ``jobs`` (any Batch job: their IDs are made at submit time); ``batch_sync_rule``; ``any``
+    (for actions with no resource-level permissions).
+    """
+
+    kind: str
+    name: str = ""
+
+
+Resource = Objects | Bucket | Named
+
+
+@dataclass(frozen=True)
+class Grant:
+    actions: tuple[str, ...]
+    resources: tuple[Resource, ...]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A role, who may assume it (a service, or another principal of this table), and its grants."""
+
+    name: str
+    assumed_by: str
+    description: str
+    grants: tuple[Grant, ...]
+    max_session_seconds: int = 3600
+    """The longest session AssumeRole may ask for (IAM's MaxSessionDuration, 1 hour by default)."""
+
+    @property
+    def trusts_service(self) -> bool:
+        return self.assumed_by.endswith(".amazonaws.com")
+
+
+def _reads_originals_writes_outputs() -> tuple[Grant, ...]:
+    """The transform, wherever it runs: read the original (staging, or the failure prefix on a
+    retry), write the output (and move an older version's output aside)."""
+    return (
+        Grant(READ_VERSION, (Objects("staging"),)),
+        Grant(READ_VERSION, (Objects("archive", ("failed",)),)),
+        Grant(READ_VERSION + WRITE, (Objects("archive", ("outputs",)), Objects("archive", ("superseded",)))),
+        Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+    )
+
+
+PRINCIPALS: dict[str, Principal] = {
+    p.name: p
+    for p in (
+        Principal(
+            "trigger",
+            "lambda.amazonaws.com",
+            "filepipe: starts one execution per uploaded object version",
+            (
+                Grant(CONSUME_QUEUE, (Named("queue"),)),
+                Grant(("states:StartExecution",), (Named("state_machine"),)),
+            ),
+        ),
+        Principal(
+            "transform",
+            "lambda.amazonaws.com",
+            "filepipe: runs a small file's transform",
+            _reads_originals_writes_outputs(),
+        ),
+        Principal(
+            "job",
+            "ecs-tasks.amazonaws.com",
+            "filepipe: the Batch worker's permissions (the same as the transformer's)",
+            _reads_originals_writes_outputs(),
+        ),
+        Principal(
+            "archive",
+            "lambda.amazonaws.com",
+            "filepipe: moves a processed original into the archive",
+            (
+                Grant(READ_VERSION + DELETE_VERSION, (Objects("staging"),)),
+                Grant(
+                    READ_VERSION + WRITE,
+                    (Objects("archive", ("originals",)), Objects("archive", ("superseded",))),
+                ),
+                Grant(
+                    READ_VERSION + DELETE_VERSION,
+                    (Objects("archive", ("failed",)), Objects("archive", ("errors",))),
+                ),
+                Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+            ),
+        ),
+        Principal(
+            "failure",
+            "lambda.amazonaws.com",
+            "filepipe: moves a failed original to the failure prefix with an error record",
+            (
+                Grant(READ_VERSION + DELETE_VERSION, (Objects("staging"),)),
+                # Before moving a file to failed/, the move checks whether the archive step had
+                # already copied it to originals/ (then the archive is completed instead).
+                Grant(READ_VERSION, (Objects("archive", ("originals",)),)),
+                Grant(READ_VERSION + WRITE, (Objects("archive", ("failed",)), Objects("archive", ("errors",)))),
+                Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+            ),
+        ),
+        Principal(
+            "upload_api",
+            "lambda.amazonaws.com",
+            "filepipe: grants uploads into staging and reports their status",
+            (
+                # A presigned PUT carries its signer's permissions: the function may write uploads.
+                Grant(("s3:PutObject", "s3:GetObject"), (Objects("staging", ("uploads",)),)),
+                Grant(
+                    ("s3:GetObject",),
+                    (Objects("archive", ("originals", "uploads")), Objects("archive", ("errors", "uploads"))),
+                ),
+                Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+                Grant(("states:ListExecutions",), (Named("state_machine"),)),
+                Grant(("states:DescribeExecution",), (Named("executions"),)),
+                Grant(("sts:AssumeRole",), (Named("role", "upload"),)),
+            ),
+        ),
+        Principal(
+            "upload",
+            "upload_api",
+            "filepipe: multipart uploads into staging; each session narrowed to one key",
+            (Grant(MULTIPART_UPLOAD, (Objects("staging", ("uploads",)),)),),
+        ),
+        Principal(
+            "state_machine",
+            "states.amazonaws.com",
+            "filepipe: the state machine's permissions",
+            (
+                Grant(
+                    ("lambda:InvokeFunction",),
+                    (Named("function", "transform"), Named("function", "archive"), Named("function", "failure")),
+                ),
+                Grant(("batch:SubmitJob",), (Named("job_queue"), Named("job_definition"))),
+                Grant(("batch:TerminateJob",), (Named("jobs"),)),
+                Grant(("batch:DescribeJobs",), (Named("any"),)),
+                Grant(("events:PutTargets", "events:PutRule", "events:DescribeRule"), (Named("batch_sync_rule"),)),
+            ),
+        ),
+    )
+}
+"""Every role the pipeline's code acts with, by the name both renderers use."""
+
+FUNCTIONS = ("trigger", "transform", "archive", "failure", "upload_api")
+"""The principals that are Lambda functions (each function has its own role)."""
+
+
+def without(principal: Principal, grant_index: int, action: str | None = None) -> Principal:
+    """``principal`` with one grant removed (or one action of it): the local cloud's mutation
+    control uses it to show that enforcement is on and each grant is needed."""
+    grants = list(principal.grants)
+    removed = grants.pop(grant_index)
+    if action is not None:
+        kept = tuple(a for a in removed.actions if a != action)
+        assert kept != removed.actions, f"{principal.name} grant {grant_index} has no {action}"
+        if kept:
+            grants.insert(grant_index, Grant(kept, removed.resources))
+    return replace(principal, grants=tuple(grants))
