@@ -82,6 +82,7 @@ def up(
 ) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
     from filepipe.local import LocalCloud, LocalConfig
+    from filepipe.local.cloud import CREDENTIALS, REGION
 
     config = LocalConfig(
         host=host,
@@ -106,6 +107,11 @@ def up(
     console.print(f"  state machine    {cloud.state_machine_arn}")
     console.print(f"  functions run    in local execution environments, up to {function_concurrency} each")
     console.print(f"  Batch jobs run   {cloud.batch.runner.description if cloud.batch else '?'}")
+    console.print("  permissions      each function, job and the state machine act with its deployed role")
+    console.print(
+        f"  your credentials AWS_ACCESS_KEY_ID={CREDENTIALS['AWS_ACCESS_KEY_ID']} "
+        f"AWS_SECRET_ACCESS_KEY={CREDENTIALS['AWS_SECRET_ACCESS_KEY']} (the administrator), region {REGION}"
+    )
     console.print("\nTry:")
     console.print(f"  aws --endpoint-url {endpoint} s3 cp FILE s3://{staging_bucket}/")
     console.print(
@@ -113,7 +119,7 @@ def up(
     )
     console.print(f"  filepipe status --endpoint {endpoint}")
     console.print(f"  filepipe upload --endpoint {endpoint} --wait FILE...   (or the page: {endpoint}/ui/)")
-    console.print("(any access key works; region us-east-1)   Ctrl-C stops.")
+    console.print("Requests signed with other keys are refused.   Ctrl-C stops.")
     try:
         while not stop.wait(0.5):
             pass

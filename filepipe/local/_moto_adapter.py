@@ -2,7 +2,8 @@
 
 Each patch names the moto behaviour it works around; ``tests/local/test_moto_adapter.py`` checks
 that the behaviour is still there, so a moto upgrade that fixes (or changes) it fails loudly
-instead of silently double-patching. Nothing here changes the workflow's logic.
+instead of silently double-patching. Nothing here changes the workflow's logic. The patches that
+make moto enforce IAM as AWS does live beside this module, in ``_moto_iam.py``, applied from here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -30,6 +32,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path as sfn_json_path
+
+from filepipe.local import _moto_iam
 
 _applied = False
 _lock = threading.Lock()
@@ -53,6 +57,7 @@ def apply() -> None:
         _patch_backend_lookup_cache()
         _patch_sqs_retention_check()
         _patch_sqs_send_attributes()
+        _moto_iam.apply()
         _applied = True
 
 
@@ -151,7 +156,7 @@ def _build_sync_resolver(
         self, env, resource_runtime_part, normalised_parameters, state_credentials
     )
     if resolver is not None:
-        resolver.batch_job = (job_id, resource_runtime_part.region)
+        resolver.batch_job = (job_id, resource_runtime_part.region, state_credentials)
     return resolver
 
 
@@ -159,9 +164,9 @@ def _eval_sync(self: Any, env: Any, sync_resolver: Any, *args: Any, **kwargs: An
     result = _original_eval_sync(self, env, sync_resolver, *args, **kwargs)
     job = getattr(sync_resolver, "batch_job", None)
     if job is not None and not env.is_running() and not isinstance(result, dict):
-        job_id, region = job
+        job_id, region, credentials = job
         execution = env.states.context_object.context_object_data["Execution"]["Id"]
-        batch = sfn_batch.boto_client_for(region=region, service="batch", state_credentials=None)
+        batch = sfn_batch.boto_client_for(region=region, service="batch", state_credentials=credentials)
         batch.terminate_job(jobId=job_id, reason=_ABORTED.format(execution))
     return result
 
@@ -291,15 +296,33 @@ def _patch_engine_parse_once() -> None:
 
 _original_boto_client_for = sfn_boto_client.boto_client_for
 
+RoleCredentials = Callable[[str], Any]
+"""Role ARN -> botocore credentials (refreshable) of a session of that role."""
+_role_credentials: RoleCredentials | None = None
+
+
+def act_as_roles(credentials: RoleCredentials | None) -> None:
+    """Make the engine sign each task's calls as the state machine's role (or the task's
+    ``Credentials``), as Step Functions does; None: moto's fixed keys."""
+    global _role_credentials
+    _role_credentials = credentials
+    _shared_client.cache_clear()
+
 
 @functools.lru_cache(maxsize=32)
-def _shared_client(region: str, service: str, endpoint: str) -> Any:
-    return boto3.client(
+def _shared_client(region: str, service: str, endpoint: str, role_arn: str | None) -> Any:
+    session = botocore.session.get_session()
+    try:
+        if role_arn is None or _role_credentials is None:
+            raise LookupError(role_arn)
+        session._credentials = _role_credentials(role_arn)
+    except LookupError:
+        # No such role: Step Functions could not assume it, and every call is refused.
+        session.set_credentials("ak", "sk")
+    return boto3.Session(botocore_session=session).client(
         service,
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id="ak",
-        aws_secret_access_key="sk",
         config=Config(
             parameter_validation=False,
             retries={"max_attempts": 0, "total_max_attempts": 1},
@@ -311,11 +334,12 @@ def _shared_client(region: str, service: str, endpoint: str) -> Any:
 
 
 def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-    """The engine's client, built once per service and region (boto3 clients are thread-safe).
-    Like the original, it signs with fixed keys whatever the task's role."""
+    """The engine's client, built once per service, region and role (boto3 clients are
+    thread-safe), signing as the role the task runs with."""
     if sfn_boto_client.botocore_stubber.enabled:
         return _original_boto_client_for(region, service, state_credentials)
-    return _shared_client(region, service, f"http://localhost:{sfn_boto_client.moto_server_port()}")
+    role_arn = getattr(state_credentials, "role_arn", None) if _role_credentials is not None else None
+    return _shared_client(region, service, f"http://localhost:{sfn_boto_client.moto_server_port()}", role_arn)
 
 
 def _patch_engine_client_reuse() -> None:

@@ -9,6 +9,7 @@ process of this interpreter (``ProcessRunner``). Attempts follow the job retry s
 from __future__ import annotations
 
 import logging
+import secrets
 import subprocess
 import sys
 import threading
@@ -23,6 +24,9 @@ from filepipe.local.processes import REPOSITORY_ROOT, child_environment
 
 _log = logging.getLogger(__name__)
 _LOG_TAIL = 4000
+CREDENTIALS_PATH = "/_filepipe/task-credentials"
+"""Where a job's container finds its task role's credentials (ECS serves them at 169.254.170.2)."""
+_PLATFORM_VARIABLES = ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class LocalJob:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     terminate_reason: str | None = None
+    credentials_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    """What the job shows the local credentials endpoint to get its task role's credentials."""
 
     def describe(self) -> dict[str, Any]:
         """The job as DescribeJobs answers (camelCase, as the Batch API does)."""
@@ -81,7 +87,9 @@ class LocalJob:
                 "command": self.command,
                 "exitCode": last.get("exitCode"),
                 "reason": last.get("reason"),
-                "environment": [{"name": k, "value": v} for k, v in sorted(self.environment.items())],
+                "environment": [
+                    {"name": k, "value": v} for k, v in sorted(self.environment.items()) if k not in _PLATFORM_VARIABLES
+                ],
             },
             "platformCapabilities": ["FARGATE"],
         }
@@ -141,6 +149,11 @@ class LocalBatch:
         self.stop_timeout_seconds = stop_timeout_seconds
         """Between SIGTERM and SIGKILL when a job is terminated (ECS's ``stopTimeout``, 30 s by default)."""
         self.runner = runner
+        self.credentials: Callable[[], dict[str, str]] | None = None
+        """A new session of the job role, as the container credentials endpoint answers
+        (``AccessKeyId``, ``SecretAccessKey``, ``Token``, ``Expiration``); None: jobs get none."""
+        self.credentials_url = ""
+        """The endpoint's URL for it, given to every job as ``AWS_CONTAINER_CREDENTIALS_FULL_URI``."""
         self.jobs: dict[str, LocalJob] = {}
         self.interceptors: list[AttemptInterceptor] = []
         self._lock = threading.Lock()
@@ -176,10 +189,25 @@ class LocalBatch:
             command=list(overrides.get("command") or self._command),
             environment=env,
         )
+        if self.credentials is not None:
+            job.environment |= {
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": self.credentials_url,
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": job.credentials_token,
+            }
         with self._lock:
             self.jobs[job.job_id] = job
         threading.Thread(target=self._run, args=(job,), name=f"batch-{job.name}", daemon=True).start()
         return {"jobArn": job.describe()["jobArn"], "jobName": job.name, "jobId": job.job_id}
+
+    def task_credentials(self, token: str) -> dict[str, str] | None:
+        """The task role's credentials for the running job that holds ``token``, else None."""
+        if self.credentials is None or not token:
+            return None
+        with self._lock:
+            job = next((j for j in self.jobs.values() if secrets.compare_digest(j.credentials_token, token)), None)
+        if job is None or job.status not in ("RUNNABLE", "STARTING", "RUNNING"):
+            return None
+        return self.credentials()
 
     def describe(self, job_ids: Sequence[str]) -> dict[str, Any]:
         return {"jobs": [self.jobs[j].describe() for j in job_ids if j in self.jobs]}

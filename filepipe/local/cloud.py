@@ -13,41 +13,52 @@ import json
 import logging
 import os
 import threading
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from moto.core.model_instances import reset_model_data
+from moto.moto_api._internal.models import moto_api_backend
+from moto.s3.models import s3_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.sqs.models import sqs_backends
+from moto.stepfunctions.models import stepfunctions_backends
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import state_machine
 from filepipe.config import ArchiveLayout
 from filepipe.local import _moto_adapter
 from filepipe.local.api import UploadApiRoute
-from filepipe.local.batch import LocalBatch
+from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
 from filepipe.local.containers import choose_runner
 from filepipe.local.gateway import Gateway
+from filepipe.local.iam import DEVELOPER_KEY, LocalIdentities, LocalNames
 from filepipe.local.intake import QueuePoller
 from filepipe.local.lambdas import LocalFunction, LocalLambda
 from filepipe.storage import MiB
 from filepipe.uploads import UploadConfig
 
 _log = logging.getLogger(__name__)
+UPLOAD_PREFIX = "uploads/"
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "filepipe", "AWS_SECRET_ACCESS_KEY": "filepipe"}
+CREDENTIALS = DEVELOPER_KEY
+"""What the developer, the CLI and the tests sign with: the account's administrator."""
+SERVICES_RESET: tuple[Any, ...] = (s3_backends, sqs_backends, stepfunctions_backends, stepfunctions_parser_backends)
+"""What :meth:`LocalCloud.reset` empties; IAM and STS stay, so warm environments keep working."""
 
 FUNCTIONS = {
-    "trigger": LocalFunction("filepipe-trigger", "trigger_lambda.handler.handler", 256, 60),
-    "transform": LocalFunction("filepipe-transform", "transform_lambda.handler.handler", 2048, 600),
-    "archive": LocalFunction("filepipe-archive", "moves_lambda.handler.archive_handler", 512, 900),
-    "failure": LocalFunction("filepipe-failure", "moves_lambda.handler.failure_handler", 512, 900),
-    "upload_api": LocalFunction("filepipe-upload-api", "upload_api.handler.handler", 512, 29),
+    "trigger": LocalFunction("filepipe-trigger", "trigger_lambda.handler.handler", 256, 60, "trigger"),
+    "transform": LocalFunction("filepipe-transform", "transform_lambda.handler.handler", 2048, 600, "transform"),
+    "archive": LocalFunction("filepipe-archive", "moves_lambda.handler.archive_handler", 512, 900, "archive"),
+    "failure": LocalFunction("filepipe-failure", "moves_lambda.handler.failure_handler", 512, 900, "failure"),
+    "upload_api": LocalFunction("filepipe-upload-api", "upload_api.handler.handler", 512, 29, "upload_api"),
 }
-"""The stack's functions, by the handler each one's image CMD names."""
+"""The stack's functions, by the principal whose role each runs with (``filepipe/grants.py``)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class LocalCloud:
         self.port = self.config.port
         self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
+        self.identities = LocalIdentities(self.names())
         self.queue_url = ""
         self.dead_letter_queue_url = ""
 
@@ -110,7 +122,7 @@ class LocalCloud:
             environment={},
             runner=choose_runner(self.config.runner, self.config.image),
         )
-        self.gateway = Gateway(moto_app, self.lambdas, self.batch)
+        self.gateway = Gateway(moto_app, self.lambdas, self.batch, ACCOUNT, REGION)
         self.gateway.routes.append(UploadApiRoute(self.lambdas, FUNCTIONS["upload_api"].name))
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -118,12 +130,13 @@ class LocalCloud:
         self.port = self._server.server_port
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
         self._set_environment()
+        self._act_as_roles()
         self.lambdas.environment = self.handler_environment() | self.aws_environment()
         self.batch.environment = self.worker_environment()
-        self._configure_engine()
+        moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
         self.create_resources()
         self._poller = QueuePoller(
-            self.client("sqs", max_pool_connections=self.config.trigger_concurrency * 2),
+            self.role_client("trigger", "sqs", max_pool_connections=self.config.trigger_concurrency * 2),
             self.queue_url,
             self.queue_arn,
             self.lambdas,
@@ -146,6 +159,7 @@ class LocalCloud:
             else:
                 os.environ["MOTO_PORT"] = self._saved_moto_port
         self.lambdas.close()
+        _moto_adapter.act_as_roles(None)
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -154,10 +168,16 @@ class LocalCloud:
         self.stop()
 
     def reset(self) -> None:
-        """Empty every service and create the pipeline's resources again (between tests)."""
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=30):
-            pass
+        """Empty S3, SQS and Step Functions, bring every role back to the grants table, and
+        create the pipeline's resources again (between tests)."""
+        for backends in SERVICES_RESET:
+            for account_backend in backends.values():
+                account_backend.reset()
+        reset_model_data()
+        if not self.identities.installed():
+            self.identities.reinstall()
+            self.lambdas.retire()
+        self.identities.restore()
         if self.batch is not None:
             self.batch.jobs.clear()
             self.batch.capacity = None
@@ -178,6 +198,22 @@ class LocalCloud:
     @property
     def job_definition_arn(self) -> str:
         return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/filepipe-worker:1"
+
+    def names(self) -> LocalNames:
+        """What the grants table's resources are called here."""
+        layout = self.config.layout
+        prefixes = {area: getattr(layout, area) for area in ("originals", "outputs", "failed", "errors", "superseded")}
+        return LocalNames(
+            region=REGION,
+            account=ACCOUNT,
+            buckets={"staging": self.config.staging_bucket, "archive": self.config.archive_bucket},
+            prefixes=prefixes | {"uploads": UPLOAD_PREFIX},
+            state_machine_arn=self.state_machine_arn,
+            queue_arn=self.queue_arn,
+            function_arns={role: self.lambdas.arn(function.name) for role, function in FUNCTIONS.items()},
+            job_queue_arn=self.job_queue_arn,
+            job_definition_arn=self.job_definition_arn,
+        )
 
     def definition_values(self) -> dict[str, str | int]:
         """The definition's placeholders, as CDK fills them in AWS (stack/workflow.py)."""
@@ -213,9 +249,9 @@ class LocalCloud:
             "ERRORS_PREFIX": layout.errors,
             "SUPERSEDED_PREFIX": layout.superseded,
             "STATE_MACHINE_ARN": self.state_machine_arn,
-            "UPLOAD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/filepipe-upload",
+            "UPLOAD_ROLE_ARN": self.identities.names.role_arn("upload"),
             "PRESIGN_MAX_BYTES": str(self.config.presign_max_bytes),
-            "UPLOAD_PREFIX": "uploads/",
+            "UPLOAD_PREFIX": UPLOAD_PREFIX,
             "UPLOAD_PART_SIZE": str(self.config.upload_part_size),
             "MAX_UPLOAD_BYTES": str(UploadConfig.max_bytes),
             "UPLOAD_CONTENT_TYPES": ",".join(UploadConfig.content_types),
@@ -230,16 +266,28 @@ class LocalCloud:
         return env | self.aws_environment()
 
     def aws_environment(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION, **CREDENTIALS}
+        """How code reaches this endpoint; its credentials are its role's, given separately."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION}
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for this endpoint."""
+        """A boto3 client for this endpoint, signing as the developer (the administrator)."""
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, **kwargs),
+        )
+
+    def role_client(self, principal: str, service: str, **kwargs: Any) -> Any:
+        """A boto3 client signing as a session of ``principal``'s role (renewed as it ends)."""
+        session = botocore.session.get_session()
+        session._credentials = self.identities.refreshable(principal)
+        return boto3.Session(botocore_session=session).client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, **kwargs),
         )
 
@@ -250,12 +298,14 @@ class LocalCloud:
         self._saved_moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
 
-    def _configure_engine(self) -> None:
-        """Ask moto's Step Functions to execute definitions for real (off by default)."""
-        body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/config", data=body, method="POST")
-        with urllib.request.urlopen(request, timeout=30):
-            pass
+    def _act_as_roles(self) -> None:
+        """Every principal acts with its own role: functions, jobs, the state machine."""
+        self.identities.install()
+        self.lambdas.credentials = self.identities.environment
+        assert self.batch is not None
+        self.batch.credentials = lambda: task_credentials(self.identities.session("job"))
+        self.batch.credentials_url = f"http://127.0.0.1:{self.port}{CREDENTIALS_PATH}"
+        _moto_adapter.act_as_roles(self.identities.role_credentials)
 
     def create_resources(self) -> None:
         """Buckets, queues, notification and state machine, as the stack has them."""
@@ -287,6 +337,16 @@ class LocalCloud:
         sfn.create_state_machine(
             name=config.state_machine_name,
             definition=json.dumps(definition),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/filepipe-state-machine",
+            roleArn=self.identities.names.role_arn("state_machine"),
             type="STANDARD",
         )
+
+
+def task_credentials(session: dict[str, Any]) -> dict[str, str]:
+    """A session as the container credentials endpoint answers it (botocore's ContainerProvider)."""
+    return {
+        "AccessKeyId": session["access_key"],
+        "SecretAccessKey": session["secret_key"],
+        "Token": session["token"],
+        "Expiration": session["expiry_time"],
+    }

@@ -1,46 +1,95 @@
 """The local endpoint's front door: Lambda Invoke and Batch go to the local emulators, every
-other request to moto's server (S3, SQS, Step Functions and the rest)."""
+other request to moto's server (S3, SQS, Step Functions, IAM, STS).
+
+Every AWS API request is held to IAM as AWS holds it: its signature is verified and its caller's
+role (narrowed by any session policy) must allow the action on the resource
+(``_moto_iam.py``). moto's own control API (``/moto-api/``), which could empty every service, is
+not served: the local cloud drives moto in-process.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
-from filepipe.local.batch import LocalBatch
+from werkzeug.datastructures import EnvironHeaders
+
+from filepipe.local import _moto_iam
+from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
 from filepipe.local.lambdas import LocalLambda
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Route = Callable[[dict[str, Any], Callable[..., Any]], "Iterable[bytes] | None"]
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
-_BATCH = {"/v1/submitjob", "/v1/describejobs", "/v1/terminatejob"}
+_BATCH = {"/v1/submitjob": "SubmitJob", "/v1/describejobs": "DescribeJobs", "/v1/terminatejob": "TerminateJob"}
+_REFUSED_JSON_CODES = {"AccessDenied": "AccessDeniedException", "InvalidClientTokenId": "UnrecognizedClientException"}
 
 
 class Gateway:
     """A WSGI app: local routes first (in order), moto's app for the rest."""
 
-    def __init__(self, moto_app: WsgiApp, lambdas: LocalLambda, batch: LocalBatch) -> None:
+    def __init__(self, moto_app: WsgiApp, lambdas: LocalLambda, batch: LocalBatch, account: str, region: str) -> None:
         self._moto, self._lambdas, self._batch = moto_app, lambdas, batch
-        self.routes: list[Route] = [self._lambda_invoke, self._batch_api]
+        self._account, self._region = account, region
+        self.routes: list[Route] = [self._moto_api, self._task_credentials, self._lambda_invoke, self._batch_api]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        for route in self.routes:
-            answer = route(environ, start_response)
-            if answer is not None:
-                return answer
-        return self._moto(environ, start_response)
+        with _moto_iam.enforcing():
+            for route in self.routes:
+                answer = route(environ, start_response)
+                if answer is not None:
+                    return answer
+            keep_form_body(environ)
+            return self._moto(environ, start_response)
+
+    def authorize(self, environ: dict[str, Any], body: bytes, action: str, resources: Iterable[str]) -> None:
+        """Check the request's signature, and that its caller may do ``action`` on each resource;
+        raises :class:`_moto_iam.Refused`."""
+        caller = _moto_iam.signed_request(
+            self._account,
+            environ["REQUEST_METHOD"],
+            raw_path(environ),
+            environ.get("QUERY_STRING", ""),
+            EnvironHeaders(environ),
+            body,
+            action,
+            s3=False,
+        )
+        for resource in resources:
+            caller.check_action_permitted(resource)
+
+    def _moto_api(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
+        if not environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return None
+        return json_response(start_response, 403, {"message": "moto's control API is not served by the local cloud"})
+
+    def _task_credentials(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
+        """The container credentials endpoint: a running job's task role, for its token only."""
+        if environ.get("PATH_INFO") != CREDENTIALS_PATH:
+            return None
+        credentials = self._batch.task_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        if credentials is None:
+            return json_response(start_response, 403, {"message": "no running job holds this token"})
+        return json_response(start_response, 200, credentials)
 
     def _lambda_invoke(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
         match = _INVOKE.match(environ.get("PATH_INFO", ""))
         if environ["REQUEST_METHOD"] != "POST" or not match:
             return None
         name = unquote(match["name"])
+        body = read_body(environ)
         if not self._lambdas.knows(name):
-            return None
-        result = self._lambdas.invoke(name, read_body(environ))
+            return json_error(start_response, 404, "ResourceNotFoundException", f"Function not found: {name}")
+        try:
+            self.authorize(environ, body, "InvokeFunction", [self._lambdas.arn(self._lambdas.name_of(name))])
+        except _moto_iam.Refused as refused:
+            return refused_response(start_response, refused)
+        result = self._lambdas.invoke(name, body)
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
         if result.function_error:
             headers.append(("X-Amz-Function-Error", result.function_error))
@@ -50,7 +99,14 @@ class Gateway:
         path = environ.get("PATH_INFO", "").lower()
         if environ["REQUEST_METHOD"] != "POST" or path not in _BATCH:
             return None
-        request = json.loads(read_body(environ) or b"{}")
+        body = read_body(environ)
+        try:
+            request = json.loads(body or b"{}")
+            self.authorize(environ, body, _BATCH[path], self._batch_resources(path, request))
+        except _moto_iam.Refused as refused:
+            return refused_response(start_response, refused)
+        except ValueError:
+            return json_error(start_response, 400, "ClientException", "the request body is not JSON")
         try:
             if path == "/v1/submitjob":
                 answer = self._batch.submit(request)
@@ -59,9 +115,32 @@ class Gateway:
             else:
                 answer = self._batch.terminate(request.get("jobId", ""), request.get("reason", ""))
         except LookupError as exc:
-            body = json.dumps({"__type": "ClientException", "message": str(exc)}).encode()
-            return respond(start_response, 400, body, [("x-amzn-ErrorType", "ClientException")])
+            return json_error(start_response, 400, "ClientException", str(exc))
         return json_response(start_response, 200, answer)
+
+    def _batch_resources(self, path: str, request: dict[str, Any]) -> list[str]:
+        """SubmitJob is authorized on the job queue and the job definition, TerminateJob on the
+        job; DescribeJobs has no resource-level permissions."""
+        if path == "/v1/submitjob":
+            return [str(request.get("jobQueue", "")), str(request.get("jobDefinition", ""))]
+        if path == "/v1/terminatejob":
+            return [f"arn:aws:batch:{self._region}:{self._account}:job/{request.get('jobId', '')}"]
+        return ["*"]
+
+
+def keep_form_body(environ: dict[str, Any]) -> None:
+    """A query-protocol call (STS, IAM) is signed over its form body as sent, which moto's
+    request parsing consumes: keep the bytes for the signature check."""
+    if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+        body = read_body(environ)
+        environ[_moto_iam.RAW_BODY] = body
+        environ["wsgi.input"] = io.BytesIO(body)
+
+
+def raw_path(environ: dict[str, Any]) -> str:
+    """The path exactly as the client sent (and signed) it, percent-encoding included."""
+    raw = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
+    return raw.split("?", 1)[0] or environ.get("PATH_INFO", "/")
 
 
 def read_body(environ: dict[str, Any]) -> bytes:
@@ -80,3 +159,14 @@ def respond(
 def json_response(start_response: Callable[..., Any], status: int, value: Any) -> list[bytes]:
     body = json.dumps(value, default=str).encode()
     return respond(start_response, status, body, [("Content-Type", "application/json")])
+
+
+def json_error(start_response: Callable[..., Any], status: int, code: str, message: str) -> list[bytes]:
+    """An error as the REST-JSON APIs (Lambda, Batch) answer it."""
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return respond(start_response, status, body, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)])
+
+
+def refused_response(start_response: Callable[..., Any], refused: _moto_iam.Refused) -> list[bytes]:
+    code = _REFUSED_JSON_CODES.get(refused.code, refused.code)
+    return json_error(start_response, refused.status, code, refused.message)

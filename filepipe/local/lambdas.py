@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from filepipe.lambda_runtime import FRAME_HEADER, error_payload, write_frame
@@ -44,6 +45,12 @@ class LocalFunction:
     """Dotted path, as the image's CMD names it: ``transform_lambda.handler.handler``."""
     memory_mb: int = 512
     timeout_seconds: int = 900
+    principal: str | None = None
+    """Whose role it runs with (``filepipe/grants.py``); None: no credentials of its own."""
+
+
+Credentials = Callable[[str], "tuple[dict[str, str], datetime]"]
+"""Principal -> the variables of a new session of its role, and when that session ends."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,11 @@ class _EnvironmentEnded(Exception):
 class ExecutionEnvironment:
     """One runtime process for one function."""
 
-    def __init__(self, function: LocalFunction, env: Mapping[str, str], generation: int = 0) -> None:
-        self.function, self.generation = function, generation
+    def __init__(
+        self, function: LocalFunction, env: Mapping[str, str], generation: int = 0, expires: datetime | None = None
+    ) -> None:
+        self.function, self.generation, self.expires = function, generation, expires
+        """``expires``: when the role credentials it was started with end."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "filepipe.lambda_runtime", function.handler],
             stdin=subprocess.PIPE,
@@ -123,6 +133,15 @@ class ExecutionEnvironment:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    @property
+    def usable(self) -> bool:
+        """Alive, and its credentials outlast one more invocation (Lambda renews them; here a new
+        environment starts with a new session instead)."""
+        if not self.alive:
+            return False
+        margin = timedelta(seconds=self.function.timeout_seconds + 60)
+        return self.expires is None or self.expires - datetime.now(UTC) > margin
+
     def close(self, kill: bool = False) -> None:
         """Close stdin (the runtime then exits by itself), or kill it."""
         if kill:
@@ -152,6 +171,8 @@ class LocalLambda:
         self._lock = threading.Lock()
         self.environment: dict[str, str] = {}
         """Variables every function gets (the stack's, and how to reach the endpoint)."""
+        self.credentials: Credentials | None = None
+        """Sessions of each function's role; None: functions get no credentials of their own."""
         self.interceptors: list[Interceptor] = []
         self.invocations: dict[str, int] = {}
         self.environments_started: dict[str, int] = {}
@@ -169,6 +190,10 @@ class LocalLambda:
 
     def knows(self, name_or_arn: str) -> bool:
         return self._name(name_or_arn) in self._functions
+
+    def name_of(self, name_or_arn: str) -> str:
+        """The function's name, from its name, ARN or qualified name."""
+        return self._name(name_or_arn)
 
     def update_environment(self, name: str, variables: Mapping[str, str]) -> None:
         """Add variables to one function, as UpdateFunctionConfiguration does: its warm
@@ -242,16 +267,19 @@ class LocalLambda:
             idle, warm = self._idle[function.name], None
             while idle and warm is None:
                 env = idle.pop()
-                if env.alive:
+                if env.usable:
                     warm = env
                 else:
                     dead.append(env)
             if warm is None:
                 self.environments_started[function.name] = self.environments_started.get(function.name, 0) + 1
-                variables, generation = self._variables(function), self._generation[function.name]
+                generation = self._generation[function.name]
         for env in dead:
             env.close()
-        return warm or ExecutionEnvironment(function, variables, generation)
+        if warm is not None:
+            return warm
+        variables, expires = self._variables(function)
+        return ExecutionEnvironment(function, variables, generation, expires)
 
     def _checkin(self, env: ExecutionEnvironment) -> None:
         with self._lock:
@@ -261,7 +289,7 @@ class LocalLambda:
         if not current:
             env.close()
 
-    def _variables(self, function: LocalFunction) -> dict[str, str]:
+    def _variables(self, function: LocalFunction) -> tuple[dict[str, str], datetime | None]:
         lambda_reserved = {
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
@@ -269,7 +297,12 @@ class LocalLambda:
             "AWS_REGION": self._region,
             "_HANDLER": function.handler,
         }
-        return child_environment(self.environment | self._overrides.get(function.name, {}) | lambda_reserved)
+        role: dict[str, str] = {}
+        expires = None
+        if self.credentials is not None and function.principal is not None:
+            role, expires = self.credentials(function.principal)
+        variables = self.environment | self._overrides.get(function.name, {}) | lambda_reserved | role
+        return child_environment(variables), expires
 
     @staticmethod
     def _error(reason: dict[str, Any]) -> InvocationResult:

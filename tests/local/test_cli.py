@@ -131,7 +131,7 @@ def alive(pid: int) -> bool:
     return not Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z")
 
 
-def test_up_serves_any_s3_client_and_stops_on_ctrl_c() -> None:
+def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(
         [FILEPIPE, "up", "--port", str(port), "--runner", "process", "--function-concurrency", "2"],
@@ -150,7 +150,14 @@ def test_up_serves_any_s3_client_and_stops_on_ctrl_c() -> None:
                 break
         assert any(endpoint in line for line in banner), "".join(banner)
         assert any("up to 2 each" in line for line in banner), "".join(banner)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        assert any("AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" in line for line in banner), "".join(banner)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         s3.put_object(Bucket="filepipe-staging", Key="hello.txt", Body=b"hello")
         deadline = time.monotonic() + 60
         while not s3.list_objects_v2(Bucket="filepipe-archive", Prefix="originals/").get("KeyCount"):

@@ -90,11 +90,15 @@ def test_the_batch_path_runs_the_worker_with_the_job_definitions_environment(clo
     assert job.attempts[0]["container"]["exitCode"] == 0
 
 
-def aws_cli(cloud: LocalCloud, *args: str) -> str:
-    env = os.environ | {"AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any", "AWS_DEFAULT_REGION": "us-east-1"}
+def aws_cli(cloud: LocalCloud, *args: str, key: str = "test", secret: str = "test", check: bool = True) -> str:
+    """The AWS CLI as the README tells a developer to run it: the local cloud's ``test`` key."""
+    env = {k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}
+    env |= {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run(
         [tool("aws"), "--endpoint-url", cloud.endpoint, *args], capture_output=True, text=True, env=env, check=False
     )
+    if not check:
+        return result.stderr
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -117,6 +121,16 @@ def test_the_aws_cli_uploads_and_reads_execution_history(cloud: LocalCloud, targ
     assert entered == ["Route", "TransformOnLambda", "Archive", "Done"]
     listing = aws_cli(cloud, "s3", "ls", "--recursive", "s3://filepipe-archive/")
     assert "originals/cli uploads/report 2026 + final.csv" in listing
+
+
+def test_the_aws_cli_is_refused_with_a_key_the_local_cloud_does_not_know(cloud: LocalCloud, tmp_path: Path) -> None:
+    local = tmp_path / "x.csv"
+    local.write_bytes(csv_rows(2))
+    unknown = aws_cli(cloud, "s3", "cp", str(local), "s3://filepipe-staging/", key="AKIAUNKNOWN", check=False)
+    assert "InvalidAccessKeyId" in unknown
+    wrong_secret = aws_cli(cloud, "s3", "ls", "s3://filepipe-staging/", secret="not-test", check=False)
+    assert "SignatureDoesNotMatch" in wrong_secret
+    assert cloud.client("s3").list_objects_v2(Bucket=cloud.config.staging_bucket)["KeyCount"] == 0
 
 
 def test_a_repeated_notification_processes_the_file_once(cloud: LocalCloud, target: Target) -> None:
