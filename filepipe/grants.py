@@ -213,6 +213,12 @@ FUNCTIONS = ("trigger", "transform", "archive", "failure", "upload_api")
 """The principals that are Lambda functions (each function has its own role)."""
 
 
+def grant_covering(principal: Principal, resource: Resource) -> int:
+    """The index of ``principal``'s one grant on ``resource``."""
+    (index,) = [i for i, grant in enumerate(principal.grants) if resource in grant.resources]
+    return index
+
+
 def without(principal: Principal, grant_index: int, action: str | None = None) -> Principal:
     """``principal`` with one grant removed (or one action of it): the local cloud's mutation
     control uses it to show that enforcement is on and each grant is needed."""

@@ -10,12 +10,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from filepipe.config import ArchiveLayout, Settings
-from filepipe.errors import error_code
+from filepipe.errors import DeploymentError, error_code
 from filepipe.events import ObjectRef, retry_name
-from filepipe.moves import read_error_record
+from filepipe.moves import locate, read_error_record
 from filepipe.trigger import start_once
 
 PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch"}
+DEPLOYMENT_ERROR = DeploymentError.__name__
+"""The error an execution ends with when its failure move was refused (the file stays in staging)."""
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,42 @@ def retry(target: Target, execution: str) -> tuple[str, bool]:
 
 
 def redrive(target: Target) -> list[tuple[str, str, bool]]:
-    """Retry every file in the failure prefix: ``(key, execution name, started)`` each."""
+    """Retry every file in the failure prefix, and every file a refused move left in staging
+    (see :func:`stranded`): ``(key, execution name, started)`` each."""
     results = []
     for record in error_records(target):
         ref = ObjectRef.from_state(record)
         name, started = _start_retry(target, ref, attempt=int(record.get("attempts", 1)))
         results.append((ref.key, name, started))
+    for ref, attempts in stranded(target):
+        name, started = _start_retry(target, ref, attempt=attempts)
+        results.append((ref.key, name, started))
     return results
+
+
+def stranded(target: Target, limit: int = 1000) -> list[tuple[ObjectRef, int]]:
+    """Files still in staging whose latest executions failed with ``DeploymentError``: a move
+    was refused by a missing grant, so there is no error record to redrive them from. Each comes
+    with how many of the newest ``limit`` failed executions were its own."""
+    found: dict[tuple[str, str | None], tuple[ObjectRef, int]] = {}
+    pages = target.sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=target.state_machine_arn, statusFilter="FAILED", PaginationConfig={"MaxItems": limit}
+    )
+    for page in pages:
+        for listed in page["executions"]:
+            described = target.sfn.describe_execution(executionArn=listed["executionArn"])
+            if described.get("error") != DEPLOYMENT_ERROR:
+                continue
+            ref = ObjectRef.from_state(json.loads(described.get("input") or "{}"))
+            seen = found.get((ref.key, ref.version_id))
+            found[(ref.key, ref.version_id)] = (ref, (seen[1] if seen else 0) + 1)
+    settings = Settings(target.staging_bucket, target.archive_bucket, target.layout)
+    return [(ref, count) for ref, count in found.values() if _in_staging(target, ref, settings)]
+
+
+def _in_staging(target: Target, ref: ObjectRef, settings: Settings) -> bool:
+    source = locate(target.s3, ref, settings)
+    return source is not None and source.where == "staging"
 
 
 def _start_retry(target: Target, ref: ObjectRef, attempt: int | None = None) -> tuple[str, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import threading
@@ -77,6 +78,22 @@ def settings(s3: Any) -> Settings:
 # -- the local cloud ----------------------------------------------------------------------------
 
 
+REVOKE = "FILEPIPE_TEST_REVOKE"
+"""``principal:grant-index`` (comma-separated): the session's local cloud runs with those grants
+removed from the stack's table. The mutation control (tests/reliability/test_permissions.py)
+sets it to show a named end-to-end test failing without one grant."""
+
+
+def grants_for_session() -> dict[str, Any]:
+    from filepipe.grants import PRINCIPALS, without
+
+    grants = dict(PRINCIPALS)
+    for item in filter(None, os.environ.get(REVOKE, "").split(",")):
+        principal, index = item.split(":")
+        grants[principal] = without(grants[principal], int(index))
+    return grants
+
+
 @pytest.fixture(scope="session")
 def session_cloud() -> Iterator[LocalCloud]:
     """One local cloud per session (started on first use), emptied before each test."""
@@ -91,6 +108,7 @@ def session_cloud() -> Iterator[LocalCloud]:
         queue_visibility_timeout=2,
         max_receive_count=3,
         upload_part_size=5 * 1024 * 1024,
+        grants=grants_for_session(),
     )
     with LocalCloud(config) as cloud:
         yield cloud

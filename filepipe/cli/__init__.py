@@ -189,7 +189,7 @@ def retry(endpoint: str, stack: str | None, region: str | None, execution: str) 
 @main.command()
 @target_options
 def redrive(endpoint: str, stack: str | None, region: str | None) -> None:
-    """Retry every file in the failure prefix."""
+    """Retry every file in the failure prefix, and files a refused move left in staging."""
     target = resolve(endpoint, stack, region)
     results = _call(lambda: operations.redrive(target))
     for key, name, started in results:

@@ -21,7 +21,8 @@ closes the gaps where moto is more lenient than AWS. Each gap has a canary in
   ``s3:ListBucket``, as S3 answers;
 - a trust policy naming a role did not match that role's sessions; AssumeRole's
   ``DurationSeconds`` was bounded neither by the role's maximum nor by role chaining's hour;
-- unsigned requests got a 500; here a 403.
+- unsigned requests got a 500; here a 403; Signature Version 2 (which S3 refuses for buckets
+  made since 2020) is refused too.
 
 Not modelled (the README says so): bucket and queue policies, KMS key policies, condition keys
 (a statement with a ``Condition`` is never an Allow and always a Deny, the safe direction), and
@@ -381,6 +382,10 @@ def signed_request(
 ) -> _Caller:
     """Who signed this request, with its signature, session and freshness checked."""
     caller: _Caller
+    legacy = "Signature=" in raw_query and "X-Amz-Signature=" not in raw_query
+    if legacy or ("Authorization" in headers and not headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")):
+        message = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+        raise Refused(400, "InvalidRequest", message)
     if "X-Amz-Signature=" in raw_query:
         if not s3:
             raise Refused(403, "AccessDenied", "Only S3 accepts presigned requests at the local cloud")
@@ -453,6 +458,9 @@ def _service_error(refused: Refused, s3: bool, headers: Any) -> Exception:
 
 
 _original_key_response = s3_responses.S3Response.key_response
+_original_head_actions = dict(s3_responses.ACTION_MAP["KEY"]["HEAD"])
+_original_stepfunctions_resource = StepFunctionResponse.__dict__.get("_determine_resource")
+_original_sqs_resource = sqs_responses.SQSResponse._determine_resource
 
 
 def _key_response(self: Any, request: Any, full_url: str, headers: Any) -> Any:

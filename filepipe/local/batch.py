@@ -268,7 +268,11 @@ class LocalBatch:
                     "statusReason": result.reason,
                 }
             )
-            _log.info("job %s attempt %d exited %s", job.name, attempt, result.exit_code)
+            if result.exit_code == 0:
+                _log.info("job %s attempt %d exited 0", job.name, attempt)
+            else:
+                tail = result.log_tail.strip().splitlines()[-3:]
+                _log.warning("job %s attempt %d exited %s: %s", job.name, attempt, result.exit_code, " | ".join(tail))
             if result.exit_code == 0:
                 self._finish(job, "SUCCEEDED", "Essential container in task exited")
                 return

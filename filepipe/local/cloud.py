@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 import state_machine
 from filepipe.config import ArchiveLayout
+from filepipe.grants import PRINCIPALS, Principal
 from filepipe.local import _moto_adapter
 from filepipe.local.api import UploadApiRoute
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
@@ -88,6 +90,8 @@ class LocalConfig:
     state_machine_name: str = "filepipe"
     queue_name: str = "filepipe-intake"
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
+    grants: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
+    """Each role's grants: the stack's. The tests' mutation control runs with one removed."""
 
 
 class LocalCloud:
@@ -107,7 +111,7 @@ class LocalCloud:
         self.port = self.config.port
         self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
-        self.identities = LocalIdentities(self.names())
+        self.identities = LocalIdentities(self.names(), self.config.grants)
         self.queue_url = ""
         self.dead_letter_queue_url = ""
 

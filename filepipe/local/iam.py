@@ -112,7 +112,9 @@ class LocalIdentities:
     """Installs the roles and the developer in moto, and hands out sessions of the roles."""
 
     names: LocalNames
-    principals: dict[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
+    table: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
+    """The grants the roles get: the stack's (``filepipe/grants.py``) unless a test says otherwise."""
+    principals: dict[str, Principal] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _renewing: list[RefreshableCredentials] = field(default_factory=list)
 
@@ -122,6 +124,7 @@ class LocalIdentities:
 
     def install(self) -> None:
         """Create (or bring back to the table) every role, and the developer with its key."""
+        self.principals = dict(self.table)
         for principal in self.principals.values():
             self._install_role(principal)
         self._install_developer()
@@ -173,7 +176,7 @@ class LocalIdentities:
     def restore(self) -> None:
         """Every role back to the table (after :meth:`revoke`)."""
         with self._lock:
-            self.principals = dict(PRINCIPALS)
+            self.principals = dict(self.table)
             for principal in self.principals.values():
                 self._install_role(principal)
 

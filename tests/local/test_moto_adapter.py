@@ -5,7 +5,9 @@ If a moto upgrade changes one of them, the matching test fails and says which pa
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -14,7 +16,7 @@ from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service as base
 
 import state_machine
-from filepipe.local import LocalCloud, _moto_adapter
+from filepipe.local import LocalCloud, _moto_adapter, _moto_iam
 
 
 def test_moto_is_in_the_tested_range() -> None:
@@ -347,3 +349,176 @@ def test_moto_engine_still_leaves_an_aborted_batch_job_running() -> None:
     polling = inspect.getsource(_moto_adapter._original_eval_sync)
     assert "while env.is_running():" in polling and "terminate" not in polling
     assert _moto_adapter._original_eval_sync is state_task_service_callback.StateTaskServiceCallback._eval_sync
+
+
+# -- IAM enforcement (filepipe/local/_moto_iam.py) ------------------------------------------------
+# Each canary runs moto as shipped (in-process, its own access control switched on) and shows the
+# leniency a patch closes; tests/local/test_iam_enforcement.py shows the local cloud refusing it.
+
+ACCOUNT = "123456789012"
+
+
+@contextlib.contextmanager
+def moto_enforcing(policy: dict[str, Any]) -> Iterator[Any]:
+    """moto with its own access control on, and a boto3 session of a user holding ``policy``."""
+    import boto3
+    from moto import mock_aws
+    from moto.core.authorization import enable_iam_authentication
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_user(UserName="canary")
+        iam.put_user_policy(UserName="canary", PolicyName="p", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="canary")["AccessKey"]
+        admin = boto3.client("s3", region_name="us-east-1")
+        admin.create_bucket(Bucket="canary")
+        admin.put_object(Bucket="canary", Key="src", Body=b"x")
+        session = boto3.Session(
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name="us-east-1"
+        )
+        with enable_iam_authentication():
+            yield session
+
+
+def allow(actions: list[str], resources: list[str]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}
+
+
+def test_moto_still_cannot_read_a_presigned_or_unsigned_request() -> None:
+    """Why the local cloud checks query-string signatures itself: moto looks for an Authorization
+    header and fails (a 500 at the server) when there is none."""
+    from moto.iam.access_control import S3IAMRequest
+
+    with pytest.raises(KeyError, match="Authorization"):
+        S3IAMRequest(account_id=ACCOUNT, method="PUT", path="/b/k", data={}, body=b"", headers={}, action="PutObject")
+
+
+def test_moto_still_ignores_session_policies_and_expiry() -> None:
+    """Why sessions are looked up: moto evaluates an assumed role by the role's policies alone,
+    and accepts a session past its expiration."""
+    import boto3
+    from moto import mock_aws
+    from moto.iam.access_control import AssumedRoleAccessKey
+
+    with mock_aws():
+        iam, sts = boto3.client("iam", region_name="us-east-1"), boto3.client("sts", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=json.dumps(allow(["s3:*"], ["*"])))
+        nothing = json.dumps(allow(["s3:GetObject"], ["arn:aws:s3:::none/*"]))
+        credentials = sts.assume_role(RoleArn=role, RoleSessionName="canary", Policy=nothing)["Credentials"]
+        key = AssumedRoleAccessKey(
+            ACCOUNT, "aws", credentials["AccessKeyId"], {"X-Amz-Security-Token": credentials["SessionToken"]}
+        )
+        assert [json.loads(p)["Statement"][0]["Action"] for p in key.collect_policies()] == [["s3:*"]]
+        session = _moto_sessions()[-1]
+        session.expiration = session.expiration.replace(year=2000)
+        AssumedRoleAccessKey(
+            ACCOUNT, "aws", credentials["AccessKeyId"], {"X-Amz-Security-Token": session.session_token}
+        )
+
+
+def _moto_sessions() -> list[Any]:
+    from moto.sts.models import sts_backends
+
+    return list(sts_backends[ACCOUNT]["aws"].assumed_roles)
+
+
+def test_moto_policy_resources_are_still_unescaped_regular_expressions() -> None:
+    """Why the local cloud matches IAM wildcards itself: a key with '+' never matched in moto."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    statement = IAMPolicyStatement(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/q3 + notes.csv"}
+    )
+    assert statement.is_action_permitted("s3:GetObject", "arn:aws:s3:::b/q3 + notes.csv") is PermissionResult.NEUTRAL
+    assert _moto_iam.matches("arn:aws:s3:::b/q3 + notes.csv", "arn:aws:s3:::b/q3 + notes.csv")
+    assert not _moto_iam.matches("arn:aws:s3:::b/q3 + notes.csv", "arn:aws:s3:::b/q3  notes.csv")
+    assert _moto_iam.matches("arn:aws:s3:::b/uploads/*", "arn:aws:s3:::b/uploads/a/(1).csv")
+    assert _moto_iam.matches("S3:getobject", "s3:GetObject", case_sensitive=False)
+
+
+def test_moto_still_checks_step_functions_and_missing_queues_against_everything() -> None:
+    """Why the resource of a Step Functions call, and of an SQS call on a queue that does not
+    exist, is named: moto checked '*', which no grant on one state machine or queue matches."""
+    from types import SimpleNamespace
+
+    from moto import mock_aws
+    from moto.sqs.models import sqs_backends
+
+    assert _moto_iam._original_stepfunctions_resource is None
+    with mock_aws():
+        missing = SimpleNamespace(_get_queue_name=lambda: "missing", sqs_backend=sqs_backends[ACCOUNT]["us-east-1"])
+        assert _moto_iam._original_sqs_resource(missing) == "*"
+
+
+def test_moto_still_authorizes_sqs_batches_under_their_api_names() -> None:
+    """Why DeleteMessageBatch is checked as sqs:DeleteMessage, as IAM names it."""
+    from botocore.exceptions import ClientError
+
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:canary"
+    with moto_enforcing(allow(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"], [queue])) as user:
+        sqs = user.client("sqs")
+        from moto.sqs.models import sqs_backends
+
+        sqs_backends[ACCOUNT]["us-east-1"].create_queue("canary")
+        queue_url = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/canary"
+        sqs.send_message(QueueUrl=queue_url, MessageBody="m")
+        (message,) = sqs.receive_message(QueueUrl=queue_url)["Messages"]
+        with pytest.raises(ClientError, match="AccessDenied"):
+            sqs.delete_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": "1", "ReceiptHandle": message["ReceiptHandle"]}]
+            )
+
+
+def test_moto_still_copies_without_read_access_to_the_source() -> None:
+    """Why CopyObject checks the source: moto lets a caller copy what it may not read."""
+    with moto_enforcing(allow(["s3:PutObject"], ["arn:aws:s3:::canary/dst/*"])) as user:
+        s3 = user.client("s3")
+        s3.copy_object(Bucket="canary", Key="dst/copy", CopySource={"Bucket": "canary", "Key": "src"})
+
+
+def test_moto_still_answers_404_without_list_bucket_and_heads_versions_as_get_object() -> None:
+    """Why a missing key is 403 without s3:ListBucket, and a versioned HEAD needs GetObjectVersion."""
+    from botocore.exceptions import ClientError
+
+    assert "versionId" not in _moto_iam._original_head_actions
+    with moto_enforcing(allow(["s3:GetObject"], ["arn:aws:s3:::canary/*"])) as user:
+        with pytest.raises(ClientError) as missing:
+            user.client("s3").head_object(Bucket="canary", Key="missing")
+        assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_moto_trust_policies_still_miss_a_session_of_the_named_role() -> None:
+    """Why trust is evaluated here: a policy trusting role R did not match a session of R."""
+    from moto.iam.access_control import IAMPolicyStatement
+
+    statement = IAMPolicyStatement(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/r"}, "Action": "sts:AssumeRole"}
+    )
+    assert not statement._check_principal(f"arn:aws:sts::{ACCOUNT}:assumed-role/r/session")
+
+
+def test_moto_still_grants_sessions_longer_than_the_role_allows() -> None:
+    """Why AssumeRole's DurationSeconds is bounded here (MaxSessionDuration, role chaining)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        iam, sts = boto3.client("iam", region_name="us-east-1"), boto3.client("sts", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}", MaxSessionDuration=3600)["Role"]["Arn"]
+        sts.assume_role(RoleArn=role, RoleSessionName="canary", DurationSeconds=43200)
+
+
+def test_moto_still_parses_away_a_form_body_that_was_signed() -> None:
+    """Why the gateway keeps a query-protocol body: moto signs over what its parsing left (nothing)."""
+    from moto.core.request import Request
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(
+        method="POST",
+        data="Action=AssumeRole&Policy=%7B%22a%22%3A+1%7D",
+        content_type="application/x-www-form-urlencoded",
+    ).get_environ()
+    request = Request(environ)
+    assert request.form["Policy"] == '{"a": 1}'
+    assert request.data == b""
