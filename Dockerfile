@@ -1,5 +1,6 @@
-# The filepipe worker: the Batch job for large files and, with another command, every Lambda
-# function of the stack. Build context: the repository root.
+# The filepipe worker: the Batch job for large files and, with the entrypoint
+# /usr/local/bin/filepipe-lambda and a handler as its command, every Lambda function of the stack.
+# Build context: the repository root.
 #   docker build -t filepipe-worker .
 #   docker run --rm -e FILEPIPE_OBJECT='{"bucket":"b","key":"k.csv"}' filepipe-worker
 ARG BASE_IMAGE=python:3.12-slim-bookworm
@@ -31,5 +32,7 @@ COPY transform_lambda/ transform_lambda/
 COPY moves_lambda/ moves_lambda/
 COPY batch_image/ batch_image/
 COPY upload_api/ upload_api/
+# The Lambda functions' entrypoint (stack/compute.py): a file, not a symlink, at an absolute path.
+COPY batch_image/filepipe-lambda /usr/local/bin/filepipe-lambda
 USER 10001:10001
 CMD ["python", "-m", "batch_image.worker"]

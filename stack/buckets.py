@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
@@ -13,7 +14,7 @@ class Buckets(Construct):
     """Staging (versioned, notifying) and archive (versioned, silent) buckets.
 
     Both block public access, refuse plain HTTP, encrypt at rest and log access to a third
-    bucket. Staging aborts stale multipart uploads after a day and expires replaced versions.
+    bucket, abort stale multipart uploads after a day and expire replaced versions.
     """
 
     def __init__(
@@ -23,6 +24,9 @@ class Buckets(Construct):
         *,
         cors_allowed_origins: list[str],
         noncurrent_version_expiration_days: int,
+        archive_prefixes: Mapping[str, str],
+        archive_noncurrent_version_expiration_days: int,
+        failure_history_days: int,
         destroy_on_removal: bool,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -77,6 +81,35 @@ class Buckets(Construct):
             "Archive",
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="archive/",
-            lifecycle_rules=[abort_stale_uploads],
+            lifecycle_rules=[
+                abort_stale_uploads,
+                *archive_version_rules(
+                    archive_prefixes, archive_noncurrent_version_expiration_days, failure_history_days
+                ),
+            ],
             **common,
         )
+
+
+def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: int) -> list[s3.LifecycleRule]:
+    """Replaced versions in the archive expire: those of originals, outputs and superseded copies
+    after ``days``; those of the failure prefix and its records after ``failure_days``, because a
+    retry looks for its file among the older versions of ``failed/<key>`` (another version's later
+    failure may have covered it). Current objects never expire."""
+    rules = []
+    for area, keep in (
+        ("originals", days),
+        ("outputs", days),
+        ("superseded", days),
+        ("failed", failure_days),
+        ("errors", failure_days),
+    ):
+        rules.append(
+            s3.LifecycleRule(
+                id=f"ExpireReplaced{area.title()}",
+                prefix=prefixes[area],
+                noncurrent_version_expiration=Duration.days(keep),
+                expired_object_delete_marker=True,
+            )
+        )
+    return rules

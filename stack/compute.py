@@ -15,6 +15,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from batch_image import job
@@ -25,7 +26,12 @@ from stack.config import PipelineConfig
 from stack.log_groups import log_group
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-LAMBDA_ENTRYPOINT = ["python", "-m", "awslambdaric"]
+LAMBDA_ENTRYPOINT = ["/usr/local/bin/filepipe-lambda"]
+"""The image's Lambda entrypoint: an absolute path to a file, not a symlink, as Lambda asks; it
+starts the runtime interface client (awslambdaric) with the handler the function's CMD names."""
+PLATFORM = Platform.LINUX_AMD64
+"""What the image is built for, wherever ``cdk deploy`` runs: a build on an arm64 laptop would
+otherwise make an image neither these x86_64 functions nor Fargate's default can run."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,9 @@ class Compute(Construct):
             spec.construct_id,
             description=PRINCIPALS[spec.principal].description,
             code=lambda_.DockerImageCode.from_image_asset(
-                str(REPOSITORY_ROOT), entrypoint=LAMBDA_ENTRYPOINT, cmd=[spec.handler]
+                str(REPOSITORY_ROOT), entrypoint=LAMBDA_ENTRYPOINT, cmd=[spec.handler], platform=PLATFORM
             ),
+            architecture=lambda_.Architecture.X86_64,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             environment={**self.environment, **(environment or {})},
@@ -143,7 +150,9 @@ class Compute(Construct):
             container=batch.EcsFargateContainerDefinition(
                 self,
                 "WorkerContainer",
-                image=ecs.ContainerImage.from_asset(str(REPOSITORY_ROOT)),
+                image=ecs.ContainerImage.from_asset(str(REPOSITORY_ROOT), platform=PLATFORM),
+                fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
+                fargate_operating_system_family=ecs.OperatingSystemFamily.LINUX,
                 command=list(job.COMMAND),
                 cpu=config.batch_vcpus,
                 memory=Size.mebibytes(config.batch_memory_mb),

@@ -42,6 +42,12 @@ class PipelineConfig:
     """``logRetentionDays``: retention of every log group the stack creates."""
     noncurrent_version_expiration_days: int = 30
     """``noncurrentVersionExpirationDays``: how long staging keeps replaced versions."""
+    archive_noncurrent_version_expiration_days: int = 90
+    """``archiveNoncurrentVersionExpirationDays``: how long the archive keeps replaced versions
+    of originals and outputs (a reprocessed or newer file's predecessors)."""
+    failure_history_days: int = 365
+    """``failureHistoryDays``: how long replaced versions under the failure prefix and its records
+    are kept; a retry looks for its file among them."""
     originals_prefix: str = "originals/"
     outputs_prefix: str = "outputs/"
     failed_prefix: str = "failed/"
@@ -102,6 +108,8 @@ class PipelineConfig:
             raise ValueError("transformTimeoutSeconds must be between 1 and 900")
         if not 1 <= self.moves_timeout_seconds <= 900:
             raise ValueError("movesTimeoutSeconds must be between 1 and 900")
+        if min(self.archive_noncurrent_version_expiration_days, self.failure_history_days) < 1:
+            raise ValueError("archiveNoncurrentVersionExpirationDays and failureHistoryDays must be >= 1")
         if self.upload_auth not in ("iam", "jwt"):
             raise ValueError("uploadAuth must be 'iam' or 'jwt'")
         if self.upload_auth == "jwt" and not (self.upload_jwt_issuer and self.upload_jwt_audience):

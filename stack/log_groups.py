@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -35,5 +35,19 @@ def retention(days: int) -> logs.RetentionDays:
     return logs.RetentionDays.TEN_YEARS
 
 
-def log_group(scope: Construct, construct_id: str, days: int) -> logs.LogGroup:
-    return logs.LogGroup(scope, construct_id, retention=retention(days), removal_policy=RemovalPolicy.DESTROY)
+VENDED_LOGS = "/aws/vendedlogs/"
+"""Log groups AWS services deliver to through a CloudWatch Logs resource policy (Step Functions,
+API Gateway) go under this prefix: the service then names the prefix in the account's one policy,
+whose 5,120-character limit per-group entries would soon exceed."""
+
+
+def log_group(scope: Construct, construct_id: str, days: int, name: str | None = None) -> logs.LogGroup:
+    return logs.LogGroup(
+        scope, construct_id, retention=retention(days), removal_policy=RemovalPolicy.DESTROY, log_group_name=name
+    )
+
+
+def vended_log_group(scope: Construct, construct_id: str, days: int, service: str, purpose: str) -> logs.LogGroup:
+    """A log group a service delivers to: ``/aws/vendedlogs/<service>/<stack>-<purpose>``."""
+    name = f"{VENDED_LOGS}{service}/{Stack.of(scope).stack_name}-{purpose}"
+    return log_group(scope, construct_id, days, name)

@@ -28,6 +28,9 @@ class FilepipeStack(Stack):
             "Buckets",
             cors_allowed_origins=list(config.cors_allowed_origins),
             noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
+            archive_prefixes=config.area_prefixes(),
+            archive_noncurrent_version_expiration_days=config.archive_noncurrent_version_expiration_days,
+            failure_history_days=config.failure_history_days,
             destroy_on_removal=config.removal_policy_destroy,
         )
         self.compute = Compute(self, "Compute", buckets=self.buckets, config=config)

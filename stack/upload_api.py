@@ -19,7 +19,7 @@ from stack import permissions as perm
 from stack.buckets import Buckets
 from stack.compute import Compute, FunctionSpec
 from stack.config import PipelineConfig
-from stack.log_groups import log_group
+from stack.log_groups import vended_log_group
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -111,7 +111,7 @@ class UploadApi(Construct):
                     "AwsSolutions-APIG4",
                     "The upload page is static HTML and scripts; every API call it makes is authorized.",
                 )
-        logs = log_group(self, "AccessLogs", config.log_retention_days)
+        logs = vended_log_group(self, "AccessLogs", config.log_retention_days, "apigateway", "upload-api-access")
         stage = api.default_stage
         assert stage is not None
         cfn_stage = stage.node.default_child

@@ -11,7 +11,7 @@ from constructs import Construct
 from stack import permissions as perm
 from stack.compute import Compute
 from stack.config import PipelineConfig
-from stack.log_groups import log_group
+from stack.log_groups import vended_log_group
 from state_machine import DEFINITION_PATH
 
 BATCH_TIMEOUT_ATTEMPTS = 3
@@ -37,7 +37,7 @@ class Workflow(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = log_group(self, "ExecutionLogs", config.log_retention_days)
+        self.log_group = vended_log_group(self, "ExecutionLogs", config.log_retention_days, "states", "executions")
         self.role = perm.role(self, "Role", "state_machine")
         self.state_machine = sfn.StateMachine(
             self,

@@ -118,7 +118,8 @@ def test_functions_run_the_worker_image_with_their_own_handler(synth: Synthesize
         props = function["Properties"]
         if props.get("PackageType") != "Image":
             continue
-        assert props["ImageConfig"]["EntryPoint"] == ["python", "-m", "awslambdaric"]
+        assert props["ImageConfig"]["EntryPoint"] == ["/usr/local/bin/filepipe-lambda"]
+        assert props["Architectures"] == ["x86_64"]
         commands[props["ImageConfig"]["Command"][0]] = props
         assert "LoggingConfig" in props
     assert sorted(commands) == [
@@ -153,6 +154,7 @@ def test_batch_runs_the_worker_on_fargate_retrying_only_transient_exits(synth: S
     assert {"Type": "VCPU", "Value": "2"} in container["ResourceRequirements"]
     assert {"Type": "MEMORY", "Value": "4096"} in container["ResourceRequirements"]
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert container["RuntimePlatform"] == {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"}
     strategy = props["RetryStrategy"]
     assert strategy["Attempts"] == 3
     rules = strategy["EvaluateOnExit"]
@@ -160,6 +162,35 @@ def test_batch_runs_the_worker_on_fargate_retrying_only_transient_exits(synth: S
     assert rules[-1] == {"Action": "EXIT", "OnExitCode": "*"}
     assert not any(r.get("OnExitCode") == "65" and r["Action"] == "RETRY" for r in rules)
     assert props["Timeout"] == {"AttemptDurationSeconds": 4 * 3600}
+
+
+def test_the_image_is_built_for_linux_amd64_wherever_cdk_deploy_runs(synth: Synthesized) -> None:
+    """From an arm64 laptop an unpinned build makes an image neither Lambda (x86_64) nor the job
+    definition's platform can run."""
+    (manifest,) = synth.outdir.glob("*.assets.json")
+    images = json.loads(manifest.read_text())["dockerImages"]
+    assert images, "the functions and the job use the worker image"
+    assert {image["source"].get("platform") for image in images.values()} == {"linux/amd64"}
+
+
+def test_the_archive_expires_replaced_versions_but_keeps_failure_history_longer(synth: Synthesized) -> None:
+    rules = {r["Id"]: r for r in synth.raw["Resources"][ARCHIVE]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    kept = {r["Prefix"]: r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in rules.values() if "Prefix" in r}
+    assert kept == {"originals/": 90, "outputs/": 90, "superseded/": 90, "failed/": 365, "errors/": 365}
+    assert all("ExpirationInDays" not in r for r in rules.values()), "current objects never expire"
+
+
+def test_service_log_groups_are_vended_logs(synth: Synthesized) -> None:
+    """Step Functions and API Gateway deliver through the account's CloudWatch Logs resource
+    policy: under /aws/vendedlogs/ one entry covers every group, else the policy's size limit."""
+    names = {
+        logical_id: group["Properties"].get("LogGroupName")
+        for logical_id, group in synth.resources("AWS::Logs::LogGroup").items()
+    }
+    (machine,) = [n for k, n in names.items() if k.startswith("WorkflowExecutionLogs")]
+    (api,) = [n for k, n in names.items() if k.startswith("UploadApiAccessLogs")]
+    assert machine == "/aws/vendedlogs/states/Filepipe-executions"
+    assert api == "/aws/vendedlogs/apigateway/Filepipe-upload-api-access"
 
 
 def test_vpc_has_no_nat_gateway_and_logs_rejected_flows(synth: Synthesized) -> None:
