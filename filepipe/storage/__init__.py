@@ -16,6 +16,7 @@ from filepipe.storage._parts import (
     KiB,
     MiB,
     byte_ranges,
+    growing_part_size,
     part_size_for,
 )
 from filepipe.storage._reader import RangeReader
@@ -32,5 +33,6 @@ __all__ = [
     "RangeReader",
     "byte_ranges",
     "copy_version",
+    "growing_part_size",
     "part_size_for",
 ]

@@ -28,6 +28,17 @@ def part_size_for(total: int, preferred: int = 64 * MiB) -> int:
     return size
 
 
+def growing_part_size(part_number: int, base: int, max_parts: int = MAX_PARTS) -> int:
+    """The size of part ``part_number`` (from 1) of an upload whose length is unknown: ``base``,
+    doubling every tenth of ``max_parts``, at most 5 GiB. Fixed 8 MiB parts would stop at 78 GiB
+    (10,000 parts); these reach 8 TiB, past S3's 5 TiB object limit, while an output under
+    ``base`` x 1,000 (8 GB) still goes in ``base``-sized parts."""
+    if part_number < 1:
+        raise ValueError(f"part numbers start at 1, got {part_number}")
+    step = max(max_parts // 10, 1)
+    return min(base << ((part_number - 1) // step), MAX_PART_SIZE)
+
+
 def byte_ranges(total: int, part_size: int) -> Iterator[tuple[int, int]]:
     """Inclusive ``(first, last)`` byte offsets covering ``total`` bytes in ``part_size`` steps."""
     if part_size <= 0:

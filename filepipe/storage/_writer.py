@@ -6,7 +6,7 @@ import io
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from filepipe.storage._parts import MIN_PART_SIZE, MiB
+from filepipe.storage._parts import MAX_PARTS, MIN_PART_SIZE, MiB, growing_part_size
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 class MultipartWriter(io.RawIOBase):
     """A write-only file that lands as one S3 object, or as nothing at all.
 
-    Small outputs become one PutObject; larger ones a multipart upload, a part per
-    ``part_size`` bytes. The object appears only when :meth:`close` completes it; on an error
+    Small outputs become one PutObject; larger ones a multipart upload whose parts start at
+    ``part_size`` bytes and grow as the output does (:func:`growing_part_size`), so an output of
+    any size S3 allows fits in its 10,000 parts. The object appears only when :meth:`close` completes it; on an error
     inside the ``with`` block (or :meth:`abort`) the upload is aborted, so a crash never leaves
     a half-written object behind.
     """
@@ -30,12 +31,13 @@ class MultipartWriter(io.RawIOBase):
         part_size: int = 8 * MiB,
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
+        max_parts: int = MAX_PARTS,
     ) -> None:
         super().__init__()
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part size must be at least {MIN_PART_SIZE} bytes")
         self._s3, self.bucket, self.key = s3, bucket, key
-        self._part_size = part_size
+        self._part_size, self._max_parts = part_size, max_parts
         self._extra: dict[str, Any] = {"ContentType": content_type, "Metadata": metadata or {}}
         self._buffer = bytearray()
         self._upload_id: str | None = None
@@ -52,11 +54,19 @@ class MultipartWriter(io.RawIOBase):
         view = memoryview(data).cast("B")
         self._buffer += view
         self.bytes_written += len(view)
-        while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
-            del self._buffer[: self._part_size]
+        while len(self._buffer) >= (size := self.next_part_size):
+            part = bytes(self._buffer[:size])
+            del self._buffer[:size]
             self._upload_part(part)
         return len(view)
+
+    @property
+    def next_part_size(self) -> int:
+        return growing_part_size(len(self._parts) + 1, self._part_size, self._max_parts)
+
+    @property
+    def parts_uploaded(self) -> int:
+        return len(self._parts)
 
     def close(self) -> None:
         """Complete the object (PutObject when it never reached one part)."""
@@ -109,6 +119,8 @@ class MultipartWriter(io.RawIOBase):
             created = self._s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self._extra)
             self._upload_id = created["UploadId"]
         number = len(self._parts) + 1
+        if number > self._max_parts:
+            raise ValueError(f"{self.key}: more than {self._max_parts} parts; the output is over S3's object limit")
         response = self._s3.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=data
         )

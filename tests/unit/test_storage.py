@@ -20,6 +20,7 @@ from filepipe.storage import (
     RangeReader,
     byte_ranges,
     copy_version,
+    growing_part_size,
     part_size_for,
 )
 from tests.conftest import Faulty, keys, read
@@ -55,6 +56,14 @@ class TestArithmetic:
     def test_objects_beyond_s3s_limit_are_refused(self) -> None:
         with pytest.raises(ValueError, match="10000 parts"):
             part_size_for(MAX_PARTS * 5 * GiB + 1)
+
+    def test_growing_parts_reach_s3s_object_limit_within_its_part_limit(self) -> None:
+        sizes = [growing_part_size(n, 8 * MiB) for n in range(1, MAX_PARTS + 1)]
+        assert sizes[:1000] == [8 * MiB] * 1000, "outputs up to 8 GB keep their 8 MiB parts"
+        assert sum(sizes) >= 5 * 1024 * GiB, "10,000 parts hold S3's largest object (fixed 8 MiB parts: 78 GiB)"
+        assert max(sizes) <= 5 * GiB and sizes == sorted(sizes)
+        with pytest.raises(ValueError):
+            growing_part_size(0, 8 * MiB)
 
 
 def test_range_reader_returns_exactly_the_version_asked_for(s3: Any, settings: Any) -> None:
@@ -99,6 +108,26 @@ class TestMultipartWriter:
         ):
             sink.write(os.urandom(MIN_PART_SIZE + 1))
             raise RuntimeError("transform crashed midway")
+        assert keys(s3, "archive") == []
+        assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
+
+    def test_an_output_past_fixed_parts_times_the_part_limit_still_fits(self, s3: Any, settings: Any) -> None:
+        """With the part limit lowered to 4, four fixed 5 MiB parts would hold 20 MiB; growing
+        parts (5, 10, 20, 40 MiB) hold this 60 MiB output in four."""
+        data = os.urandom(60 * MiB)
+        with MultipartWriter(s3, "archive", "big", part_size=MIN_PART_SIZE, max_parts=4) as sink:
+            for offset in range(0, len(data), 4 * MiB):
+                sink.write(data[offset : offset + 4 * MiB])
+        assert sink.parts_uploaded == 4
+        assert read(s3, "archive", "big") == data
+        assert s3.head_object(Bucket="archive", Key="big")["ETag"].endswith('-4"')
+
+    def test_an_output_beyond_the_part_limit_fails_and_leaves_nothing(self, s3: Any, settings: Any) -> None:
+        with (
+            pytest.raises(ValueError, match="more than 2 parts"),
+            MultipartWriter(s3, "archive", "huge", part_size=MIN_PART_SIZE, max_parts=2) as sink,
+        ):
+            sink.write(os.urandom(16 * MiB))
         assert keys(s3, "archive") == []
         assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
 
