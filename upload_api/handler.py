@@ -19,8 +19,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from filepipe.config import Settings
+from filepipe.errors import error_code, is_access_denied
 from filepipe.storage import MiB
 from filepipe.uploads import UploadConfig, UploadRejected, UploadRequest, UploadService
 
@@ -87,6 +89,18 @@ def upload_status() -> Response:
         return _json(200, service().status(key))
     except UploadRejected as exc:
         return _error(exc.status, exc.message)
+
+
+@app.exception_handler(ClientError)
+def aws_call_failed(exc: ClientError) -> Response:
+    """An AWS call failed: the log says which and why (a refused one names the grant the
+    deployment lacks); the caller gets a JSON 500, never a stack trace."""
+    code = error_code(exc)
+    if is_access_denied(exc):
+        logger.exception("an AWS call was refused: the function's role lacks a grant", extra={"code": code})
+    else:
+        logger.exception("an AWS call failed", extra={"code": code})
+    return _error(500, "the upload service failed; try again later")
 
 
 @app.get("/ui/.*")

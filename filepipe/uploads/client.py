@@ -13,10 +13,12 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just sent."""
@@ -89,14 +91,17 @@ class UploadClient:
         transfer = TransferConfig(
             multipart_threshold=1, multipart_chunksize=int(grant["partSize"]), max_concurrency=8, use_threads=True
         )
-        s3.upload_file(
-            str(path),
-            grant["bucket"],
-            grant["key"],
-            ExtraArgs={"ContentType": content_type_for(path)},
-            Config=transfer,
-            Callback=progress,
-        )
+        try:
+            s3.upload_file(
+                str(path),
+                grant["bucket"],
+                grant["key"],
+                ExtraArgs={"ContentType": content_type_for(path)},
+                Config=transfer,
+                Callback=progress,
+            )
+        except (S3UploadFailedError, ClientError) as exc:
+            raise UploadError(f"the multipart upload failed: {exc}") from exc
 
     def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         url = self.api + path

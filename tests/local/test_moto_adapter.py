@@ -522,3 +522,24 @@ def test_moto_still_parses_away_a_form_body_that_was_signed() -> None:
     request = Request(environ)
     assert request.form["Policy"] == '{"a": 1}'
     assert request.data == b""
+
+
+def test_moto_still_refuses_unknown_keys_and_wrong_secrets_itself() -> None:
+    """The local cloud relies on moto's own check of header-signed requests (the key's owner, the
+    signature); if an upgrade stopped refusing these, the local cloud would stop too."""
+    from botocore.exceptions import ClientError
+
+    with moto_enforcing(allow(["s3:*"], ["*"])) as user:
+        credentials = user.get_credentials()
+        wrong = boto3_session(credentials.access_key, "wrong-secret")
+        with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+            wrong.client("s3").list_objects_v2(Bucket="canary")
+        with pytest.raises(ClientError, match="InvalidAccessKeyId"):
+            boto3_session("AKIAUNKNOWN000000000", "x").client("s3").list_objects_v2(Bucket="canary")
+        assert user.client("s3").list_objects_v2(Bucket="canary")["KeyCount"] == 1
+
+
+def boto3_session(key: str, secret: str) -> Any:
+    import boto3
+
+    return boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1")
