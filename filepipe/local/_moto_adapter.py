@@ -305,12 +305,28 @@ def act_as_roles(credentials: RoleCredentials | None) -> None:
     """Make the engine sign each task's calls as the state machine's role (or the task's
     ``Credentials``), as Step Functions does; None: moto's fixed keys."""
     global _role_credentials
-    _role_credentials = credentials
-    _shared_client.cache_clear()
+    with _clients_lock:
+        _role_credentials = credentials
+        _clients.clear()
 
 
-@functools.lru_cache(maxsize=32)
+_clients: dict[tuple[str, str, str, str | None], Any] = {}
+_clients_lock = threading.Lock()
+
+
 def _shared_client(region: str, service: str, endpoint: str, role_arn: str | None) -> Any:
+    """One client per key, made once even when a burst of tasks asks at the same moment (each
+    new botocore session loads its service models from disk)."""
+    key = (region, service, endpoint, role_arn)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key) or _new_client(*key)
+            _clients[key] = client
+    return client
+
+
+def _new_client(region: str, service: str, endpoint: str, role_arn: str | None) -> Any:
     session = botocore.session.get_session()
     try:
         if role_arn is None or _role_credentials is None:
