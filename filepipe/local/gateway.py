@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
@@ -152,6 +153,8 @@ def respond(
     start_response: Callable[..., Any], status: int, body: bytes, headers: list[tuple[str, str]]
 ) -> list[bytes]:
     reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+    if not any(name.lower() == "x-amzn-requestid" for name, _ in headers):
+        headers = [*headers, ("x-amzn-RequestId", str(uuid.uuid4()))]  # every AWS answer names its request
     start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
     return [body]
 
