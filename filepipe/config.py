@@ -16,6 +16,9 @@ from filepipe.storage import MAX_SINGLE_COPY, MiB
 
 MAX_KEY_BYTES = 1024
 """S3's limit on a key's UTF-8 length."""
+CORS_ALLOWED_ORIGINS = ("http://localhost:4566",)
+"""Origins a browser may upload into staging from, by default (the stack's ``corsAllowedOrigins``;
+the local cloud allows them too)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+from filepipe.config import CORS_ALLOWED_ORIGINS
+
 MiB = 1024 * 1024
 
 
@@ -54,7 +56,7 @@ class PipelineConfig:
     errors_prefix: str = "errors/"
     superseded_prefix: str = "superseded/"
     """``originalsPrefix`` ... ``supersededPrefix``: the archive bucket's layout."""
-    cors_allowed_origins: tuple[str, ...] = ("http://localhost:4566",)
+    cors_allowed_origins: tuple[str, ...] = CORS_ALLOWED_ORIGINS
     """``corsAllowedOrigins``: origins allowed to PUT/POST into staging (comma-separated)."""
     trigger_batch_size: int = 10
     """``triggerBatchSize``: S3 events per trigger invocation."""

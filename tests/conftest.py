@@ -109,6 +109,7 @@ def session_cloud() -> Iterator[LocalCloud]:
         max_receive_count=3,
         upload_part_size=5 * 1024 * 1024,
         grants=grants_for_session(),
+        idle_timeout_seconds=5,
     )
     with LocalCloud(config) as cloud:
         yield cloud

@@ -39,6 +39,19 @@ def main(verbose: bool) -> None:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
 
 
+def host_warning(host: str) -> str | None:
+    """What to tell someone who makes the local cloud listen beyond this machine."""
+    from filepipe.local.guard import is_loopback
+
+    if is_loopback(host):
+        return None
+    return (
+        f"--host {host} makes the local cloud reachable from other machines. Anyone who can reach it "
+        "and knows its key (test/test, printed below) may act as the administrator of this local "
+        "account: read and write its buckets and run its workflow. Use it on a trusted network only."
+    )
+
+
 def _size(text: str) -> int:
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     text = text.strip().lower().removesuffix("ib").removesuffix("b")
@@ -70,6 +83,13 @@ def _size(text: str) -> int:
     type=click.IntRange(1, 64),
     help="Warm environments (one process each) per function.",
 )
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    metavar="URL",
+    help="A browser origin allowed to call it (repeatable), besides its own and http://localhost:4566.",
+)
 def up(
     host: str,
     port: int,
@@ -79,6 +99,7 @@ def up(
     multipart_above: str,
     runner: str,
     function_concurrency: int,
+    allow_origins: tuple[str, ...],
 ) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
     from filepipe.local import LocalCloud, LocalConfig
@@ -93,7 +114,11 @@ def up(
         presign_max_bytes=_size(multipart_above),
         runner=runner,
         function_concurrency=function_concurrency,
+        allowed_origins=(*LocalConfig().allowed_origins, *allow_origins),
     )
+    warning = host_warning(host)
+    if warning:
+        console.print(f"[bold red]warning:[/] {warning}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -15,6 +15,8 @@ from filepipe.local.gateway import json_response, read_body, respond
 from filepipe.local.lambdas import LocalLambda
 
 PREFIXES = ("/api/", "/ui")
+MAX_PAYLOAD = 10 * 1024 * 1024
+"""API Gateway's limit on an HTTP API request's payload."""
 
 
 class UploadApiRoute:
@@ -25,6 +27,8 @@ class UploadApiRoute:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIXES):
             return None
+        if int(environ.get("CONTENT_LENGTH") or 0) > MAX_PAYLOAD:
+            return json_response(start_response, 413, {"message": "Request Entity Too Large"})
         result = self._lambdas.invoke(self._function_name, json.dumps(to_event(environ)).encode())
         if result.function_error:
             return json_response(start_response, 500, {"message": "Internal Server Error"})
@@ -63,6 +67,15 @@ def to_event(environ: dict[str, Any]) -> dict[str, Any]:
             "routeKey": "$default",
             "stage": "$default",
         },
-        "body": body.decode("utf-8") if body else None,
-        "isBase64Encoded": False,
+        **_body(body),
     }
+
+
+def _body(body: bytes) -> dict[str, Any]:
+    """The body as API Gateway passes it: text, or base64 when it is not UTF-8."""
+    if not body:
+        return {"body": None, "isBase64Encoded": False}
+    try:
+        return {"body": body.decode("utf-8"), "isBase64Encoded": False}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode("ascii"), "isBase64Encoded": True}

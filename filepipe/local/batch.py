@@ -26,6 +26,9 @@ _log = logging.getLogger(__name__)
 _LOG_TAIL = 4000
 CREDENTIALS_PATH = "/_filepipe/task-credentials"
 """Where a job's container finds its task role's credentials (ECS serves them at 169.254.170.2)."""
+RESERVED_VARIABLES = ("AWS_BATCH", "AWS_CONTAINER_", "LD_", "PYTHON")
+"""Environment overrides a submit may not set: Batch reserves ``AWS_BATCH*``; the others would
+change where a job's credentials come from or what code its interpreter loads."""
 _PLATFORM_VARIABLES = ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 
 
@@ -173,20 +176,33 @@ class LocalBatch:
             self._capacity = value
             self._capacity_changed.notify_all()
 
-    def submit(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """SubmitJob: start the job in the background, answer at once."""
+    def submit(self, request: Mapping[str, Any], command: Sequence[str] | None = None) -> dict[str, Any]:
+        """SubmitJob: start the job in the background, answer at once.
+
+        The API refuses ``containerOverrides.command``; ``command`` lets code in this process
+        (the tests' probes of the retry strategy) run another one in the image.
+        """
         if request.get("jobQueue") not in (self.queue_arn, self.queue_arn.rsplit("/", 1)[-1]):
             raise LookupError(f"no job queue {request.get('jobQueue')!r}")
         if request.get("jobDefinition") != self.definition_arn:
             raise LookupError(f"no job definition {request.get('jobDefinition')!r}")
         overrides = request.get("containerOverrides") or {}
-        env = self.environment | {e["name"]: e["value"] for e in overrides.get("environment") or []}
+        if overrides.get("command"):
+            raise LookupError(
+                "the local cloud runs only the job definition's command: containerOverrides.command is refused "
+                "(the workflow never overrides it, and here a job runs on the developer's machine)"
+            )
+        env = {e["name"]: e["value"] for e in overrides.get("environment") or []}
+        reserved = sorted(name for name in env if name.upper().startswith(RESERVED_VARIABLES))
+        if reserved:
+            raise LookupError(f"environment overrides {reserved} are reserved: {', '.join(RESERVED_VARIABLES)}")
+        env = self.environment | env
         job = LocalJob(
             job_id=str(uuid.uuid4()),
             name=str(request.get("jobName") or "job"),
             queue=self.queue_arn,
             definition=self.definition_arn,
-            command=list(overrides.get("command") or self._command),
+            command=list(command or self._command),
             environment=env,
         )
         if self.credentials is not None:

@@ -27,16 +27,17 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import stepfunctions_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 import state_machine
-from filepipe.config import ArchiveLayout
+from filepipe.config import CORS_ALLOWED_ORIGINS, ArchiveLayout
 from filepipe.grants import PRINCIPALS, Principal
 from filepipe.local import _moto_adapter
 from filepipe.local.api import UploadApiRoute
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
 from filepipe.local.containers import choose_runner
 from filepipe.local.gateway import Gateway
+from filepipe.local.guard import FrontDoor, Guarded
 from filepipe.local.iam import DEVELOPER_KEY, LocalIdentities, LocalNames
 from filepipe.local.intake import QueuePoller
 from filepipe.local.lambdas import LocalFunction, LocalLambda
@@ -92,6 +93,11 @@ class LocalConfig:
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
     grants: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
     """Each role's grants: the stack's. The tests' mutation control runs with one removed."""
+    allowed_origins: tuple[str, ...] = CORS_ALLOWED_ORIGINS
+    """Browser origins allowed besides the local cloud's own (the stack's ``corsAllowedOrigins``)."""
+    idle_timeout_seconds: int = 15
+    """How long a connection may sit idle (a body shorter than its Content-Length, a stalled
+    client) before it is closed, so that it does not hold a server thread indefinitely."""
 
 
 class LocalCloud:
@@ -105,6 +111,7 @@ class LocalCloud:
             self.lambdas.add(function, concurrency)
         self.batch: LocalBatch | None = None
         self.gateway: Gateway | None = None
+        self.guard: Guarded | None = None
         self._server: BaseWSGIServer | None = None
         self._poller: QueuePoller | None = None
         self._saved_moto_port: str | None = None
@@ -130,8 +137,19 @@ class LocalCloud:
         self.gateway.routes.append(UploadApiRoute(self.lambdas, FUNCTIONS["upload_api"].name))
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = make_server(self.config.host, self.config.port, self.gateway, threaded=True)
+        self._server = make_server(
+            self.config.host,
+            self.config.port,
+            self.gateway,
+            threaded=True,
+            request_handler=type(
+                "RequestHandler", (WSGIRequestHandler,), {"timeout": self.config.idle_timeout_seconds}
+            ),
+        )
         self.port = self._server.server_port
+        door = FrontDoor.for_endpoint(self.config.host, self.port, self.config.allowed_origins)
+        self.guard = Guarded(self.gateway, door)
+        self._server.app = self.guard
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
         self._set_environment()
         self._act_as_roles()
@@ -190,6 +208,11 @@ class LocalCloud:
         self.create_resources()
 
     # -- names ----------------------------------------------------------------------------------
+
+    @property
+    def refusals(self) -> list[tuple[str, str]]:
+        """The front door's latest refusals: (reason, path), oldest first."""
+        return list(self.guard.refusals) if self.guard is not None else []
 
     @property
     def endpoint(self) -> str:

@@ -3,8 +3,9 @@ other request to moto's server (S3, SQS, Step Functions, IAM, STS).
 
 Every AWS API request is held to IAM as AWS holds it: its signature is verified and its caller's
 role (narrowed by any session policy) must allow the action on the resource
-(``_moto_iam.py``). moto's own control API (``/moto-api/``), which could empty every service, is
-not served: the local cloud drives moto in-process.
+(``_moto_iam.py``); an unsigned request never reaches a service. moto's own control API
+(``/moto-api/``), which could empty every service, is not served: the local cloud drives moto
+in-process. What reaches the gateway has passed the front door (``guard.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ Route = Callable[[dict[str, Any], Callable[..., Any]], "Iterable[bytes] | None"]
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _BATCH = {"/v1/submitjob": "SubmitJob", "/v1/describejobs": "DescribeJobs", "/v1/terminatejob": "TerminateJob"}
+MAX_INVOKE_PAYLOAD = 6 * 1024 * 1024
+"""Lambda's limit on a synchronous invocation's payload."""
 _REFUSED_JSON_CODES = {"AccessDenied": "AccessDeniedException", "InvalidClientTokenId": "UnrecognizedClientException"}
 
 
@@ -45,6 +48,9 @@ class Gateway:
                 answer = route(environ, start_response)
                 if answer is not None:
                     return answer
+            if not is_signed(environ):
+                message = "the local cloud's AWS APIs answer signed requests only (the key is test/test)"
+                return json_error(start_response, 403, "MissingAuthenticationTokenException", message)
             keep_form_body(environ)
             return self._moto(environ, start_response)
 
@@ -83,6 +89,9 @@ class Gateway:
         if environ["REQUEST_METHOD"] != "POST" or not match:
             return None
         name = unquote(match["name"])
+        if int(environ.get("CONTENT_LENGTH") or 0) > MAX_INVOKE_PAYLOAD:
+            message = f"Request must be smaller than {MAX_INVOKE_PAYLOAD} bytes for the InvokeFunction operation"
+            return json_error(start_response, 413, "RequestEntityTooLargeException", message)
         body = read_body(environ)
         if not self._lambdas.knows(name):
             return json_error(start_response, 404, "ResourceNotFoundException", f"Function not found: {name}")
@@ -127,6 +136,12 @@ class Gateway:
         if path == "/v1/terminatejob":
             return [f"arn:aws:batch:{self._region}:{self._account}:job/{request.get('jobId', '')}"]
         return ["*"]
+
+
+def is_signed(environ: dict[str, Any]) -> bool:
+    """Whether a request carries a signature, in its headers or (presigned) its query; which
+    kinds are accepted is the service's check."""
+    return "HTTP_AUTHORIZATION" in environ or "Signature=" in environ.get("QUERY_STRING", "")
 
 
 def keep_form_body(environ: dict[str, Any]) -> None:

@@ -67,8 +67,8 @@ def submit(cloud: LocalCloud, command: list[str]) -> Any:
             "jobName": "probe",
             "jobQueue": cloud.job_queue_arn,
             "jobDefinition": cloud.job_definition_arn,
-            "containerOverrides": {"command": command},
-        }
+        },
+        command=command,
     )
     job = cloud.batch.jobs[answer["jobId"]]
     deadline = time.monotonic() + 120
