@@ -31,6 +31,8 @@ class ArchiveLayout:
     failed: str = "failed/"
     errors: str = "errors/"
     superseded: str = "superseded/"
+    grants: str = "grants/"
+    """Upload grant records: what the upload API granted each key (its size and content type)."""
 
     def original(self, key: str) -> str:
         return fit_key(self.originals, key)
@@ -43,6 +45,9 @@ class ArchiveLayout:
 
     def error_record(self, key: str) -> str:
         return fit_key(self.errors, key, ".json")
+
+    def grant_record(self, key: str) -> str:
+        return fit_key(self.grants, key, ".json")
 
     def superseded_original(self, key: str, version: str) -> str:
         """Where an older version goes when a newer one of the key is already archived."""
@@ -95,6 +100,7 @@ class Settings:
                 failed=env.get("FAILED_PREFIX", defaults.failed),
                 errors=env.get("ERRORS_PREFIX", defaults.errors),
                 superseded=env.get("SUPERSEDED_PREFIX", defaults.superseded),
+                grants=env.get("GRANTS_PREFIX", defaults.grants),
             ),
             copy_multipart_threshold=int(env.get("COPY_MULTIPART_THRESHOLD", MAX_SINGLE_COPY)),
             copy_part_size=int(env.get("COPY_PART_SIZE", 512 * MiB)),

@@ -56,6 +56,10 @@ class DeploymentError(PermanentError):
     call; once the stack is fixed, a retry (``filepipe retry`` or ``redrive``) processes the file."""
 
 
+class UploadRefused(PermanentError):
+    """An upload is not what its grant declared (larger, or of another content type)."""
+
+
 class TransformRejected(PermanentError):
     """The transform refused the file (malformed CSV, unreadable content)."""
 

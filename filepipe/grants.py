@@ -41,7 +41,7 @@ CONSUME_QUEUE = (
 BATCH_SYNC_RULE = "StepFunctionsGetEventsForBatchJobsRule"
 """The EventBridge rule Step Functions manages to follow ``batch:submitJob.sync`` jobs."""
 
-AREAS = ("originals", "outputs", "failed", "errors", "superseded", "uploads")
+AREAS = ("originals", "outputs", "failed", "errors", "superseded", "grants", "uploads")
 """Prefix names a grant may use; each deployment maps them to its own prefixes."""
 
 
@@ -110,6 +110,8 @@ def _reads_originals_writes_outputs() -> tuple[Grant, ...]:
         Grant(READ_VERSION, (Objects("archive", ("failed",)),)),
         Grant(READ_VERSION + WRITE, (Objects("archive", ("outputs",)), Objects("archive", ("superseded",)))),
         Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+        # What the upload API granted an upload (its size and content type), to hold it to that.
+        Grant(("s3:GetObject",), (Objects("archive", ("grants",)),)),
     )
 
 
@@ -178,8 +180,8 @@ PRINCIPALS: dict[str, Principal] = {
                     ("s3:GetObject",),
                     (Objects("archive", ("originals", "uploads")), Objects("archive", ("errors", "uploads"))),
                 ),
+                Grant(("s3:PutObject", "s3:GetObject"), (Objects("archive", ("grants", "uploads")),)),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
-                Grant(("states:ListExecutions",), (Named("state_machine"),)),
                 Grant(("states:DescribeExecution",), (Named("executions"),)),
                 Grant(("sts:AssumeRole",), (Named("role", "upload"),)),
             ),

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from botocore.exceptions import ClientError
+
 from filepipe.config import Settings
-from filepipe.errors import classified
+from filepipe.errors import UploadRefused, classified
 from filepipe.events import ObjectRef
 from filepipe.moves import locate, provenance
+from filepipe.moves._locate import GONE_CODES, Source
 from filepipe.moves._placement import place
 from filepipe.storage import MiB, MultipartWriter, RangeReader
 from filepipe.transforms import SourceInfo, transform_for
+from filepipe.uploads._media import InvalidMediaType, media_type
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,6 +50,7 @@ def _process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | 
     source = locate(s3, ref, settings)
     if source is None:
         return ProcessOutcome("gone")
+    hold_to_grant(s3, ref, source, settings)
     transform = transform_for(ref.key)
     layout, name = settings.layout, transform.output_name
     placement = place(
@@ -79,3 +85,24 @@ def _process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | 
     ) as sink:
         summary = transform.run(reader, sink, info)
     return ProcessOutcome("transformed", transform.name, output_key, summary)
+
+
+def hold_to_grant(s3: S3Client, ref: ObjectRef, source: Source, settings: Settings) -> None:
+    """An upload the upload API granted is refused when it is larger than the size declared, or
+    of another content type (a presigned PUT is signed for both; multipart credentials are not)."""
+    try:
+        body = s3.get_object(Bucket=settings.archive_bucket, Key=settings.layout.grant_record(ref.key))["Body"]
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
+            return
+        raise
+    with body:
+        granted = json.loads(body.read())
+    if source.size > int(granted["size"]):
+        raise UploadRefused(f"the upload is {source.size} bytes, but it was granted for {granted['size']}")
+    try:
+        sent = media_type(source.content_type)
+    except InvalidMediaType:
+        sent = source.content_type
+    if sent != granted["contentType"]:
+        raise UploadRefused(f"the upload is {sent!r}, but it was granted for {granted['contentType']!r}")

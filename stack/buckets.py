@@ -95,7 +95,8 @@ def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: 
     """Replaced versions in the archive expire: those of originals, outputs and superseded copies
     after ``days``; those of the failure prefix and its records after ``failure_days``, because a
     retry looks for its file among the older versions of ``failed/<key>`` (another version's later
-    failure may have covered it). Current objects never expire."""
+    failure may have covered it). Current objects never expire, but upload grant records, which
+    are of no use once their file is archived or its failure history is gone."""
     rules = []
     for area, keep in (
         ("originals", days),
@@ -112,4 +113,8 @@ def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: 
                 expired_object_delete_marker=True,
             )
         )
+    # A grant record is read when its upload is processed, or retried from the failure prefix.
+    rules.append(
+        s3.LifecycleRule(id="ExpireGrantRecords", prefix=prefixes["grants"], expiration=Duration.days(failure_days))
+    )
     return rules

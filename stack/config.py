@@ -55,7 +55,8 @@ class PipelineConfig:
     failed_prefix: str = "failed/"
     errors_prefix: str = "errors/"
     superseded_prefix: str = "superseded/"
-    """``originalsPrefix`` ... ``supersededPrefix``: the archive bucket's layout."""
+    grants_prefix: str = "grants/"
+    """``originalsPrefix`` ... ``supersededPrefix``, ``grantsPrefix``: the archive bucket's layout."""
     cors_allowed_origins: tuple[str, ...] = CORS_ALLOWED_ORIGINS
     """``corsAllowedOrigins``: origins allowed to PUT/POST into staging (comma-separated)."""
     trigger_batch_size: int = 10
@@ -68,8 +69,9 @@ class PipelineConfig:
     """``vpcId``: run Batch in this existing VPC (a context lookup: synth needs credentials)."""
     alarm_topic_arn: str | None = None
     """``alarmTopicArn``: an SNS topic the alarms notify (none by default)."""
-    upload_auth: str = "iam"
-    """``uploadAuth``: how the upload API authorizes callers: ``iam`` (SigV4) or ``jwt``."""
+    upload_auth: str = "cognito"
+    """``uploadAuth``: how the upload API authorizes callers: ``cognito`` (the stack's user pool,
+    which the page signs in to), ``iam`` (SigV4, for machine clients) or ``jwt`` (another issuer)."""
     upload_jwt_issuer: str | None = None
     """``uploadJwtIssuer``: the JWT issuer URL (with ``uploadAuth=jwt``)."""
     upload_jwt_audience: tuple[str, ...] = ()
@@ -112,12 +114,19 @@ class PipelineConfig:
             raise ValueError("movesTimeoutSeconds must be between 1 and 900")
         if min(self.archive_noncurrent_version_expiration_days, self.failure_history_days) < 1:
             raise ValueError("archiveNoncurrentVersionExpirationDays and failureHistoryDays must be >= 1")
-        if self.upload_auth not in ("iam", "jwt"):
-            raise ValueError("uploadAuth must be 'iam' or 'jwt'")
+        if self.upload_auth not in ("cognito", "iam", "jwt"):
+            raise ValueError("uploadAuth must be 'cognito', 'iam' or 'jwt'")
         if self.upload_auth == "jwt" and not (self.upload_jwt_issuer and self.upload_jwt_audience):
             raise ValueError("uploadAuth=jwt needs uploadJwtIssuer and uploadJwtAudience")
-        prefixes = [self.originals_prefix, self.outputs_prefix, self.failed_prefix, self.errors_prefix]
-        if len({*prefixes, self.superseded_prefix}) != 5 or any(not p.endswith("/") for p in prefixes):
+        prefixes = [
+            self.originals_prefix,
+            self.outputs_prefix,
+            self.failed_prefix,
+            self.errors_prefix,
+            self.superseded_prefix,
+            self.grants_prefix,
+        ]
+        if len(set(prefixes)) != len(prefixes) or any(not p.endswith("/") for p in prefixes):
             raise ValueError("archive prefixes must be distinct and end with '/'")
 
     def area_prefixes(self) -> dict[str, str]:
@@ -128,6 +137,7 @@ class PipelineConfig:
             "failed": self.failed_prefix,
             "errors": self.errors_prefix,
             "superseded": self.superseded_prefix,
+            "grants": self.grants_prefix,
             "uploads": self.upload_prefix,
         }
 
@@ -139,6 +149,7 @@ class PipelineConfig:
             "FAILED_PREFIX": self.failed_prefix,
             "ERRORS_PREFIX": self.errors_prefix,
             "SUPERSEDED_PREFIX": self.superseded_prefix,
+            "GRANTS_PREFIX": self.grants_prefix,
         }
 
 

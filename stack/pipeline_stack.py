@@ -79,6 +79,8 @@ class FilepipeStack(Stack):
             "JobQueueArn": self.compute.job_queue.job_queue_arn,
             "UploadApiUrl": self.upload_api.api.api_endpoint,
             "UploadPageUrl": f"{self.upload_api.api.api_endpoint}/ui/",
+            "UserPoolId": self.upload_api.users.user_pool.user_pool_id,
+            "UserPoolClientId": self.upload_api.users.page_client.user_pool_client_id,
             "FailedPrefix": self.config.failed_prefix,
             "ErrorsPrefix": self.config.errors_prefix,
             "OriginalsPrefix": self.config.originals_prefix,

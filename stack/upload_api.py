@@ -20,6 +20,7 @@ from stack.buckets import Buckets
 from stack.compute import Compute, FunctionSpec
 from stack.config import PipelineConfig
 from stack.log_groups import vended_log_group
+from stack.users import UploadUsers
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -74,6 +75,11 @@ class UploadApi(Construct):
             "Executions are named at start time; status reads only this state machine's executions.",
         )
         self.function.add_environment("UPLOAD_ROLE_ARN", self.upload_role.role_arn)
+        self.function.add_environment("UPLOAD_AUTH", config.upload_auth)
+        self.users = UploadUsers(self, "Users", destroy_on_removal=config.removal_policy_destroy)
+        if config.upload_auth == "cognito":
+            self.function.add_environment("USER_POOL_ID", self.users.user_pool.user_pool_id)
+            self.function.add_environment("USER_POOL_CLIENT_ID", self.users.page_client.user_pool_client_id)
         self.api = self._api(config)
         buckets.staging.add_cors_rule(
             allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.DELETE],
@@ -83,13 +89,20 @@ class UploadApi(Construct):
             max_age=3600,
         )
 
-    def _api(self, config: PipelineConfig) -> apigw.HttpApi:
+    def _authorizer(self, config: PipelineConfig) -> apigw.IHttpRouteAuthorizer:
+        if config.upload_auth == "cognito":
+            assert self.users is not None
+            return authorizers.HttpUserPoolAuthorizer(
+                "UserPoolAuthorizer", self.users.user_pool, user_pool_clients=[self.users.page_client]
+            )
         if config.upload_auth == "jwt":
-            authorizer: apigw.IHttpRouteAuthorizer = authorizers.HttpJwtAuthorizer(
+            return authorizers.HttpJwtAuthorizer(
                 "JwtAuthorizer", str(config.upload_jwt_issuer), jwt_audience=list(config.upload_jwt_audience)
             )
-        else:
-            authorizer = authorizers.HttpIamAuthorizer()
+        return authorizers.HttpIamAuthorizer()
+
+    def _api(self, config: PipelineConfig) -> apigw.HttpApi:
+        authorizer = self._authorizer(config)
         api = apigw.HttpApi(self, "Api", description="filepipe upload API", create_default_stage=True)
         integration = integrations.HttpLambdaIntegration("Function", self.function)
         api.add_routes(
@@ -97,6 +110,9 @@ class UploadApi(Construct):
         )
         api.add_routes(
             path="/api/uploads/status", methods=[apigw.HttpMethod.GET], integration=integration, authorizer=authorizer
+        )
+        api.add_routes(
+            path="/api/uploads/renew", methods=[apigw.HttpMethod.POST], integration=integration, authorizer=authorizer
         )
         for path in ("/ui", "/ui/{page+}"):
             routes = api.add_routes(

@@ -2,7 +2,8 @@
 
 Routes (the same locally, where ``filepipe up`` serves them):
   POST /api/uploads            {"filename", "contentType", "size"} -> a presigned PUT or multipart credentials
-  GET  /api/uploads/status     ?key=... -> waiting | processing | archived | failed
+  POST /api/uploads/renew      {"key"} -> new credentials for a multipart upload under way
+  GET  /api/uploads/status     ?key=... -> waiting | processing | archived | failed (with a reason)
   GET  /ui/                    the upload page (and its two scripts)
 """
 
@@ -70,11 +71,7 @@ def service() -> UploadService:
 @app.post("/api/uploads")
 def create_upload() -> Response:
     try:
-        body = json.loads(app.current_event.body or "")
-    except ValueError:
-        return _error(400, "body must be JSON")
-    try:
-        grant = service().create(UploadRequest.parse(body))
+        grant = service().create(UploadRequest.parse(_body()), owner=caller(app.current_event.raw_event))
     except UploadRejected as exc:
         logger.info("upload refused", extra={"status": exc.status, "reason": exc.message})
         return _error(exc.status, exc.message)
@@ -82,9 +79,43 @@ def create_upload() -> Response:
     return _json(201, grant)
 
 
+@app.post("/api/uploads/renew")
+def renew_upload() -> Response:
+    try:
+        body = _body()
+        key = body.get("key") if isinstance(body, dict) else None
+        renewed = service().renew(key, owner=caller(app.current_event.raw_event))
+    except UploadRejected as exc:
+        logger.info("renewal refused", extra={"status": exc.status, "reason": exc.message})
+        return _error(exc.status, exc.message)
+    return _json(200, renewed)
+
+
+def _body() -> Any:
+    """The request's JSON body; a body that is not (or is nested past reason) is a 400."""
+    event = app.current_event
+    try:
+        return json.loads((event.decoded_body if event.is_base64_encoded else event.body) or "")
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise UploadRejected(400, "body must be a JSON object") from None
+
+
+def caller(event: dict[str, Any]) -> str:
+    """Who is calling, as the API's authorizer established it: a JWT's subject, or an IAM
+    principal; empty when the API has no authorizer (the local cloud without sign-in)."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    if claims.get("sub"):
+        return f"jwt:{claims.get('iss', '')}#{claims['sub']}"
+    iam = authorizer.get("iam") or {}
+    return f"iam:{iam['userArn']}" if iam.get("userArn") else ""
+
+
 @app.get("/api/uploads/status")
 def upload_status() -> Response:
     key = app.current_event.get_query_string_value("key", "") or ""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in key):
+        return _error(400, "key is not valid UTF-8")
     try:
         return _json(200, service().status(key))
     except UploadRejected as exc:
@@ -101,6 +132,22 @@ def aws_call_failed(exc: ClientError) -> Response:
     else:
         logger.exception("an AWS call failed", extra={"code": code})
     return _error(500, "the upload service failed; try again later")
+
+
+@app.get("/ui/config.json")
+def page_config() -> Response:
+    """How the page signs in: the API's authorization, and for Cognito its pool and app client
+    (a public client: nothing here is secret)."""
+    env = os.environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    config: dict[str, Any] = {"auth": env.get("UPLOAD_AUTH", "iam"), "region": region}
+    if config["auth"] == "cognito":
+        config |= {
+            "userPoolId": env["USER_POOL_ID"],
+            "clientId": env["USER_POOL_CLIENT_ID"],
+            "cognitoEndpoint": env.get("COGNITO_ENDPOINT") or f"https://cognito-idp.{region}.amazonaws.com/",
+        }
+    return Response(200, "application/json", json.dumps(config), headers={"Cache-Control": "no-cache"})
 
 
 @app.get("/ui/.*")

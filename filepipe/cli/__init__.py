@@ -11,13 +11,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from filepipe import operations
+
+if TYPE_CHECKING:
+    from filepipe.uploads.client import UploadClient
 from filepipe.cli._target import DEFAULT_ENDPOINT, resolve, target_options
 
 T = TypeVar("T")
@@ -103,7 +106,7 @@ def up(
 ) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
     from filepipe.local import LocalCloud, LocalConfig
-    from filepipe.local.cloud import CREDENTIALS, REGION
+    from filepipe.local.cloud import CREDENTIALS, LOCAL_USER, REGION
 
     config = LocalConfig(
         host=host,
@@ -137,6 +140,7 @@ def up(
         f"  your credentials AWS_ACCESS_KEY_ID={CREDENTIALS['AWS_ACCESS_KEY_ID']} "
         f"AWS_SECRET_ACCESS_KEY={CREDENTIALS['AWS_SECRET_ACCESS_KEY']} (the administrator), region {REGION}"
     )
+    console.print(f"  upload page      {endpoint}/ui/  (sign in as {LOCAL_USER[0]}, password {LOCAL_USER[1]})")
     console.print("\nTry:")
     console.print(f"  aws --endpoint-url {endpoint} s3 cp FILE s3://{staging_bucket}/")
     console.print(
@@ -231,20 +235,32 @@ def redrive(endpoint: str, stack: str | None, region: str | None) -> None:
     show_default="$FILEPIPE_ENDPOINT or " + DEFAULT_ENDPOINT,
     help="The local cloud's endpoint (its API is at /api/).",
 )
+@click.option("--user", help="Sign in to the API's user pool as this user (the default sign-in).")
+@click.option("--password", envvar="FILEPIPE_PASSWORD", help="The user's password (else $FILEPIPE_PASSWORD, or asked).")
 @click.option("--iam", is_flag=True, help="Sign API requests with your AWS credentials (the API's IAM auth).")
 @click.option("--token", envvar="FILEPIPE_TOKEN", help="A bearer token for a JWT-authorized API.")
 @click.option("--wait", is_flag=True, help="Follow each file until it is archived or failed.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds --wait waits per file.")
 def upload(
-    paths: tuple[Path, ...], api: str | None, endpoint: str, iam: bool, token: str | None, wait: bool, timeout: float
+    paths: tuple[Path, ...],
+    api: str | None,
+    endpoint: str,
+    user: str | None,
+    password: str | None,
+    iam: bool,
+    token: str | None,
+    wait: bool,
+    timeout: float,
 ) -> None:
-    """Upload files through the upload API (multipart in parallel parts for large ones)."""
-    import boto3
+    """Upload files through the upload API (multipart in parallel parts for large ones).
+
+    Against the local cloud (no --api) it signs in as the local user unless told otherwise.
+    """
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from filepipe.uploads.client import UploadClient, UploadError
+    from filepipe.uploads.client import UploadError
 
-    client = UploadClient(api or f"{endpoint.rstrip('/')}/api/", session=boto3.Session() if iam else None, token=token)
+    client = _upload_client(api, endpoint, user, password, iam, token)
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console) as progress:
@@ -258,19 +274,42 @@ def upload(
                 results.append((path.name, "-", "-", f"error: {exc}", time.monotonic() - started))
                 continue
             results.append((path.name, grant["key"], grant["method"], "uploaded", time.monotonic() - started))
+    reasons = []
     if wait:
         for index, (name, key, method, state, seconds) in enumerate(results):
             if state == "uploaded":
                 final = client.wait(key, timeout=timeout)
                 detail = final["state"] + (f": {final.get('error')}" if final["state"] == "failed" else "")
+                if final.get("reason"):
+                    reasons.append(f"{name}: {final['reason']}")
                 results[index] = (name, key, method, detail, seconds)
     table = Table("file", "key", "method", "status", "seconds")
     for name, key, method, state, seconds in results:
         table.add_row(name, key, method, state, f"{seconds:.1f}")
     console.print(table)
+    for reason in reasons:
+        console.print(reason, markup=False, soft_wrap=True)
     bad = [r for r in results if r[3].startswith(("error", "failed"))]
     if bad:
         sys.exit(1)
+
+
+def _upload_client(
+    api: str | None, endpoint: str, user: str | None, password: str | None, iam: bool, token: str | None
+) -> UploadClient:
+    """The client for ``upload``'s options: IAM, a token, or a user pool sign-in."""
+    import boto3
+
+    from filepipe.local.cloud import LOCAL_USER
+    from filepipe.uploads.client import SignIn, UploadClient
+
+    base = api or f"{endpoint.rstrip('/')}/api/"
+    if user is None and api is None and not (iam or token):
+        user, password = LOCAL_USER
+    sign_in = None
+    if user is not None:
+        sign_in = SignIn(base, user, password or click.prompt(f"password for {user}", hide_input=True))
+    return UploadClient(base, session=boto3.Session() if iam else None, token=token, sign_in=sign_in)
 
 
 def _call(action: Callable[[], T]) -> T:

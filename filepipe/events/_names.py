@@ -13,12 +13,18 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def execution_name(ref: ObjectRef) -> str:
-    """A name from bucket, key, version (or ETag) and sequencer, in Step Functions' alphabet.
+    """A name from bucket, key and version, in Step Functions' alphabet; an unversioned object
+    (no version ID) is named by its ETag and the event's sequencer instead.
 
-    The readable part is the key's tail (what a person looks for in the console); the digest
-    makes it unique per object version. Always at most 80 characters of ``[A-Za-z0-9_-]``.
+    A version ID is unique, so the name can be found from a HEAD of the object alone (the upload
+    API's status does so, without listing executions). The readable part is the key's tail (what
+    a person looks for in the console); the digest makes it unique per object version. Always at
+    most 80 characters of ``[A-Za-z0-9_-]``.
     """
-    identity = "\0".join([ref.bucket, ref.key, ref.version_id or "", ref.etag or "", ref.sequencer or ""])
+    if ref.version_id and ref.version_id != "null":
+        identity = "\0".join([ref.bucket, ref.key, ref.version_id])
+    else:
+        identity = "\0".join([ref.bucket, ref.key, "", ref.etag or "", ref.sequencer or ""])
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
     readable = _UNSAFE.sub("_", ref.key).strip("_")
     room = MAX_EXECUTION_NAME - _DIGEST_CHARS - 1

@@ -1,6 +1,7 @@
 """The upload API locally: WSGI requests to ``/api/...`` and ``/ui/...`` become API Gateway
 HTTP API (v2) events for the very function the stack deploys, invoked in its local execution
-environments; a failed invocation answers 500, as API Gateway does."""
+environments; a failed invocation answers 500, as API Gateway does. As in the stack, ``/api/``
+routes need a user pool's token (the JWT authorizer, ``authorizer.py``) and ``/ui/`` is public."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from filepipe.local.authorizer import CognitoAuthorizer, Unauthorized
 from filepipe.local.gateway import json_response, read_body, respond
 from filepipe.local.lambdas import LocalLambda
 
@@ -20,8 +22,9 @@ MAX_PAYLOAD = 10 * 1024 * 1024
 
 
 class UploadApiRoute:
-    def __init__(self, lambdas: LocalLambda, function_name: str) -> None:
+    def __init__(self, lambdas: LocalLambda, function_name: str, authorizer: CognitoAuthorizer | None = None) -> None:
         self._lambdas, self._function_name = lambdas, function_name
+        self.authorizer = authorizer
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
         path = environ.get("PATH_INFO", "")
@@ -29,7 +32,14 @@ class UploadApiRoute:
             return None
         if int(environ.get("CONTENT_LENGTH") or 0) > MAX_PAYLOAD:
             return json_response(start_response, 413, {"message": "Request Entity Too Large"})
-        result = self._lambdas.invoke(self._function_name, json.dumps(to_event(environ)).encode())
+        event = to_event(environ)
+        if path.startswith("/api/") and self.authorizer is not None:
+            try:
+                claims = self.authorizer.claims(environ.get("HTTP_AUTHORIZATION"))
+            except Unauthorized:
+                return json_response(start_response, 401, {"message": "Unauthorized"})
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        result = self._lambdas.invoke(self._function_name, json.dumps(event).encode())
         if result.function_error:
             return json_response(start_response, 500, {"message": "Internal Server Error"})
         answer = json.loads(result.payload)

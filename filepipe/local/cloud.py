@@ -34,6 +34,7 @@ from filepipe.config import CORS_ALLOWED_ORIGINS, ArchiveLayout
 from filepipe.grants import PRINCIPALS, Principal
 from filepipe.local import _moto_adapter
 from filepipe.local.api import UploadApiRoute
+from filepipe.local.authorizer import CognitoAuthorizer
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
 from filepipe.local.containers import choose_runner
 from filepipe.local.gateway import Gateway
@@ -46,6 +47,9 @@ from filepipe.uploads import UploadConfig
 
 _log = logging.getLogger(__name__)
 UPLOAD_PREFIX = "uploads/"
+USER_POOL_NAME = "filepipe-uploads"
+LOCAL_USER = ("developer", "Filepipe-local-1")
+"""Who signs in to the local upload page (and ``filepipe upload --user``); ``up`` prints it."""
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -121,6 +125,8 @@ class LocalCloud:
         self.identities = LocalIdentities(self.names(), self.config.grants)
         self.queue_url = ""
         self.dead_letter_queue_url = ""
+        self.user_pool_id = ""
+        self.user_pool_client_id = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -134,7 +140,8 @@ class LocalCloud:
             runner=choose_runner(self.config.runner, self.config.image),
         )
         self.gateway = Gateway(moto_app, self.lambdas, self.batch, ACCOUNT, REGION)
-        self.gateway.routes.append(UploadApiRoute(self.lambdas, FUNCTIONS["upload_api"].name))
+        self._upload_api = UploadApiRoute(self.lambdas, FUNCTIONS["upload_api"].name)
+        self.gateway.routes.append(self._upload_api)
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = make_server(
@@ -153,9 +160,10 @@ class LocalCloud:
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
         self._set_environment()
         self._act_as_roles()
+        moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
+        self.create_users()
         self.lambdas.environment = self.handler_environment() | self.aws_environment()
         self.batch.environment = self.worker_environment()
-        moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
         self.create_resources()
         self._poller = QueuePoller(
             self.role_client("trigger", "sqs", max_pool_connections=self.config.trigger_concurrency * 2),
@@ -205,6 +213,9 @@ class LocalCloud:
             self.batch.capacity = None
         self.lambdas.invocations.clear()
         self.lambdas.restore_configuration()
+        if self.create_users():
+            self.lambdas.environment = self.handler_environment() | self.aws_environment()
+            self.lambdas.retire()
         self.create_resources()
 
     # -- names ----------------------------------------------------------------------------------
@@ -229,7 +240,8 @@ class LocalCloud:
     def names(self) -> LocalNames:
         """What the grants table's resources are called here."""
         layout = self.config.layout
-        prefixes = {area: getattr(layout, area) for area in ("originals", "outputs", "failed", "errors", "superseded")}
+        areas = ("originals", "outputs", "failed", "errors", "superseded", "grants")
+        prefixes = {area: getattr(layout, area) for area in areas}
         return LocalNames(
             region=REGION,
             account=ACCOUNT,
@@ -275,6 +287,7 @@ class LocalCloud:
             "FAILED_PREFIX": layout.failed,
             "ERRORS_PREFIX": layout.errors,
             "SUPERSEDED_PREFIX": layout.superseded,
+            "GRANTS_PREFIX": layout.grants,
             "STATE_MACHINE_ARN": self.state_machine_arn,
             "UPLOAD_ROLE_ARN": self.identities.names.role_arn("upload"),
             "PRESIGN_MAX_BYTES": str(self.config.presign_max_bytes),
@@ -282,13 +295,19 @@ class LocalCloud:
             "UPLOAD_PART_SIZE": str(self.config.upload_part_size),
             "MAX_UPLOAD_BYTES": str(UploadConfig.max_bytes),
             "UPLOAD_CONTENT_TYPES": ",".join(UploadConfig.content_types),
+            "UPLOAD_AUTH": "cognito",
+            "USER_POOL_ID": self.user_pool_id,
+            "USER_POOL_CLIENT_ID": self.user_pool_client_id,
+            "COGNITO_ENDPOINT": self.endpoint,
         }
 
     def worker_environment(self) -> dict[str, str]:
         """The job definition's environment, and how to reach this endpoint."""
         env = self.handler_environment()
         for name in list(env):
-            if name == "STATE_MACHINE_ARN" or name.startswith(("UPLOAD_", "PRESIGN_", "MAX_UPLOAD_")):
+            if name == "STATE_MACHINE_ARN" or name.startswith(
+                ("UPLOAD_", "PRESIGN_", "MAX_UPLOAD_", "USER_POOL_", "COGNITO_")
+            ):
                 env.pop(name)
         return env | self.aws_environment()
 
@@ -333,6 +352,33 @@ class LocalCloud:
         self.batch.credentials = lambda: task_credentials(self.identities.session("job"))
         self.batch.credentials_url = f"http://127.0.0.1:{self.port}{CREDENTIALS_PATH}"
         _moto_adapter.act_as_roles(self.identities.role_credentials)
+
+    def create_users(self) -> bool:
+        """The upload page's user pool, its public app client and a local user, as the stack's
+        ``UploadUsers`` makes them (True when they had to be made, or made again)."""
+        idp = self.client("cognito-idp")
+        pools = idp.list_user_pools(MaxResults=60)["UserPools"]
+        if any(pool["Id"] == self.user_pool_id for pool in pools):
+            return False
+        policy = {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True}
+        self.user_pool_id = idp.create_user_pool(
+            PoolName=USER_POOL_NAME,
+            Policies={"PasswordPolicy": policy | {"RequireSymbols": True}},
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        )["UserPool"]["Id"]
+        self.user_pool_client_id = idp.create_user_pool_client(
+            UserPoolId=self.user_pool_id,
+            ClientName="upload-page",
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        username, password = LOCAL_USER
+        idp.admin_create_user(UserPoolId=self.user_pool_id, Username=username, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=self.user_pool_id, Username=username, Password=password, Permanent=True)
+        self._upload_api.authorizer = CognitoAuthorizer(
+            f"http://127.0.0.1:{self.port}", REGION, self.user_pool_id, self.user_pool_client_id
+        )
+        return True
 
     def create_resources(self) -> None:
         """Buckets, queues, notification and state machine, as the stack has them."""

@@ -48,7 +48,7 @@ class Gateway:
                 answer = route(environ, start_response)
                 if answer is not None:
                     return answer
-            if not is_signed(environ):
+            if not is_signed(environ) and not is_public(environ):
                 message = "the local cloud's AWS APIs answer signed requests only (the key is test/test)"
                 return json_error(start_response, 403, "MissingAuthenticationTokenException", message)
             keep_form_body(environ)
@@ -144,6 +144,21 @@ def is_signed(environ: dict[str, Any]) -> bool:
     return "HTTP_AUTHORIZATION" in environ or "Signature=" in environ.get("QUERY_STRING", "")
 
 
+PUBLIC_TARGETS = frozenset(
+    f"AWSCognitoIdentityProviderService.{operation}"
+    for operation in ("InitiateAuth", "RespondToAuthChallenge", "GetUser", "RevokeToken")
+)
+"""Cognito's sign-in calls, which AWS answers unsigned (a browser has no AWS credentials)."""
+_PUBLIC_PATH = re.compile(r"^/[\w-]+_[0-9A-Za-z]+/\.well-known/(jwks\.json|openid-configuration)$")
+
+
+def is_public(environ: dict[str, Any]) -> bool:
+    """A call AWS takes without a signature: Cognito sign-in, a user pool's public keys."""
+    if environ.get("HTTP_X_AMZ_TARGET") in PUBLIC_TARGETS:
+        return environ["REQUEST_METHOD"] == "POST"
+    return environ["REQUEST_METHOD"] == "GET" and bool(_PUBLIC_PATH.match(environ.get("PATH_INFO", "")))
+
+
 def keep_form_body(environ: dict[str, Any]) -> None:
     """A query-protocol call (STS, IAM) is signed over its form body as sent, which moto's
     request parsing consumes: keep the bytes for the signature check."""
@@ -167,7 +182,15 @@ def read_body(environ: dict[str, Any]) -> bytes:
 def respond(
     start_response: Callable[..., Any], status: int, body: bytes, headers: list[tuple[str, str]]
 ) -> list[bytes]:
-    reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+    reason = {
+        200: "OK",
+        201: "Created",
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        413: "Payload Too Large",
+    }.get(status, "")
     if not any(name.lower() == "x-amzn-requestid" for name, _ in headers):
         headers = [*headers, ("x-amzn-RequestId", str(uuid.uuid4()))]  # every AWS answer names its request
     start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])

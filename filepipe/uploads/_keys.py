@@ -26,6 +26,8 @@ def sanitize_filename(name: object) -> str:
     name = unicodedata.normalize("NFC", name)
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
         raise InvalidFilename("filename must not contain control characters")
+    if any(unicodedata.category(c) == "Cs" for c in name):
+        raise InvalidFilename("filename must be valid Unicode (it has a lone surrogate)")
     if "/" in name or "\\" in name or name.strip() in (".", ".."):
         raise InvalidFilename("filename must be a name, not a path")
     cleaned = _UNSAFE.sub("_", name).strip().strip(".")

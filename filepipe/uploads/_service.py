@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
-from fnmatch import fnmatchcase
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 from filepipe.config import ArchiveLayout
+from filepipe.events import ObjectRef, execution_name
 from filepipe.grants import MULTIPART_UPLOAD
 from filepipe.storage import GiB, MiB
 from filepipe.uploads._keys import InvalidFilename, upload_key
+from filepipe.uploads._media import InvalidMediaType, accepted, media_type
+from filepipe.uploads._reasons import public_reason
+
+CREDENTIALS_SECONDS = 3600
+"""Multipart credentials last an hour: the most AssumeRole gives a role session (the API's
+function is one). Clients renew them (``POST /api/uploads/renew``) for longer uploads."""
+MAX_UPLOAD_HOURS = 72
+"""How long after its grant an upload may still renew its credentials (5 TiB at 50 MB/s is 29 h)."""
+_GONE = ("404", "NoSuchKey", "NotFound")
 
 DEFAULT_CONTENT_TYPES = (
     "text/csv",
     "text/plain",
     "application/json",
     "application/pdf",
+    "application/vnd.ms-excel",
     "application/octet-stream",
     "application/gzip",
     "application/zip",
@@ -49,6 +59,8 @@ class UploadConfig:
     max_bytes: int = 5 * 1024 * GiB
     """The largest upload accepted (S3's object limit is 5 TiB)."""
     expires_seconds: int = 900
+    """How long a presigned PUT is valid."""
+    credentials_seconds: int = CREDENTIALS_SECONDS
     part_size: int = 16 * MiB
     content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
     archive_bucket: str | None = None
@@ -70,10 +82,32 @@ class UploadRequest:
         size = body.get("size")
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise UploadRejected(400, "size must be a non-negative integer (bytes)")
-        content_type = body.get("contentType")
-        if not isinstance(content_type, str) or "/" not in content_type:
-            raise UploadRejected(400, "contentType must be a MIME type such as text/csv")
-        return cls(filename=body.get("filename"), content_type=content_type.strip().lower(), size=size)  # type: ignore[arg-type]
+        try:
+            content_type = media_type(body.get("contentType"))
+        except InvalidMediaType as exc:
+            raise UploadRejected(400, str(exc)) from exc
+        return cls(filename=body.get("filename"), content_type=content_type, size=size)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """What an upload was granted for, kept in the archive (``grants/<key>.json``): the pipeline
+    refuses an object larger than ``size`` or of another content type, and only ``owner`` may
+    renew a multipart upload's credentials."""
+
+    key: str
+    size: int
+    contentType: str
+    method: str
+    owner: str
+    issued: str
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromisoformat(self.issued)
 
 
 def session_policy(bucket: str, key: str) -> dict[str, Any]:
@@ -97,10 +131,11 @@ class UploadService:
         self.config = config
         self._state_machine_arn = state_machine_arn
 
-    def create(self, request: UploadRequest, now: datetime | None = None) -> dict[str, Any]:
-        """A presigned PUT or scoped multipart credentials for a new, server-chosen key."""
+    def create(self, request: UploadRequest, owner: str = "", now: datetime | None = None) -> dict[str, Any]:
+        """A presigned PUT or scoped multipart credentials for a new, server-chosen key, and the
+        grant's record (what the pipeline will hold the upload to)."""
         config = self.config
-        if not any(fnmatchcase(request.content_type, allowed) for allowed in config.content_types):
+        if not accepted(request.content_type, config.content_types):
             raise UploadRejected(415, f"content type {request.content_type!r} is not accepted")
         if request.size > config.max_bytes:
             raise UploadRejected(413, f"{request.size} bytes is over the {config.max_bytes}-byte limit")
@@ -108,17 +143,61 @@ class UploadService:
             key = upload_key(request.filename, config.prefix, now)
         except InvalidFilename as exc:
             raise UploadRejected(400, str(exc)) from exc
-        grant: dict[str, Any] = {"bucket": config.bucket, "key": key, "region": config.region}
-        if request.size <= config.presign_max_bytes:
+        method = "PUT" if request.size <= config.presign_max_bytes else "MULTIPART"
+        issued = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        self._keep(GrantRecord(key, request.size, request.content_type, method, owner, issued))
+        grant: dict[str, Any] = {
+            "bucket": config.bucket,
+            "key": key,
+            "region": config.region,
+            "size": request.size,
+            "contentType": request.content_type,
+        }
+        if method == "PUT":
             grant |= self._presigned_put(key, request)
         else:
             grant |= self._multipart_credentials(key)
         return grant
 
+    def renew(self, key: Any, owner: str = "", now: datetime | None = None) -> dict[str, Any]:
+        """New credentials for a multipart upload still under way (the old ones last an hour)."""
+        record = self._record(self._upload_key(key))
+        if record is None or record.method != "MULTIPART":
+            raise UploadRejected(404, "no multipart upload was granted for this key")
+        if record.owner != owner:
+            raise UploadRejected(403, "only whoever was granted the upload may renew it")
+        if (now or datetime.now(UTC)) - record.issued_at > timedelta(hours=MAX_UPLOAD_HOURS):
+            raise UploadRejected(410, f"the grant is over {MAX_UPLOAD_HOURS} hours old; ask for a new upload")
+        if self._head(self.config.bucket, record.key) is not None:
+            raise UploadRejected(409, "the upload is complete; there is nothing left to send")
+        return {"key": record.key} | self._multipart_credentials(record.key)
+
+    def _keep(self, record: GrantRecord) -> None:
+        if not self.config.archive_bucket:
+            return
+        self._s3.put_object(
+            Bucket=self.config.archive_bucket,
+            Key=self.config.layout.grant_record(record.key),
+            Body=record.to_json(),
+            ContentType="application/json",
+        )
+
+    def _record(self, key: str) -> GrantRecord | None:
+        if not self.config.archive_bucket:
+            return None
+        found = self._read_json(self.config.archive_bucket, self.config.layout.grant_record(key))
+        return GrantRecord(**found) if found is not None else None
+
     def _presigned_put(self, key: str, request: UploadRequest) -> dict[str, Any]:
+        """Signed for the declared content type and length: S3 refuses a body of another size."""
         url = self._s3.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self.config.bucket, "Key": key, "ContentType": request.content_type},
+            Params={
+                "Bucket": self.config.bucket,
+                "Key": key,
+                "ContentType": request.content_type,
+                "ContentLength": request.size,
+            },
             ExpiresIn=self.config.expires_seconds,
             HttpMethod="PUT",
         )
@@ -134,16 +213,17 @@ class UploadService:
             RoleArn=self.config.role_arn,
             RoleSessionName=f"upload-{key.split('/')[-2][:32]}",
             Policy=json.dumps(session_policy(self.config.bucket, key)),
-            DurationSeconds=max(self.config.expires_seconds, 900),
+            DurationSeconds=self.config.credentials_seconds,
         )
         credentials = response["Credentials"]
+        expiration = credentials["Expiration"]
         return {
             "method": "MULTIPART",
             "credentials": {
                 "accessKeyId": credentials["AccessKeyId"],
                 "secretAccessKey": credentials["SecretAccessKey"],
                 "sessionToken": credentials["SessionToken"],
-                "expiration": str(credentials["Expiration"]),
+                "expiration": expiration.isoformat() if isinstance(expiration, datetime) else str(expiration),
             },
             "objectUrl": self.object_url(key),
             "endpoint": self.config.s3_endpoint,
@@ -157,12 +237,11 @@ class UploadService:
             return f"{self.config.s3_endpoint.rstrip('/')}/{self.config.bucket}/{path}"
         return f"https://{self.config.bucket}.s3.{self.config.region}.amazonaws.com/{path}"
 
-    def status(self, key: str) -> dict[str, Any]:
-        """Where an upload is: waiting, processing, archived or failed (with its error)."""
-        if not isinstance(key, str) or not key.startswith(self.config.prefix):
-            raise UploadRejected(400, f"key must start with {self.config.prefix!r}")
+    def status(self, key: Any) -> dict[str, Any]:
+        """Where an upload is: waiting, processing, archived or failed (with a one-line reason)."""
+        key = self._upload_key(key)
         archive, layout = self.config.archive_bucket, self.config.layout
-        if archive and self._exists(archive, layout.original(key)):
+        if archive and self._head(archive, layout.original(key)) is not None:
             outputs = self._s3.list_objects_v2(Bucket=archive, Prefix=layout.output(key, ""))
             return {
                 "key": key,
@@ -171,50 +250,58 @@ class UploadService:
                 "outputs": [o["Key"] for o in outputs.get("Contents", [])],
             }
         if archive:
-            record = self._error_record(archive, layout.error_record(key))
+            record = self._read_json(archive, layout.error_record(key))
             if record is not None:
                 return {
                     "key": key,
                     "state": "failed",
                     "error": record.get("error"),
-                    "cause": record.get("cause"),
+                    "reason": public_reason(record),
                     "attempts": record.get("attempts"),
-                    "location": layout.failed_copy(key),
                 }
-        if self._exists(self.config.bucket, key):
-            execution = self._running_execution(key)
-            if execution:
-                return {"key": key, "state": "processing", "execution": execution}
-            return {"key": key, "state": "waiting"}
-        return {"key": key, "state": "unknown"}
+        found = self._head(self.config.bucket, key)
+        if found is None:
+            return {"key": key, "state": "unknown"}
+        execution = self._execution(key, found)
+        if execution is not None:
+            return {"key": key, "state": "processing", "execution": execution}
+        return {"key": key, "state": "waiting"}
 
-    def _exists(self, bucket: str, key: str) -> bool:
+    def _upload_key(self, key: Any) -> str:
+        if not isinstance(key, str) or not key.startswith(self.config.prefix) or len(key.encode("utf-8")) > 1024:
+            raise UploadRejected(400, f"key must be an upload key, starting {self.config.prefix!r}")
+        return key
+
+    def _execution(self, key: str, found: dict[str, Any]) -> str | None:
+        """The execution of the version in staging, found by its name (made from the version,
+        as the trigger makes it): one DescribeExecution, no listing."""
+        if self._sfn is None or not self._state_machine_arn or not found.get("VersionId"):
+            return None
+        ref = ObjectRef(self.config.bucket, key, str(found["VersionId"]), None, 0, None)
+        prefix = self._state_machine_arn.replace(":stateMachine:", ":execution:")
+        arn = f"{prefix}:{execution_name(ref)}"
         try:
-            self._s3.head_object(Bucket=bucket, Key=key)
+            self._sfn.describe_execution(executionArn=arn)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
             raise
-        return True
+        return arn
 
-    def _error_record(self, bucket: str, key: str) -> dict[str, Any] | None:
+    def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._s3.head_object(Bucket=bucket, Key=key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _GONE:
+                return None
+            raise
+
+    def _read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:
             body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if exc.response.get("Error", {}).get("Code") in _GONE:
                 return None
             raise
         with body:
             return dict(json.loads(body.read()))
-
-    def _running_execution(self, key: str) -> str | None:
-        if self._sfn is None or not self._state_machine_arn:
-            return None
-        running = self._sfn.list_executions(
-            stateMachineArn=self._state_machine_arn, statusFilter="RUNNING", maxResults=100
-        )["executions"]
-        for execution in running:
-            described = self._sfn.describe_execution(executionArn=execution["executionArn"])
-            if json.loads(described.get("input") or "{}").get("key") == key:
-                return str(execution["executionArn"])
-        return None

@@ -41,6 +41,7 @@ def test_transformer_reads_originals_and_writes_only_outputs(synth: Synthesized)
         "Archive/failed/*": READ,
         "Archive/outputs/*": RW,
         "Archive/superseded/*": RW,
+        "Archive/grants/*": {"s3:GetObject"},
         "Archive": set(LIST),
         "Staging": set(LIST),
     }

@@ -175,9 +175,14 @@ def test_the_image_is_built_for_linux_amd64_wherever_cdk_deploy_runs(synth: Synt
 
 def test_the_archive_expires_replaced_versions_but_keeps_failure_history_longer(synth: Synthesized) -> None:
     rules = {r["Id"]: r for r in synth.raw["Resources"][ARCHIVE]["Properties"]["LifecycleConfiguration"]["Rules"]}
-    kept = {r["Prefix"]: r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in rules.values() if "Prefix" in r}
+    kept = {
+        r["Prefix"]: r["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        for r in rules.values()
+        if "NoncurrentVersionExpiration" in r
+    }
     assert kept == {"originals/": 90, "outputs/": 90, "superseded/": 90, "failed/": 365, "errors/": 365}
-    assert all("ExpirationInDays" not in r for r in rules.values()), "current objects never expire"
+    expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules.values() if "ExpirationInDays" in r}
+    assert expiring == {"grants/": 365}, "current objects never expire, but upload grant records"
 
 
 def test_service_log_groups_are_vended_logs(synth: Synthesized) -> None:

@@ -18,8 +18,9 @@ def test_api_routes_are_authorized_except_the_static_page(synth: Synthesized) ->
         for r in synth.resources("AWS::ApiGatewayV2::Route").values()
     }
     assert routes == {
-        "POST /api/uploads": "AWS_IAM",
-        "GET /api/uploads/status": "AWS_IAM",
+        "POST /api/uploads": "JWT",
+        "GET /api/uploads/status": "JWT",
+        "POST /api/uploads/renew": "JWT",
         "GET /ui": "NONE",
         "GET /ui/{page+}": "NONE",
     }
@@ -51,7 +52,8 @@ def test_api_function_presigns_reads_status_and_assumes_only_the_upload_role(syn
     assert table["Staging/uploads/*"] == {"s3:PutObject", "s3:GetObject"}
     assert table["Archive/originals/uploads/*"] == {"s3:GetObject"}
     assert table["Archive/errors/uploads/*"] == {"s3:GetObject"}
-    assert table["WorkflowStateMachine8F1B1C15"] == {"states:ListExecutions"}
+    assert "WorkflowStateMachine8F1B1C15" not in table, "status finds an execution by name, without listing"
+    assert table["Archive/grants/uploads/*"] == {"s3:PutObject", "s3:GetObject"}
     assert not [r for r, actions in table.items() if "s3:DeleteObject" in actions]
 
 
@@ -62,3 +64,26 @@ def test_api_function_environment(synth: Synthesized) -> None:
     assert env["PRESIGN_MAX_BYTES"] == str(100 * 1024 * 1024)
     assert "text/csv" in env["UPLOAD_CONTENT_TYPES"].split(",")
     assert synth.raw["Outputs"]["UploadApiUrl"]["Value"] == {"Fn::GetAtt": ["UploadApi8C811B21", "ApiEndpoint"]}
+
+
+def test_the_page_signs_in_to_the_stacks_user_pool(synth: Synthesized) -> None:
+    """By default the API trusts the stack's own user pool: a public app client (no secret in the
+    page), users an administrator creates, tokens of an hour."""
+    pool_id, pool = synth.one("AWS::Cognito::UserPool")
+    props = pool["Properties"]
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert props["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    _, client = synth.one("AWS::Cognito::UserPoolClient")
+    client_props = client["Properties"]
+    assert client_props["GenerateSecret"] is False
+    assert "ALLOW_USER_PASSWORD_AUTH" in client_props["ExplicitAuthFlows"]
+    assert "ALLOW_REFRESH_TOKEN_AUTH" in client_props["ExplicitAuthFlows"]
+    _, authorizer = synth.one("AWS::ApiGatewayV2::Authorizer")
+    jwt = authorizer["Properties"]["JwtConfiguration"]
+    assert authorizer["Properties"]["AuthorizerType"] == "JWT"
+    assert jwt["Audience"] == [{"Ref": next(iter(synth.resources("AWS::Cognito::UserPoolClient")))}]
+    assert pool_id in json.dumps(jwt["Issuer"])
+    function = synth.raw["Resources"]["UploadApiUploadApiFunction61439C28"]["Properties"]
+    env = function["Environment"]["Variables"]
+    assert env["UPLOAD_AUTH"] == "cognito" and env["USER_POOL_ID"] == {"Ref": pool_id}
+    assert {"UserPoolId", "UserPoolClientId"} <= set(synth.raw["Outputs"])

@@ -19,6 +19,7 @@ from filepipe.cli import host_warning
 from filepipe.local import FUNCTIONS, LocalCloud
 from filepipe.local.guard import FrontDoor, host_name, is_loopback
 from tests.local.conftest import REBINDING_HOST
+from tests.local.test_uploads import token
 
 pytestmark = pytest.mark.local
 
@@ -72,9 +73,8 @@ def test_unsigned_calls_never_reach_a_service_and_unknown_paths_answer_json(clou
         status, headers, body = raw(cloud, request(method, path, here))
         assert status == 403 and headers["content-type"] == "application/json", (path, body)
         assert json.loads(body)["__type"] == "MissingAuthenticationTokenException"
-    status, headers, body = raw(
-        cloud, request("POST", "/api/uploads", here, {"Content-Type": "application/json"}, b"\xff\xfe{")
-    )
+    signed_in = {"Content-Type": "application/json", "Authorization": f"Bearer {token(cloud)}"}
+    status, headers, body = raw(cloud, request("POST", "/api/uploads", here, signed_in, b"\xff\xfe{"))
     assert (status, headers["content-type"], "error" in json.loads(body)) == (400, "application/json", True)
 
 

@@ -94,7 +94,11 @@ def test_each_role_gets_its_grants_and_nothing_else(cloud: LocalCloud) -> None:
         "AccessDenied"
     )
     api = role(cloud, "upload_api", "stepfunctions")
-    assert api.list_executions(stateMachineArn=cloud.state_machine_arn)["executions"] == []
+    missing = f"{cloud.state_machine_arn.replace(':stateMachine:', ':execution:')}:none"
+    assert refused(lambda: api.describe_execution(executionArn=missing))[1] == "ExecutionDoesNotExist"
+    assert refused(lambda: api.list_executions(stateMachineArn=cloud.state_machine_arn))[1].startswith(
+        "AccessDenied"
+    ), "the status finds an execution by its name: it lists none"
 
 
 def test_a_copy_needs_read_access_to_its_source(cloud: LocalCloud) -> None:

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
 from filepipe.cli import main
 from filepipe.local import LocalCloud
+from filepipe.local.cloud import LOCAL_USER
 from filepipe.operations import Target
+from filepipe.uploads.client import SignIn, UploadClient
 from tests.local.helpers import PRESIGN_MAX, settle
 
 pytestmark = pytest.mark.local
 
 
-def call(cloud: LocalCloud, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def token(cloud: LocalCloud) -> str:
+    """An ID token of the local user, signed in as the page signs in."""
+    return SignIn(f"{cloud.endpoint}/api/", *LOCAL_USER).token()
+
+
+def call(cloud: LocalCloud, method: str, path: str, body: Any = None, bearer: str | None = "") -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(cloud.endpoint + path, data=data, method=method)
+    bearer = token(cloud) if bearer == "" else bearer
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    request = urllib.request.Request(cloud.endpoint + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
@@ -60,11 +73,143 @@ def test_bad_requests_are_refused_with_json(cloud: LocalCloud, target: Target, b
     assert not target.s3.list_objects_v2(Bucket=target.staging_bucket).get("Contents")
 
 
-def test_a_body_that_is_not_json(cloud: LocalCloud) -> None:
-    request = urllib.request.Request(cloud.endpoint + "/api/uploads", data=b"{oops", method="POST")
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{oops",
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xff\xfe not utf-8",
+        b'{"filename": "a\\ud800.csv", "contentType": "text/csv", "size": 1}',
+    ],
+    ids=["not-json", "nested-past-reason", "not-utf-8", "lone-surrogate"],
+)
+def test_a_bad_body_is_a_400_never_a_500(cloud: LocalCloud, body: bytes) -> None:
+    headers = {"Authorization": f"Bearer {token(cloud)}"}
+    request = urllib.request.Request(cloud.endpoint + "/api/uploads", data=body, method="POST", headers=headers)
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request)
-    assert caught.value.code == 400 and json.loads(caught.value.read()) == {"error": "body must be JSON"}
+    assert caught.value.code == 400 and json.loads(caught.value.read())["error"]
+
+
+def test_the_api_answers_only_signed_in_users(cloud: LocalCloud) -> None:
+    """As the stack's JWT authorizer does: a token of the pool's app client, or 401."""
+    request = {"filename": "a.csv", "contentType": "text/csv", "size": 1}
+    assert call(cloud, "POST", "/api/uploads", request, bearer=None)[0] == 401
+    good = token(cloud)
+    assert call(cloud, "POST", "/api/uploads", request, bearer=good)[0] == 201
+    header, payload, signature = good.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged["cognito:username"] = "someone-else"
+    tampered = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    assert call(cloud, "POST", "/api/uploads", request, bearer=f"{header}.{tampered}.{signature}")[0] == 401
+    assert call(cloud, "GET", "/api/uploads/status?key=uploads/x", bearer="not-a-jwt")[0] == 401
+    with urllib.request.urlopen(cloud.endpoint + "/ui/config.json") as answer:
+        config = json.loads(answer.read())
+    assert config["auth"] == "cognito" and config["clientId"] == cloud.user_pool_client_id
+
+
+def test_a_presigned_put_of_another_size_is_refused(cloud: LocalCloud, target: Target) -> None:
+    _, grant = call(cloud, "POST", "/api/uploads", {"filename": "ten.csv", "contentType": "text/csv", "size": 10})
+    longer = urllib.request.Request(grant["url"], data=b"a,b\n" * 1000, method="PUT", headers=grant["headers"])
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(longer)
+    assert caught.value.code == 403 and b"SignatureDoesNotMatch" in caught.value.read()
+    assert not target.s3.list_objects_v2(Bucket=target.staging_bucket).get("Contents")
+
+
+def multipart_as_granted(cloud: LocalCloud, grant: dict[str, Any], body: bytes, content_type: str) -> None:
+    """Send ``body`` with the grant's credentials, as a client that ignores what it declared."""
+    c = grant["credentials"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=cloud.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=c["accessKeyId"],
+        aws_secret_access_key=c["secretAccessKey"],
+        aws_session_token=c["sessionToken"],
+    )
+    key = grant["key"]
+    upload = s3.create_multipart_upload(Bucket=grant["bucket"], Key=key, ContentType=content_type)["UploadId"]
+    part = s3.upload_part(Bucket=grant["bucket"], Key=key, UploadId=upload, PartNumber=1, Body=body)
+    s3.complete_multipart_upload(
+        Bucket=grant["bucket"],
+        Key=key,
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "sent", "content_type", "reason"),
+    [
+        (PRESIGN_MAX + 1, PRESIGN_MAX + 4096, "application/octet-stream", "was granted for"),
+        (PRESIGN_MAX + 1, PRESIGN_MAX + 1, "text/html", "'text/html', but it was granted for"),
+    ],
+    ids=["larger", "other-type"],
+)
+def test_a_multipart_upload_unlike_its_grant_is_refused_by_the_pipeline(
+    cloud: LocalCloud, target: Target, declared: int, sent: int, content_type: str, reason: str
+) -> None:
+    cloud.redefine(LargeFileThresholdBytes=16 * 1024 * 1024)  # the Lambda path: its errors carry their reason
+    request = {"filename": "big.bin", "contentType": "application/octet-stream", "size": declared}
+    _, grant = call(cloud, "POST", "/api/uploads", request)
+    assert grant["method"] == "MULTIPART"
+    multipart_as_granted(cloud, grant, os.urandom(sent), content_type)
+    (view,) = settle(target, 1)
+    assert (view.status, view.error) == ("FAILED", "UploadRefused")
+    assert target.s3.head_object(Bucket=target.archive_bucket, Key=f"failed/{grant['key']}")["ContentLength"] == sent
+    _, state = call(cloud, "GET", "/api/uploads/status?key=" + urllib.request.quote(grant["key"]))
+    assert (state["state"], state["error"]) == ("failed", "UploadRefused")
+    assert reason in state["reason"]
+
+
+def test_credentials_that_ended_are_renewed_and_the_upload_goes_on(
+    cloud: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    """An upload outlasting its credentials' hour: the session is aged as an hour would, S3
+    refuses it, and the client renews through the API and finishes."""
+    path = tmp_path / "long.bin"
+    path.write_bytes(os.urandom(11 * 1024 * 1024))
+    client = UploadClient(f"{cloud.endpoint}/api/", sign_in=SignIn(f"{cloud.endpoint}/api/", *LOCAL_USER))
+    grant = client.grant(path)
+    assert grant["method"] == "MULTIPART"
+    end_session(grant["credentials"]["accessKeyId"])
+    renewals: list[str] = []
+    renew = client.renew
+    client.renew = lambda key: renewals.append(key) or renew(key)  # type: ignore[method-assign]
+    client.send(grant, path, lambda n: None)
+    assert renewals == [grant["key"]]
+    staged = target.s3.get_object(Bucket=target.staging_bucket, Key=grant["key"])["Body"].read()
+    assert staged == path.read_bytes()
+    (view,) = settle(target, 1)
+    assert view.status == "SUCCEEDED"
+
+
+def end_session(access_key_id: str) -> None:
+    """Make a session of the local cloud's STS end now (as if its hour had passed)."""
+    from moto.sts.models import sts_backends
+
+    (session,) = [s for s in sts_backends["123456789012"]["aws"].assumed_roles if s.access_key_id == access_key_id]
+    session.expiration = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+
+
+def test_status_finds_a_running_execution_by_name(cloud: LocalCloud, target: Target) -> None:
+    def slow_transform(name: str, event: Any) -> None:
+        if name == "filepipe-transform":
+            time.sleep(3)
+
+    cloud.lambdas.interceptors.append(slow_transform)
+    _, grant = call(cloud, "POST", "/api/uploads", {"filename": "slow.csv", "contentType": "text/csv", "size": 8})
+    put = urllib.request.Request(grant["url"], data=b"a,b\n1,2\n", method="PUT", headers=grant["headers"])
+    urllib.request.urlopen(put).close()
+    deadline = time.monotonic() + 20
+    while (state := call(cloud, "GET", "/api/uploads/status?key=" + urllib.request.quote(grant["key"]))[1])[
+        "state"
+    ] != "processing":
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    (view,) = settle(target, 1)
+    assert state["execution"] == view.arn
 
 
 def test_the_page_is_served(cloud: LocalCloud) -> None:
@@ -102,3 +247,4 @@ def test_cli_reports_a_failed_file_and_exits_non_zero(cloud: LocalCloud, tmp_pat
     result = CliRunner().invoke(main, ["upload", "--endpoint", cloud.endpoint, "--wait", str(bad)])
     assert result.exit_code == 1
     assert "failed: TransformRejected" in result.output
+    assert "Expected 2 columns, got 3" in result.output, "the reason, in one line"

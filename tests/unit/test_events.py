@@ -148,16 +148,21 @@ class TestExecutionNames:
         assert execution_name(ref) == execution_name(ref)
         assert execution_name(ref).startswith("reports_q1_summary_csv-")
 
-    def test_each_version_and_event_gets_its_own(self) -> None:
+    def test_each_version_gets_its_own(self) -> None:
         base = ObjectRef("b", "k", "v1", "e", 1, "01")
         variants = [
             base,
             ObjectRef("b", "k", "v2", "e", 1, "01"),
-            ObjectRef("b", "k", "v1", "e", 1, "02"),
             ObjectRef("b2", "k", "v1", "e", 1, "01"),
             ObjectRef("b", "k", None, "e2", 1, "01"),
+            ObjectRef("b", "k", None, "e2", 1, "02"),
         ]
         assert len({execution_name(r) for r in variants}) == len(variants)
+
+    def test_a_version_is_found_from_its_id_alone(self) -> None:
+        """The upload API's status knows a version from a HEAD: no sequencer, no event."""
+        event = ObjectRef("b", "k", "v1", "e", 1, "01")
+        assert execution_name(event) == execution_name(ObjectRef("b", "k", "v1", None, 0, None))
 
     def test_keys_differing_only_in_unsafe_characters_differ(self) -> None:
         a = ObjectRef("b", "a b", "v", None, 1, "01")

@@ -16,7 +16,7 @@ def parse(**context: Any) -> PipelineConfig:
 def test_defaults() -> None:
     config = parse()
     assert config.large_file_threshold_bytes == 128 * 1024 * 1024
-    assert config.upload_auth == "iam"
+    assert config.upload_auth == "cognito", "the page signs in to the stack's own user pool"
 
 
 def test_context_strings_are_coerced() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -84,7 +84,7 @@ def test_keys_are_unique_and_dated() -> None:
     assert upload_key("a.csv") != upload_key("a.csv")
 
 
-def test_small_files_get_a_presigned_put_bound_to_the_content_type(service: UploadService) -> None:
+def test_small_files_get_a_presigned_put_bound_to_the_content_type_and_size(service: UploadService) -> None:
     grant = service.create(request(size=1000))
     assert grant["method"] == "PUT"
     assert grant["key"].startswith("uploads/") and grant["key"].endswith("/data.csv")
@@ -92,8 +92,9 @@ def test_small_files_get_a_presigned_put_bound_to_the_content_type(service: Uplo
     query = parse_qs(url.query)
     assert url.path.endswith("/" + grant["key"])
     assert query["X-Amz-Expires"] == ["900"]
-    assert query["X-Amz-SignedHeaders"] == ["content-type;host"]
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host"], "S3 refuses another size"
     assert grant["headers"] == {"Content-Type": "text/csv"}
+    assert (grant["size"], grant["contentType"]) == (1000, "text/csv")
 
 
 def test_large_files_get_credentials_for_exactly_one_key(
@@ -107,6 +108,7 @@ def test_large_files_get_credentials_for_exactly_one_key(
     assert set(grant["credentials"]) == {"accessKeyId", "secretAccessKey", "sessionToken", "expiration"}
     (call,) = calls
     assert call["RoleArn"] == ROLE
+    assert call["DurationSeconds"] == 3600, "an hour: the most a role session may chain"
     assert json.loads(call["Policy"]) == {
         "Version": "2012-10-17",
         "Statement": [
@@ -137,6 +139,9 @@ def test_session_policy_has_no_wildcard() -> None:
         ({"filename": "a.csv", "contentType": "text/csv", "size": -1}, 400, "non-negative"),
         ({"filename": "a.csv", "contentType": "text/csv", "size": "10"}, 400, "non-negative"),
         ({"filename": "a.csv", "contentType": "csv", "size": 1}, 400, "MIME"),
+        ({"filename": "a.csv", "contentType": "image/../../text/html", "size": 1}, 400, "MIME"),
+        ({"filename": "a.csv", "contentType": ["text/csv"], "size": 1}, 400, "MIME"),
+        ({"filename": "a\ud800.csv", "contentType": "text/csv", "size": 1}, 400, "Unicode"),
         (["not", "an", "object"], 400, "JSON object"),
     ],
 )
@@ -148,25 +153,82 @@ def test_bad_requests_get_a_clear_4xx_and_nothing_is_issued(
     assert caught.value.status == status
 
 
-def test_wildcard_content_types(service: UploadService) -> None:
-    assert service.create(request(filename="p.png", content_type="image/png"))["method"] == "PUT"
+@pytest.mark.parametrize(
+    ("sent", "granted"),
+    [
+        ("image/png", "image/png"),
+        ("text/csv; charset=utf-8", "text/csv"),
+        ("Text/CSV", "text/csv"),
+        ("application/vnd.ms-excel", "application/vnd.ms-excel"),
+        ("image/x; a=text/html", "image/x"),
+    ],
+)
+def test_content_types_are_media_types(service: UploadService, sent: str, granted: str) -> None:
+    """Parameters are set aside for matching, and the grant is for the media type alone: what
+    Windows reports for a .csv is accepted, and a parameter cannot smuggle in another type."""
+    grant = service.create(request(filename="f.csv", content_type=sent))
+    assert grant["contentType"] == granted and grant["headers"] == {"Content-Type": granted}
 
 
-def test_status_follows_a_file(service: UploadService, s3: Any) -> None:
+def test_each_grant_is_recorded_for_the_pipeline(service: UploadService, s3: Any) -> None:
+    grant = service.create(request(size=10), owner="jwt:issuer#alice")
+    record = json.loads(s3.get_object(Bucket="archive", Key=f"grants/{grant['key']}.json")["Body"].read())
+    assert {k: record[k] for k in ("key", "size", "contentType", "method", "owner")} == {
+        "key": grant["key"],
+        "size": 10,
+        "contentType": "text/csv",
+        "method": "PUT",
+        "owner": "jwt:issuer#alice",
+    }
+
+
+def test_multipart_credentials_are_renewed_for_their_owner_until_the_upload_is_done(
+    service: UploadService, s3: Any
+) -> None:
+    grant = service.create(request(size=5000), owner="alice")
+    renewed = service.renew(grant["key"], owner="alice")
+    assert renewed["key"] == grant["key"] and renewed["credentials"]["accessKeyId"]
+    assert renewed["credentials"]["accessKeyId"] != grant["credentials"]["accessKeyId"]
+    for key, owner, status in (
+        (grant["key"], "mallory", 403),
+        ("uploads/2026/11/26/none/a.csv", "alice", 404),
+        ("elsewhere/a.csv", "alice", 400),
+        (["a"], "alice", 400),
+    ):
+        with pytest.raises(UploadRejected) as refused:
+            service.renew(key, owner=owner)
+        assert refused.value.status == status
+    small = service.create(request(size=10), owner="alice")
+    with pytest.raises(UploadRejected, match="multipart"):
+        service.renew(small["key"], owner="alice")
+    with pytest.raises(UploadRejected) as lapsed:
+        service.renew(grant["key"], owner="alice", now=datetime.now(UTC) + timedelta(hours=73))
+    assert lapsed.value.status == 410
+    s3.put_object(Bucket="staging", Key=grant["key"], Body=b"done")
+    with pytest.raises(UploadRejected) as complete:
+        service.renew(grant["key"], owner="alice")
+    assert complete.value.status == 409
+
+
+def test_status_follows_a_file_and_says_why_in_one_line(service: UploadService, s3: Any) -> None:
     key = "uploads/2026/11/26/x/a.csv"
     assert service.status(key)["state"] == "unknown"
     s3.put_object(Bucket="staging", Key=key, Body=b"a")
     assert service.status(key)["state"] == "waiting"
-    s3.put_object(
-        Bucket="archive", Key=f"errors/{key}.json", Body=json.dumps({"error": "TransformRejected", "attempts": 1})
-    )
-    assert service.status(key) | {"cause": None} == {
+    cause = {
+        "errorMessage": f"{key} is not a CSV this transform can read: "
+        "CSV parse error: Expected 2 columns, got 3: 7,secret,9",
+        "errorType": "TransformRejected",
+        "stackTrace": ['  File "/var/task/filepipe/processing.py", line 40'],
+    }
+    record = {"error": "TransformRejected", "cause": cause, "attempts": 1, "key": key}
+    s3.put_object(Bucket="archive", Key=f"errors/{key}.json", Body=json.dumps(record))
+    assert service.status(key) == {
         "key": key,
         "state": "failed",
         "error": "TransformRejected",
-        "cause": None,
+        "reason": "the file is not a CSV this transform can read: CSV parse error: Expected 2 columns, got 3",
         "attempts": 1,
-        "location": f"failed/{key}",
     }
     s3.put_object(Bucket="archive", Key=f"originals/{key}", Body=b"a")
     s3.put_object(Bucket="archive", Key=f"outputs/{key}/data.parquet", Body=b"p")
@@ -178,3 +240,22 @@ def test_status_follows_a_file(service: UploadService, s3: Any) -> None:
     }
     with pytest.raises(UploadRejected):
         service.status("elsewhere/a.csv")
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"error": "DeploymentError", "cause": {"errorMessage": "role arn:aws:iam::1:role/x may not"}}, "deployment"),
+        ({"error": "States.TaskFailed", "cause": {"JobArn": "arn:aws:batch:job/1"}}, "processing failed"),
+        (
+            {"error": "TransformRejected", "cause": {"errorMessage": "invalid value 'Jane Doe, 4111'"}},
+            "invalid value …",
+        ),
+        ({"error": "Weird", "cause": "Traceback (most recent call last): /opt/venv/x.py"}, "processing failed (Weird)"),
+    ],
+)
+def test_reasons_carry_no_paths_roles_or_data(record: dict[str, Any], reason: str) -> None:
+    from filepipe.uploads._reasons import public_reason
+
+    said = public_reason(record)
+    assert reason in said and "arn:" not in said and "/opt/" not in said and "Jane" not in said
