@@ -28,6 +28,7 @@ from batch_image.job import EXIT_OK, EXIT_PERMANENT, EXIT_TRANSIENT
 from filepipe.errors import PermanentError, TransientError, is_transient
 from filepipe.events import ObjectRef
 from filepipe.processing import process
+from filepipe.reports import write_report
 from filepipe.runtime import s3_client, settings
 
 logger = Logger(service="filepipe-worker")
@@ -62,22 +63,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome = process(s3_client(), ref, settings(), args.execution)
     except Terminated as exc:
         logger.warning("stopped before the end; the output was not written", extra={"reason": str(exc)})
-        return EXIT_TRANSIENT
+        return _report_failure(ref, exc, EXIT_TRANSIENT)
     except PermanentError as exc:
         logger.error("permanent failure", extra={"error": type(exc).__name__, "reason": str(exc)})
-        return EXIT_PERMANENT
+        return _report_failure(ref, exc, EXIT_PERMANENT)
     except TransientError as exc:
         logger.warning("transient failure", extra={"error": type(exc).__name__, "reason": str(exc)})
-        return EXIT_TRANSIENT
+        return _report_failure(ref, exc, EXIT_TRANSIENT)
     except Exception as exc:
         if is_transient(exc):
             logger.warning("transient failure", extra={"reason": str(exc)})
-            return EXIT_TRANSIENT
+            return _report_failure(ref, exc, EXIT_TRANSIENT)
         logger.exception("unexpected failure")
-        return EXIT_PERMANENT
+        return _report_failure(ref, exc, EXIT_PERMANENT)
     logger.info("transform done", extra=outcome.to_dict())
+    _report(ref, outcome.to_dict())
     print(json.dumps(outcome.to_dict() | {"host": socket.gethostname(), "uid": os.getuid()}), flush=True)
     return EXIT_OK
+
+
+def _report_failure(ref: ObjectRef, exc: BaseException, code: int) -> int:
+    """Leave the error for the failure step, as a Lambda's error payload carries it; the exit
+    code still tells Batch whether to try again."""
+    _report(ref, {"status": "failed", "errorType": type(exc).__name__, "errorMessage": str(exc), "exitCode": code})
+    return code
+
+
+def _report(ref: ObjectRef, report: dict[str, object]) -> None:
+    try:
+        write_report(s3_client(), ref, settings(), report)
+    except Exception:  # the exit code still says what happened; the report only says more
+        logger.exception("could not leave the job's report")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ class ArchiveLayout:
     superseded: str = "superseded/"
     grants: str = "grants/"
     """Upload grant records: what the upload API granted each key (its size and content type)."""
+    reports: str = "reports/"
+    """Batch jobs' reports: a job's outcome or rejection, which the workflow's next step reads."""
+    resolved: str = "resolved/"
+    """Error records of failures a newer version of their key has since fixed."""
 
     def original(self, key: str) -> str:
         return fit_key(self.originals, key)
@@ -48,6 +52,12 @@ class ArchiveLayout:
 
     def grant_record(self, key: str) -> str:
         return fit_key(self.grants, key, ".json")
+
+    def resolved_record(self, key: str) -> str:
+        return fit_key(self.resolved, key, ".json")
+
+    def job_report(self, key: str, version: str) -> str:
+        return fit_key(self.reports, key, f"/{version}.json")
 
     def superseded_original(self, key: str, version: str) -> str:
         """Where an older version goes when a newer one of the key is already archived."""
@@ -101,6 +111,8 @@ class Settings:
                 errors=env.get("ERRORS_PREFIX", defaults.errors),
                 superseded=env.get("SUPERSEDED_PREFIX", defaults.superseded),
                 grants=env.get("GRANTS_PREFIX", defaults.grants),
+                reports=env.get("REPORTS_PREFIX", defaults.reports),
+                resolved=env.get("RESOLVED_PREFIX", defaults.resolved),
             ),
             copy_multipart_threshold=int(env.get("COPY_MULTIPART_THRESHOLD", MAX_SINGLE_COPY)),
             copy_part_size=int(env.get("COPY_PART_SIZE", 512 * MiB)),

@@ -41,7 +41,7 @@ CONSUME_QUEUE = (
 BATCH_SYNC_RULE = "StepFunctionsGetEventsForBatchJobsRule"
 """The EventBridge rule Step Functions manages to follow ``batch:submitJob.sync`` jobs."""
 
-AREAS = ("originals", "outputs", "failed", "errors", "superseded", "grants", "uploads")
+AREAS = ("originals", "outputs", "failed", "errors", "superseded", "grants", "reports", "resolved", "uploads")
 """Prefix names a grant may use; each deployment maps them to its own prefixes."""
 
 
@@ -136,8 +136,12 @@ PRINCIPALS: dict[str, Principal] = {
         Principal(
             "job",
             "ecs-tasks.amazonaws.com",
-            "filepipe: the Batch worker's permissions (the same as the transformer's)",
-            _reads_originals_writes_outputs(),
+            "filepipe: the Batch worker's permissions (the transformer's, and its job report)",
+            (
+                *_reads_originals_writes_outputs(),
+                # A job can only exit with a code: its outcome or rejection goes in a report.
+                Grant(("s3:PutObject",), (Objects("archive", ("reports",)),)),
+            ),
         ),
         Principal(
             "archive",
@@ -154,6 +158,9 @@ PRINCIPALS: dict[str, Principal] = {
                     (Objects("archive", ("failed",)), Objects("archive", ("errors",))),
                 ),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+                Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
+                # A newer version archived resolves an older one's failure: its record moves here.
+                Grant(("s3:PutObject",), (Objects("archive", ("resolved",)),)),
             ),
         ),
         Principal(
@@ -167,6 +174,7 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(READ_VERSION, (Objects("archive", ("originals",)),)),
                 Grant(READ_VERSION + WRITE, (Objects("archive", ("failed",)), Objects("archive", ("errors",)))),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+                Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
             ),
         ),
         Principal(

@@ -76,6 +76,8 @@ def describe(target: Target, execution_arn: str) -> ExecutionView:
             )
             if result:
                 outcome = result.get("location") or result.get("status")
+                if result.get("resolved"):
+                    outcome = f"{outcome} (resolved {result['resolved']})"
     return ExecutionView(
         name=described["name"],
         arn=execution_arn,
@@ -99,6 +101,7 @@ def listing(target: Target) -> dict[str, list[str]]:
         ("failed", layout.failed),
         ("errors", layout.errors),
         ("superseded", layout.superseded),
+        ("resolved", layout.resolved),
     ):
         areas[area] = _keys(target.s3, target.archive_bucket, prefix)
     return areas

@@ -15,6 +15,7 @@ from filepipe.events import ObjectRef
 from filepipe.moves import locate, provenance
 from filepipe.moves._locate import GONE_CODES, Source
 from filepipe.moves._placement import place
+from filepipe.reports import bounded_summary
 from filepipe.storage import MiB, MultipartWriter, RangeReader
 from filepipe.transforms import SourceInfo, transform_for
 from filepipe.uploads._media import InvalidMediaType, media_type
@@ -84,7 +85,7 @@ def _process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | 
         metadata=provenance(ref, execution) | {"filepipe-transform": transform.name},
     ) as sink:
         summary = transform.run(reader, sink, info)
-    return ProcessOutcome("transformed", transform.name, output_key, summary)
+    return ProcessOutcome("transformed", transform.name, output_key, bounded_summary(summary))
 
 
 def hold_to_grant(s3: S3Client, ref: ObjectRef, source: Source, settings: Settings) -> None:

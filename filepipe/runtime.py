@@ -49,14 +49,18 @@ class TaskRequest:
     ref: ObjectRef
     execution: str | None
     error: dict[str, Any]
+    transformed: dict[str, Any]
+    """The transform step's result, when the state has one (the Lambda path's carries a summary)."""
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> TaskRequest:
         if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
             raise ValueError("task payload needs an 'object' with the state input")
         error = event.get("error") or {}
+        transformed = event["object"].get("transformed")
         return cls(
             ref=ObjectRef.from_state(event["object"]),
             execution=event.get("execution"),
             error=error if isinstance(error, dict) else {"Error": "Unknown", "Cause": str(error)},
+            transformed=transformed if isinstance(transformed, dict) else {},
         )

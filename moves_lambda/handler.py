@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from filepipe.errors import classified
 from filepipe.moves import archive, move_to_failed
+from filepipe.reports import transform_summary
 from filepipe.runtime import TaskRequest, s3_client, settings
 
 archive_logger = Logger(service="filepipe-archive")
@@ -23,8 +24,9 @@ def archive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     )
     with classified(f"archiving {request.ref.key}"):
         outcome = archive(s3_client(), request.ref, settings(), request.execution)
+        summary = transform_summary(s3_client(), request.ref, settings(), request.transformed)
     archive_logger.info("archive done", extra=outcome.to_dict())
-    return outcome.to_dict()
+    return outcome.to_dict() | {"summary": summary}
 
 
 @failure_logger.inject_lambda_context

@@ -9,6 +9,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+REPORT_DAYS = 7
+
 
 class Buckets(Construct):
     """Staging (versioned, notifying) and archive (versioned, silent) buckets.
@@ -116,5 +118,9 @@ def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: 
     # A grant record is read when its upload is processed, or retried from the failure prefix.
     rules.append(
         s3.LifecycleRule(id="ExpireGrantRecords", prefix=prefixes["grants"], expiration=Duration.days(failure_days))
+    )
+    # A job's report is read by the step after the job, within its execution.
+    rules.append(
+        s3.LifecycleRule(id="ExpireJobReports", prefix=prefixes["reports"], expiration=Duration.days(REPORT_DAYS))
     )
     return rules

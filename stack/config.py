@@ -56,7 +56,10 @@ class PipelineConfig:
     errors_prefix: str = "errors/"
     superseded_prefix: str = "superseded/"
     grants_prefix: str = "grants/"
-    """``originalsPrefix`` ... ``supersededPrefix``, ``grantsPrefix``: the archive bucket's layout."""
+    reports_prefix: str = "reports/"
+    resolved_prefix: str = "resolved/"
+    """``originalsPrefix`` ... ``supersededPrefix``, ``grantsPrefix``, ``reportsPrefix``,
+    ``resolvedPrefix``: the archive bucket's layout."""
     cors_allowed_origins: tuple[str, ...] = CORS_ALLOWED_ORIGINS
     """``corsAllowedOrigins``: origins allowed to PUT/POST into staging (comma-separated)."""
     trigger_batch_size: int = 10
@@ -125,6 +128,8 @@ class PipelineConfig:
             self.errors_prefix,
             self.superseded_prefix,
             self.grants_prefix,
+            self.reports_prefix,
+            self.resolved_prefix,
         ]
         if len(set(prefixes)) != len(prefixes) or any(not p.endswith("/") for p in prefixes):
             raise ValueError("archive prefixes must be distinct and end with '/'")
@@ -138,6 +143,8 @@ class PipelineConfig:
             "errors": self.errors_prefix,
             "superseded": self.superseded_prefix,
             "grants": self.grants_prefix,
+            "reports": self.reports_prefix,
+            "resolved": self.resolved_prefix,
             "uploads": self.upload_prefix,
         }
 
@@ -150,6 +157,8 @@ class PipelineConfig:
             "ERRORS_PREFIX": self.errors_prefix,
             "SUPERSEDED_PREFIX": self.superseded_prefix,
             "GRANTS_PREFIX": self.grants_prefix,
+            "REPORTS_PREFIX": self.reports_prefix,
+            "RESOLVED_PREFIX": self.resolved_prefix,
         }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from filepipe import operations
 
@@ -179,7 +179,10 @@ def status(endpoint: str, stack: str | None, region: str | None, status_filter: 
     """Executions, newest first: the file, the path it took and where it ended."""
     target = resolve(endpoint, stack, region)
     views = _call(lambda: operations.executions(target, status_filter, limit))
-    table = Table("execution", "file", "path", "status", "ended in", "seconds", "error")
+    table = Table("file", "path", "status", "ended in", "seconds", "error")
+    # `retry` takes the name: it is never cut short, whatever the terminal's width.
+    longest = max((len(view.name) for view in views), default=10)
+    table.columns.insert(0, Column("execution", no_wrap=True, min_width=longest, overflow="ignore"))
     for view in views:
         table.add_row(
             view.name,

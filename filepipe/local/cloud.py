@@ -240,7 +240,7 @@ class LocalCloud:
     def names(self) -> LocalNames:
         """What the grants table's resources are called here."""
         layout = self.config.layout
-        areas = ("originals", "outputs", "failed", "errors", "superseded", "grants")
+        areas = ("originals", "outputs", "failed", "errors", "superseded", "grants", "reports", "resolved")
         prefixes = {area: getattr(layout, area) for area in areas}
         return LocalNames(
             region=REGION,
@@ -288,6 +288,8 @@ class LocalCloud:
             "ERRORS_PREFIX": layout.errors,
             "SUPERSEDED_PREFIX": layout.superseded,
             "GRANTS_PREFIX": layout.grants,
+            "REPORTS_PREFIX": layout.reports,
+            "RESOLVED_PREFIX": layout.resolved,
             "STATE_MACHINE_ARN": self.state_machine_arn,
             "UPLOAD_ROLE_ARN": self.identities.names.role_arn("upload"),
             "PRESIGN_MAX_BYTES": str(self.config.presign_max_bytes),

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from filepipe.config import Settings
-from filepipe.events import ObjectRef
+from filepipe.events import ObjectRef, sequencer_is_newer
 from filepipe.moves._locate import (
     Source,
     copy_into_archive,
     head,
     locate,
     read_error_record,
+    read_json,
     same_version,
 )
-from filepipe.moves._placement import place
+from filepipe.moves._placement import place, version_label
+from filepipe.storage import copy_version
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -28,6 +32,8 @@ class ArchiveOutcome:
 
     status: Literal["archived", "superseded", "gone"]
     location: str | None
+    resolved: str | None = None
+    """The record of an older version's failure this version resolved (``resolved/<key>.json``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,7 +62,58 @@ def archive(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | N
     if not already_copied:
         copy_into_archive(s3, source, ref, settings, destination, execution)
     remove_source(s3, source, ref, settings)
-    return ArchiveOutcome(status, destination)
+    resolved = resolve_earlier_failure(s3, ref, settings) if status == "archived" else None
+    return ArchiveOutcome(status, destination, resolved)
+
+
+def resolve_earlier_failure(
+    s3: S3Client, ref: ObjectRef, settings: Settings, now: datetime | None = None
+) -> str | None:
+    """A newer version of a key that failed is archived: the failure is resolved. Its copy
+    leaves the failure prefix for ``superseded/<key>/<version>/original`` (kept, never deleted),
+    and its record moves to ``resolved/<key>.json`` saying which version resolved it, so
+    ``redrive`` no longer retries it."""
+    layout = settings.layout
+    record = read_json(s3, settings.archive_bucket, layout.error_record(ref.key))
+    if record is None or record.get("versionId") == ref.version_id:
+        return None
+    failed = ObjectRef.from_state(record)
+    if record.get("sequencer") and not sequencer_is_newer(ref.sequencer, failed.sequencer):
+        return None  # the failed version is the newer one: it is still the key's failure
+    kept = None
+    copy = head(s3, Bucket=settings.archive_bucket, Key=layout.failed_copy(ref.key))
+    if copy is not None and same_version(copy.get("Metadata", {}), failed):
+        kept = layout.superseded_original(ref.key, version_label(failed))
+        copy_version(
+            s3,
+            source_bucket=settings.archive_bucket,
+            source_key=layout.failed_copy(ref.key),
+            source_version=copy.get("VersionId"),
+            size=int(copy.get("ContentLength", 0)),
+            bucket=settings.archive_bucket,
+            key=kept,
+            metadata=dict(copy.get("Metadata", {})),
+            content_type=str(copy.get("ContentType") or "application/octet-stream"),
+            multipart_threshold=settings.copy_multipart_threshold,
+            part_size=settings.copy_part_size,
+        )
+        s3.delete_object(
+            Bucket=settings.archive_bucket, Key=layout.failed_copy(ref.key), VersionId=str(copy["VersionId"])
+        )
+    resolution = {
+        "by": ref.version_id,
+        "sequencer": ref.sequencer,
+        "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "original": kept,
+    }
+    s3.put_object(
+        Bucket=settings.archive_bucket,
+        Key=layout.resolved_record(ref.key),
+        Body=json.dumps(record | {"resolved": resolution}, ensure_ascii=False, indent=2).encode("utf-8"),
+        ContentType="application/json",
+    )
+    s3.delete_object(Bucket=settings.archive_bucket, Key=layout.error_record(ref.key))
+    return layout.resolved_record(ref.key)
 
 
 def remove_source(s3: S3Client, source: Source, ref: ObjectRef, settings: Settings) -> None:

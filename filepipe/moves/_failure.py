@@ -11,6 +11,7 @@ from filepipe.config import Settings
 from filepipe.events import ObjectRef
 from filepipe.moves._archive import remove_source
 from filepipe.moves._locate import copy_into_archive, head, locate, provenance, read_error_record, same_version
+from filepipe.reports import read_report
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -31,6 +32,8 @@ class FailureOutcome:
     attempts: int
     error: str
     """The name the execution fails with (see :func:`execution_error_name`)."""
+    cause: str = ""
+    """What the execution's cause says: the error's message, from a Lambda or a Batch job alike."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,16 +52,19 @@ def move_to_failed(
     """Put ``ref``'s original under the failure prefix and write its error record.
 
     A file that fails again after a retry is already there: only the record is rewritten, with
-    ``attempts`` counting every failed processing of this version.
+    ``attempts`` counting every failed processing of this version. A Batch job's failure is told
+    by the job's report (its transform's error and message), as a Lambda's is by its payload.
     """
+    error, cause = explained(s3, ref, settings, error, cause)
+    told = cause[:_CAUSE_LIMIT]
     source = locate(s3, ref, settings)
     if source is None:
-        return FailureOutcome("gone", None, None, 0, execution_error_name(error))
+        return FailureOutcome("gone", None, None, 0, execution_error_name(error), told)
     layout = settings.layout
     archived = head(s3, Bucket=settings.archive_bucket, Key=layout.original(ref.key))
     if source.where == "staging" and archived is not None and same_version(archived.get("Metadata", {}), ref):
         remove_source(s3, source, ref, settings)
-        return FailureOutcome("archived", layout.original(ref.key), None, 0, execution_error_name(error))
+        return FailureOutcome("archived", layout.original(ref.key), None, 0, execution_error_name(error), told)
     failed_key = layout.failed_copy(ref.key)
     previous = read_error_record(s3, ref, settings)
     attempts = int((previous or {}).get("attempts", 0)) + 1
@@ -87,7 +93,35 @@ def move_to_failed(
     )
     if source.where == "staging":
         remove_source(s3, source, ref, settings)
-    return FailureOutcome("failed", failed_key, layout.error_record(ref.key), attempts, execution_error_name(error))
+    return FailureOutcome(
+        "failed", failed_key, layout.error_record(ref.key), attempts, execution_error_name(error), told
+    )
+
+
+def explained(s3: S3Client, ref: ObjectRef, settings: Settings, error: str, cause: str) -> tuple[str, str]:
+    """A failed Batch job says only ``States.TaskFailed`` and its exit code; its report says
+    which error ended it, and why. The job's description is kept beside the message."""
+    if error not in ("States.TaskFailed", "Filepipe.TaskFailed"):
+        return error, cause
+    try:
+        job = json.loads(cause)
+    except ValueError:
+        return error, cause
+    report = read_report(s3, ref, settings) if isinstance(job, dict) and "JobId" in job else None
+    if not report or report.get("status") != "failed":
+        return error, cause
+    attempts = job.get("Attempts") or [{}]
+    told = {
+        "errorMessage": report.get("errorMessage", ""),
+        "errorType": report.get("errorType", "Unknown"),
+        "batchJob": {
+            "jobId": job.get("JobId"),
+            "exitCode": (attempts[-1].get("Container") or {}).get("ExitCode"),
+            "attempts": len(attempts),
+            "statusReason": job.get("StatusReason"),
+        },
+    }
+    return str(told["errorType"]), json.dumps(told, ensure_ascii=False)
 
 
 def execution_error_name(error: str) -> str:

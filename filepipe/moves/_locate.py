@@ -88,16 +88,23 @@ def same_version(metadata: dict[str, str], ref: ObjectRef) -> bool:
     return bool(ref.etag) and metadata.get(META_SOURCE_ETAG) == ref.etag
 
 
-def read_error_record(s3: S3Client, ref: ObjectRef, settings: Settings) -> dict[str, Any] | None:
-    """The key's error record when it is about ``ref``'s version, else None."""
+def read_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
+    """A JSON object the pipeline wrote, or None when it is not there."""
     try:
-        body = s3.get_object(Bucket=settings.archive_bucket, Key=settings.layout.error_record(ref.key))["Body"]
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
         if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
             return None
         raise
     with body:
-        record = json.loads(body.read())
+        return dict(json.loads(body.read()))
+
+
+def read_error_record(s3: S3Client, ref: ObjectRef, settings: Settings) -> dict[str, Any] | None:
+    """The key's error record when it is about ``ref``'s version, else None."""
+    record = read_json(s3, settings.archive_bucket, settings.layout.error_record(ref.key))
+    if record is None:
+        return None
     if ref.version_id and record.get("versionId") != ref.version_id:
         return None
     if not ref.version_id and record.get("etag") != ref.etag:

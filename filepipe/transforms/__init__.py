@@ -3,6 +3,8 @@
 Adding one is a class with the :class:`Transform` interface and a line in
 ``filepipe/transforms/registry.py``::
 
+    import json
+
     class LineCount:
         name = "line-count"
         output_name = "lines.json"

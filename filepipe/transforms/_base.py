@@ -16,10 +16,18 @@ class SourceInfo:
 
 
 class Readable(Protocol):
+    """A binary stream: ``read(n)`` returns at most ``n`` bytes, ``b""`` at its end."""
+
     def read(self, size: int = -1, /) -> bytes: ...
 
 
 class Writable(Protocol):
+    """A binary stream the output goes to, in the order written: a
+    :class:`filepipe.storage.MultipartWriter`, which is also an ``io.RawIOBase``, so pyarrow's
+    writers (``pq.ParquetWriter(sink, ...)``, ``pa.output_stream``) take it as a Python file. It
+    cannot seek: write the output front to back. ``write`` accepts any bytes-like object (pyarrow
+    hands it buffers) and returns the number of bytes taken."""
+
     def write(self, data: bytes, /) -> int: ...
 
 

@@ -47,10 +47,10 @@ def test_transformer_reads_originals_and_writes_only_outputs(synth: Synthesized)
     }
 
 
-def test_batch_job_has_the_transformers_permissions(synth: Synthesized) -> None:
+def test_batch_job_has_the_transformers_permissions_and_writes_its_report(synth: Synthesized) -> None:
     job = s3_part(actions_on(synth.policy_statements("ComputeJobRole")))
     transformer = s3_part(actions_on(synth.policy_statements("ComputeTransformFunctionRole")))
-    assert job == transformer
+    assert job == transformer | {"Archive/reports/*": {"s3:PutObject"}}
 
 
 def test_archive_moves_staging_into_originals(synth: Synthesized) -> None:
@@ -61,6 +61,8 @@ def test_archive_moves_staging_into_originals(synth: Synthesized) -> None:
         "Archive/superseded/*": RW,
         "Archive/failed/*": READ_DELETE,
         "Archive/errors/*": READ_DELETE,
+        "Archive/reports/*": {"s3:GetObject"},
+        "Archive/resolved/*": {"s3:PutObject"},
         "Archive": set(LIST),
         "Staging": set(LIST),
     }
@@ -75,6 +77,7 @@ def test_failure_move_writes_only_the_failure_prefix_and_records(synth: Synthesi
         "Archive/originals/*": READ,
         "Archive/failed/*": RW,
         "Archive/errors/*": RW,
+        "Archive/reports/*": {"s3:GetObject"},
         "Archive": set(LIST),
         "Staging": set(LIST),
     }

@@ -53,6 +53,8 @@ def test_status_and_ls(cloud: LocalCloud, target: Target) -> None:
     status = run(cloud, "status")
     assert "a.csv" in status and "SUCCEEDED" in status
     assert "b.csv" in status and "FAILED" in status
+    for view in settle(target, 2):
+        assert view.name in status, "whole execution names, as `retry` takes them"
     listing = run(cloud, "ls")
     assert "originals/a.csv" in listing and "outputs/a.csv/data.parquet" in listing
     assert "failed/b.csv" in listing and "errors/b.csv.json" in listing
@@ -179,3 +181,27 @@ def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> N
 
 def test_nothing_is_left_in_staging(target: Target) -> None:
     assert staging_versions(target) == []
+
+
+def test_a_fixed_file_resolves_its_failure(cloud: LocalCloud, target: Target) -> None:
+    """The story: a file fails; its owner uploads a corrected version of the same key; once that
+    is archived, the failure is resolved (its copy kept under superseded/, its record under
+    resolved/ naming the version that fixed it) and redrive no longer retries it."""
+    bad = target.s3.put_object(Bucket=target.staging_bucket, Key="fix/me.csv", Body=b"a,b\n1,2,3\n")
+    (failed,) = settle(target, 1)
+    assert failed.status == "FAILED"
+    good = target.s3.put_object(Bucket=target.staging_bucket, Key="fix/me.csv", Body=b"a,b\n1,2\n")
+    fixed = by_key([v for v in settle(target, 2) if v.arn != failed.arn])["fix/me.csv"]
+    assert fixed.status == "SUCCEEDED" and "resolved" in str(fixed.outcome)
+    listing = run(cloud, "ls")
+    assert "resolved/fix/me.csv.json" in listing and "failed/fix/me.csv" not in listing
+    assert "errors/fix/me.csv.json" not in listing
+    record = json.loads(
+        target.s3.get_object(Bucket=target.archive_bucket, Key="resolved/fix/me.csv.json")["Body"].read()
+    )
+    assert (record["versionId"], record["resolved"]["by"]) == (bad["VersionId"], good["VersionId"])
+    kept = record["resolved"]["original"]
+    assert kept == f"superseded/fix/me.csv/{bad['VersionId']}/original"
+    assert target.s3.get_object(Bucket=target.archive_bucket, Key=kept)["Body"].read() == b"a,b\n1,2,3\n"
+    assert "0 started, 0 failed file(s)" in run(cloud, "redrive")
+    assert "resolved" in run(cloud, "status")

@@ -162,3 +162,35 @@ def _drain(sqs: Any, url: str, timeout: float = 20) -> int:
             return 0
         time.sleep(0.2)
     return waiting
+
+
+def output_of(target: Target, arn: str) -> dict[str, Any]:
+    return dict(json.loads(target.sfn.describe_execution(executionArn=arn).get("output") or "{}"))
+
+
+def test_both_paths_tell_the_same_rejection_and_the_same_summary(cloud: LocalCloud, target: Target) -> None:
+    """One file through the Lambda and the Batch path: a rejection carries the transform's own
+    message to the record and the execution either way, and a success its summary."""
+    bad = csv_rows(50) + b"1,2,3,4\n"
+    good = csv_rows(70)
+    target.s3.put_object(Bucket=target.staging_bucket, Key="lambda/bad.csv", Body=bad)
+    target.s3.put_object(Bucket=target.staging_bucket, Key="lambda/good.csv", Body=good)
+    settle(target, 2)
+    cloud.redefine(LargeFileThresholdBytes=0)
+    target.s3.put_object(Bucket=target.staging_bucket, Key="batch/bad.csv", Body=bad)
+    target.s3.put_object(Bucket=target.staging_bucket, Key="batch/good.csv", Body=good)
+    views = by_key(settle(target, 4))
+    assert {views[k].path for k in ("batch/bad.csv", "batch/good.csv")} == {"batch"}
+    told = {}
+    for path in ("lambda", "batch"):
+        record = json.loads(archived(target, f"errors/{path}/bad.csv.json"))
+        told[path] = (record["error"], record["cause"]["errorMessage"].replace(f"{path}/bad.csv", "KEY"))
+        described = target.sfn.describe_execution(executionArn=views[f"{path}/bad.csv"].arn)
+        assert described["error"] == "TransformRejected"
+        assert "Expected" in json.loads(described["cause"])["errorMessage"]
+        summary = output_of(target, views[f"{path}/good.csv"].arn)["archived"]["summary"]
+        assert summary["rows"] == 70 and summary["columns"]
+    assert told["lambda"] == told["batch"]
+    assert told["lambda"][0] == "TransformRejected" and "Expected" in told["lambda"][1]
+    record = json.loads(archived(target, "errors/batch/bad.csv.json"))
+    assert record["cause"]["batchJob"]["exitCode"] == 65

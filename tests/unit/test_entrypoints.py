@@ -64,9 +64,13 @@ def test_transform_then_archive_handlers(s3: Any, env: None) -> None:
         "output": "outputs/in/report q1.csv/data.parquet",
         "summary": {"rows": 1, "columns": ["a", "b"]},
     }
-    assert moves.archive_handler(task(ref), LambdaContext()) == {
+    with_result = task(ref)
+    with_result["object"]["transformed"] = result
+    assert moves.archive_handler(with_result, LambdaContext()) == {
         "status": "archived",
         "location": "originals/in/report q1.csv",
+        "resolved": None,
+        "summary": {"rows": 1, "columns": ["a", "b"]},
     }
     assert keys(s3, "staging") == []
 

@@ -97,6 +97,13 @@ class TestCsvToParquet:
         assert metadata.num_rows == 50_000
         assert metadata.num_row_groups > 1, "written batch by batch, not as one table"
 
+    def test_legitimate_quoting_is_kept(self) -> None:
+        """Quoted line breaks and doubled quotes inside a value, and a literal quote in an
+        unquoted one, are CSV: the strictness refuses only an unclosed quote."""
+        output, summary = run("csv-to-parquet", b'a,b\n1,"two\nlines"\n2,"say ""hi"""\n3,5" screen\n')
+        assert pq.read_table(io.BytesIO(output)).column("b").to_pylist() == ["two\nlines", 'say "hi"', '5" screen']
+        assert summary["rows"] == 3
+
     def test_same_input_same_bytes(self) -> None:
         data = b"a,b\n1,x\n2,y\n"
         assert run("csv-to-parquet", data)[0] == run("csv-to-parquet", data)[0]
@@ -105,11 +112,26 @@ class TestCsvToParquet:
         ("data", "message"),
         [
             (b"a,b\n1,2,3\n", "Expected 2 columns"),
+            (b"a,b\n1,2\n3\n", "Expected 2 columns, got 1"),
             (b"", "Empty CSV"),
             (b"a,b\n\xff\xfe,1\n", "column 'a' is not UTF-8 text"),
+            (b'a,b\n1,"x\n2,y\n3,z\n', "a quoted field is never closed"),
+            (b"a,b\n1,x\x00y\n", "NUL byte"),
         ],
+        ids=["too-many", "too-few", "empty", "not-utf-8", "open-quote", "nul"],
     )
     def test_malformed_input_is_rejected_with_a_clear_message(self, data: bytes, message: str) -> None:
         with pytest.raises(TransformRejected, match=message) as caught:
             run("csv-to-parquet", data, key="bad.csv")
         assert "bad.csv" in str(caught.value)
+
+
+def test_a_summary_is_cut_to_fit_the_execution() -> None:
+    from filepipe.reports import MAX_SUMMARY_BYTES, bounded_summary
+
+    small = {"rows": 3, "columns": ["a", "b"]}
+    assert bounded_summary(small) == small
+    wide = {"rows": 3, "columns": [f"column number {i}" for i in range(10_000)]}
+    cut = bounded_summary(wide)
+    assert len(json.dumps(cut)) <= MAX_SUMMARY_BYTES
+    assert cut["truncated"] is True and cut["rows"] == 3 and cut["columns"][-1] == "… 9980 more"
