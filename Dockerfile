@@ -15,7 +15,10 @@ RUN --mount=type=secret,id=ca-bundle \
     && /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
 
 FROM ${BASE_IMAGE}
-LABEL org.opencontainers.image.title="filepipe-worker" \
+# The sources' digest (python3 batch_image/sources.py), so a stale image is never run unnoticed.
+ARG SOURCES_DIGEST=unknown
+LABEL io.filepipe.sources="${SOURCES_DIGEST}" \
+      org.opencontainers.image.title="filepipe-worker" \
       org.opencontainers.image.description="filepipe transforms for AWS Batch and Lambda" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV PATH=/opt/venv/bin:$PATH \

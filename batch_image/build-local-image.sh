@@ -6,9 +6,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 image=${IMAGE:-localhost/filepipe-worker:latest}
 base=${BASE:-localhost/filepipe-base:bookworm}
+# The sources' digest, labelled on the image: the local cloud refuses to run a stale image silently.
+sources=$(python3 "$root/batch_image/sources.py")
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-  exec docker build -t "$image" "$root"  # add --secret id=ca-bundle,src=... behind a TLS-inspecting proxy
+  # add --secret id=ca-bundle,src=... behind a TLS-inspecting proxy
+  exec docker build --build-arg SOURCES_DIGEST="$sources" -t "$image" "$root"
 fi
 command -v podman >/dev/null || { echo "neither docker nor podman: install podman buildah runc debootstrap" >&2; exit 2; }
 
@@ -28,5 +31,6 @@ secret=()
 bundle=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 [ -s "$bundle" ] && secret=(--secret "id=ca-bundle,src=$bundle")
 
-podman build "${flags[@]}" "${secret[@]}" --network host --build-arg BASE_IMAGE="$base" -t "$image" "$root"
+podman build "${flags[@]}" "${secret[@]}" --network host --build-arg BASE_IMAGE="$base" \
+  --build-arg SOURCES_DIGEST="$sources" -t "$image" "$root"
 podman image inspect "$image" --format 'built {{index .RepoTags 0}}: {{.Size}} bytes'

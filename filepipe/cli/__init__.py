@@ -55,6 +55,18 @@ def host_warning(host: str) -> str | None:
     )
 
 
+RUNNER = click.option(
+    "--runner",
+    type=click.Choice(["auto", "container", "process"]),
+    default="auto",
+    show_default=True,
+    help="How Batch jobs run: in the worker image (podman/docker; only if built from these sources), or a subprocess.",
+)
+IMAGE = click.option(
+    "--image", default="localhost/filepipe-worker:latest", show_default=True, help="The worker image for Batch jobs."
+)
+
+
 def _size(text: str) -> int:
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     text = text.strip().lower().removesuffix("ib").removesuffix("b")
@@ -72,13 +84,8 @@ def _size(text: str) -> int:
 @click.option(
     "--multipart-above", default="100MiB", show_default=True, help="Upload API: above this, multipart credentials."
 )
-@click.option(
-    "--runner",
-    type=click.Choice(["auto", "container", "process"]),
-    default="auto",
-    show_default=True,
-    help="How Batch jobs run: the worker image in podman/docker, or a subprocess.",
-)
+@RUNNER
+@IMAGE
 @click.option(
     "--function-concurrency",
     default=4,
@@ -101,6 +108,7 @@ def up(
     large_file_threshold: str,
     multipart_above: str,
     runner: str,
+    image: str,
     function_concurrency: int,
     allow_origins: tuple[str, ...],
 ) -> None:
@@ -116,6 +124,7 @@ def up(
         large_file_threshold_bytes=_size(large_file_threshold),
         presign_max_bytes=_size(multipart_above),
         runner=runner,
+        image=image,
         function_concurrency=function_concurrency,
         allowed_origins=(*LocalConfig().allowed_origins, *allow_origins),
     )
@@ -162,11 +171,13 @@ def up(
 @main.command()
 @click.option("--port", default=0, show_default="a free port", type=int)
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for every file.")
-def demo(port: int, timeout: float) -> None:
+@RUNNER
+@IMAGE
+def demo(port: int, timeout: float, runner: str, image: str) -> None:
     """Run the pipeline locally on sample files and show where each one ended."""
     from filepipe.local.demo import run_demo
 
-    sys.exit(run_demo(console, port=port, timeout=timeout))
+    sys.exit(run_demo(console, port=port, timeout=timeout, runner=runner, image=image))
 
 
 @main.command()

@@ -105,7 +105,8 @@ AttemptInterceptor = Callable[[LocalJob, int], "AttemptResult | None"]
 class ProcessRunner:
     """The worker as a child process of this Python (the job's ``python`` is this interpreter)."""
 
-    description = "subprocess (no container engine)"
+    def __init__(self, why: str = "--runner process") -> None:
+        self.description = f"subprocess ({why})"
 
     def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult:
         argv = [sys.executable, *command[1:]] if command and command[0] == "python" else list(command)

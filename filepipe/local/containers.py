@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from batch_image.sources import LABEL, sources_digest
 from filepipe.local.batch import AttemptResult, ProcessRunner, Runner
 
 if TYPE_CHECKING:
@@ -71,14 +72,34 @@ class ContainerRunner:
         subprocess.run(command, capture_output=True, check=False)
 
 
-def choose_runner(mode: str, image: str) -> Runner:
-    """The runner for ``mode``; ``auto`` falls back to a subprocess, and says so once."""
+def image_sources(engine: str, image: str) -> str | None:
+    """The sources digest the image was built from (its ``io.filepipe.sources`` label)."""
+    answer = subprocess.run(
+        [engine, "image", "inspect", image, "--format", f'{{{{index .Config.Labels "{LABEL}"}}}}'],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    label = answer.stdout.strip()
+    return label if answer.returncode == 0 and label not in ("", "<no value>") else None
+
+
+def choose_runner(mode: str, image: str, sources: str | None = None) -> Runner:
+    """The runner for ``mode``, and why: ``auto`` runs jobs in the image when an engine has it
+    and it was built from these sources, and otherwise as a subprocess, saying which and why;
+    ``container`` refuses to run a missing or stale image."""
     if mode == "process":
-        return ProcessRunner()
+        return ProcessRunner("--runner process")
     engine = container_engine()
-    if engine and image_exists(engine, image):
+    if engine is None:
+        why = "no container engine"
+    elif not image_exists(engine, image):
+        why = f"no image {image}: make image builds it"
+    elif image_sources(engine, image) != (sources or sources_digest()):
+        why = f"the image {image} was built from other sources than these: make image rebuilds it"
+    else:
         return ContainerRunner(engine, image)
     if mode == "container":
-        raise RuntimeError(f"no container engine with the image {image}: build it first (see README)")
-    _log.warning("no container engine with the worker image %s; Batch jobs run the worker as a subprocess", image)
-    return ProcessRunner()
+        raise RuntimeError(f"cannot run Batch jobs in a container: {why}")
+    _log.warning("Batch jobs run the worker as a subprocess: %s", why)
+    return ProcessRunner(why)

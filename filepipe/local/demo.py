@@ -8,7 +8,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.console import Console
 from rich.live import Live
@@ -88,9 +88,13 @@ class Progress:
         )
 
 
-def run_demo(console: Console, port: int = 0, timeout: float = 180) -> int:
+def run_demo(
+    console: Console, port: int = 0, timeout: float = 180, runner: str = "auto", image: str | None = None
+) -> int:
     """Start the local cloud, upload the samples, follow them; 0 when each ended where expected."""
-    config = LocalConfig(port=port, large_file_threshold_bytes=DEMO_THRESHOLD)
+    config = LocalConfig(port=port, large_file_threshold_bytes=DEMO_THRESHOLD, runner=runner)
+    if image:
+        config = replace(config, image=image)
     console.print("[bold]filepipe demo[/]: the whole pipeline on this machine, no AWS account")
     with LocalCloud(config) as cloud:
         console.print(f"  local cloud at [cyan]{cloud.endpoint}[/] (S3, SQS, Step Functions)")

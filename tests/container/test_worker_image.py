@@ -95,13 +95,14 @@ def test_a_rejected_large_file_goes_to_the_failure_prefix(in_container: Containe
     body = csv_rows(30_000) + b"1,2,3,4,5\n"
     target.s3.put_object(Bucket=target.staging_bucket, Key="containers/broken.csv", Body=body)
     (view,) = settle(target, 1, timeout=180)
-    assert (view.path, view.status, view.error) == ("batch", "FAILED", "Filepipe.TaskFailed")
+    assert (view.path, view.status, view.error) == ("batch", "FAILED", "TransformRejected")
     assert target.s3.get_object(Bucket=target.archive_bucket, Key="failed/containers/broken.csv")["Body"].read() == body
     record = json.loads(
         target.s3.get_object(Bucket=target.archive_bucket, Key="errors/containers/broken.csv.json")["Body"].read()
     )
-    assert record["error"] == "States.TaskFailed"
-    assert record["cause"]["Attempts"][0]["Container"]["ExitCode"] == 65
+    assert record["error"] == "TransformRejected", "the job's report, written in the container, tells why"
+    assert "Expected 3 columns, got 5" in record["cause"]["errorMessage"]
+    assert record["cause"]["batchJob"]["exitCode"] == 65
     assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="outputs/").get("Contents")
 
 
@@ -166,3 +167,19 @@ def test_a_terminated_container_stops_cleanly_on_sigterm(
     assert not target.s3.list_multipart_uploads(Bucket=target.archive_bucket).get("Uploads"), "no upload left open"
     failed = target.s3.get_object(Bucket=target.archive_bucket, Key="failed/containers/terminated.csv")
     assert failed["Body"].read() == body
+
+
+def test_a_stale_image_is_never_run_silently(engine: str) -> None:
+    """The image carries the digest of the sources it was built from: one built from other
+    sources runs nothing unless told, and the runner says why it chose what it chose."""
+    from batch_image.sources import sources_digest
+    from filepipe.local.containers import ContainerRunner, choose_runner, image_sources
+
+    assert image_sources(engine, IMAGE) == sources_digest(), "make image labels the image with its sources"
+    assert isinstance(choose_runner("auto", IMAGE), ContainerRunner)
+    stale = choose_runner("auto", IMAGE, sources="0000000000000000")
+    assert "built from other sources" in stale.description and "make image" in stale.description
+    with pytest.raises(RuntimeError, match="other sources"):
+        choose_runner("container", IMAGE, sources="0000000000000000")
+    assert choose_runner("process", IMAGE).description == "subprocess (--runner process)"
+    assert "no image" in choose_runner("auto", "localhost/no-such-image:latest").description

@@ -51,3 +51,21 @@ def test_context_strings_are_coerced() -> None:
 def test_bad_values_fail_with_the_key_named(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse(**context)
+
+
+def test_the_image_sources_digest_follows_every_source_file(tmp_path: Any) -> None:
+    from batch_image.sources import SOURCES, sources_digest
+
+    for name in SOURCES:
+        path = tmp_path / name
+        if name == "Dockerfile":
+            path.write_text("FROM x\n")
+        else:
+            path.mkdir()
+            (path / "a.py").write_text("a = 1\n")
+    before = sources_digest(tmp_path)
+    (tmp_path / "filepipe" / "__pycache__").mkdir()
+    (tmp_path / "filepipe" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")
+    assert sources_digest(tmp_path) == before, "caches are not sources"
+    (tmp_path / "filepipe" / "a.py").write_text("a = 2\n")
+    assert sources_digest(tmp_path) != before
