@@ -70,6 +70,9 @@ class PipelineConfig:
     """``queueMaxReceiveCount``: deliveries before an intake message goes to the dead-letter queue."""
     vpc_id: str | None = None
     """``vpcId``: run Batch in this existing VPC (a context lookup: synth needs credentials)."""
+    intake_topic_arn: str | None = None
+    """``intakeTopicArn``: an existing SNS topic to fan the staging bucket's events out through;
+    the bucket notifies it and the intake queue subscribes (its owner must let S3 publish)."""
     alarm_topic_arn: str | None = None
     """``alarmTopicArn``: an SNS topic the alarms notify (none by default)."""
     upload_auth: str = "cognito"

@@ -8,6 +8,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -59,7 +61,13 @@ class Intake(Construct):
                 max_receive_count=config.queue_max_receive_count, queue=self.dead_letter_queue
             ),
         )
-        buckets.staging.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue))
+        if config.intake_topic_arn:
+            topic = sns.Topic.from_topic_arn(self, "Topic", config.intake_topic_arn)
+            buckets.staging.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SnsDestination(topic))
+            # Enveloped delivery keeps the topic's name on each message; the trigger reads both.
+            topic.add_subscription(subscriptions.SqsSubscription(self.queue, raw_message_delivery=False))
+        else:
+            buckets.staging.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue))
 
         self.trigger_function = compute.function(
             FunctionSpec("TriggerFunction", "trigger", "trigger_lambda.handler.handler", 256, TRIGGER_TIMEOUT_SECONDS),

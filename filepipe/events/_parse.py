@@ -1,7 +1,9 @@
 """Parse the envelopes S3 notifications arrive in.
 
-Three shapes reach the trigger: an SQS message whose body is an S3 notification (the deployed
-path), a plain S3 notification (direct invocation), and an EventBridge "Object Created" event.
+Four shapes reach the trigger: an SQS message whose body is an S3 notification (the deployed
+path), the same inside an SNS envelope (a bucket's events fanned out through a topic, without
+raw message delivery), a plain S3 notification (direct invocation), and an EventBridge "Object
+Created" event.
 Keys are URL-encoded by S3 (``+`` for space, percent-escapes of UTF-8) and are decoded once,
 here: explicitly for S3 records (Powertools' ``S3Object.key`` returns the raw key), by
 Powertools' ``S3EventBridgeNotificationObject.key`` for EventBridge events.
@@ -50,6 +52,8 @@ def parse_notification(payload: Any) -> Notification:
     """
     if not isinstance(payload, Mapping):
         raise MalformedEvent(f"notification must be a JSON object, got {type(payload).__name__}")
+    if payload.get("Type") == "Notification" and "TopicArn" in payload:
+        return parse_notification(_sns_message(payload))
     if payload.get("Event") == "s3:TestEvent":
         return Notification(ignored=["s3:TestEvent"])
     if "Records" in payload:
@@ -108,6 +112,17 @@ def _parse_eventbridge(payload: Mapping[str, Any]) -> Notification:
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedEvent(f"malformed EventBridge S3 event: {exc!r}") from exc
     return Notification(refs=[ref])
+
+
+def _sns_message(envelope: Mapping[str, Any]) -> Any:
+    """The message an SNS envelope carries (the S3 notification, as a JSON string)."""
+    message = envelope.get("Message")
+    if not isinstance(message, str):
+        raise MalformedEvent("SNS envelope without a Message string")
+    try:
+        return json.loads(message)
+    except ValueError as exc:
+        raise MalformedEvent(f"the SNS message is not JSON: {exc}") from exc
 
 
 def _etag(value: Any) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
@@ -247,3 +248,28 @@ def test_outputs_name_what_the_cli_needs(synth: Synthesized) -> None:
     assert outputs["IntakeQueueUrl"]["Value"] == {"Ref": "IntakeQueue6FB53B87"}
     for name in ("DeadLetterQueueUrl", "JobQueueArn", "FailedPrefix", "ErrorsPrefix"):
         assert name in outputs
+
+
+def test_events_can_come_through_an_existing_sns_topic(tmp_path: Any) -> None:
+    """-c intakeTopicArn=...: the staging bucket notifies that topic and the intake queue
+    subscribes to it (enveloped), for teams that fan a bucket's events out to several consumers."""
+    from aws_cdk import App
+
+    from app import build_app
+
+    topic = "arn:aws:sns:us-east-1:123456789012:uploads-fanout"
+    app, stack = build_app(App(outdir=str(tmp_path), context={"intakeTopicArn": topic}))
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    resources = template["Resources"]
+    (notifications,) = [r for r in resources.values() if r["Type"] == "Custom::S3BucketNotifications"]
+    (topic_config,) = notifications["Properties"]["NotificationConfiguration"]["TopicConfigurations"]
+    assert topic_config["TopicArn"] == topic and topic_config["Events"] == ["s3:ObjectCreated:*"]
+    (subscription,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
+    assert subscription["TopicArn"] == topic and subscription["Protocol"] == "sqs"
+    assert not subscription.get("RawMessageDelivery"), "enveloped: the trigger reads the SNS envelope"
+    policies = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    assert any(
+        s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn") == topic
+        for p in policies
+        for s in p["PolicyDocument"]["Statement"]
+    ), "the topic may send to the intake queue"

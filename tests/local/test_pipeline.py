@@ -194,3 +194,29 @@ def test_both_paths_tell_the_same_rejection_and_the_same_summary(cloud: LocalClo
     assert told["lambda"][0] == "TransformRejected" and "Expected" in told["lambda"][1]
     record = json.loads(archived(target, "errors/batch/bad.csv.json"))
     assert record["cause"]["batchJob"]["exitCode"] == 65
+
+
+def test_a_notification_fanned_out_through_sns_is_processed(cloud: LocalCloud, target: Target) -> None:
+    """The bucket's events reach the queue inside SNS envelopes (a topic between them)."""
+    s3 = cloud.client("s3")
+    s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
+    put = target.s3.put_object(Bucket=target.staging_bucket, Key="fanout/a b.csv", Body=csv_rows(3))
+    state = {
+        "bucket": target.staging_bucket,
+        "key": "fanout/a b.csv",
+        "versionId": put["VersionId"],
+        "etag": put["ETag"].strip('"'),
+        "size": len(csv_rows(3)),
+        "sequencer": "0000000000000001",
+        "eventTime": "2026-11-28T00:00:00.000Z",
+    }
+    envelope = {
+        "Type": "Notification",
+        "MessageId": "m-1",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:uploads-fanout",
+        "Message": json.dumps(notification_for(state)),
+    }
+    cloud.client("sqs").send_message(QueueUrl=cloud.queue_url, MessageBody=json.dumps(envelope))
+    (view,) = settle(target, 1)
+    assert (view.key, view.status) == ("fanout/a b.csv", "SUCCEEDED")
+    assert archived(target, "originals/fanout/a b.csv") == csv_rows(3)

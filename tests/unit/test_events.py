@@ -78,6 +78,16 @@ def test_s3_test_event_is_ignored() -> None:
     assert parse_notification(load_event("s3_test_event.json")).ignored == ["s3:TestEvent"]
 
 
+def test_an_sns_envelope_carries_the_same_notification() -> None:
+    """A bucket's events fanned out through SNS, delivered without raw message delivery."""
+    assert parse_notification(load_event("sns_s3_put.json")) == parse_notification(load_event("s3_put.json"))
+    test_event = load_event("sns_s3_put.json") | {"Message": json.dumps(load_event("s3_test_event.json"))}
+    assert parse_notification(test_event).ignored == ["s3:TestEvent"]
+    for message in (None, "not json", json.dumps({"not": "s3"})):
+        with pytest.raises(MalformedEvent):
+            parse_notification(load_event("sns_s3_put.json") | {"Message": message})
+
+
 @pytest.mark.parametrize(
     ("encoded", "decoded"),
     [
