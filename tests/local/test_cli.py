@@ -161,7 +161,11 @@ def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> N
             aws_secret_access_key="test",
         )
         s3.put_object(Bucket="filepipe-staging", Key="hello.txt", Body=b"hello")
+        s3.put_object(Bucket="filepipe-staging", Key="broken.csv", Body=b"a,b\n1,2,3\n")
         deadline = time.monotonic() + 60
+        while not s3.list_objects_v2(Bucket="filepipe-archive", Prefix="failed/").get("KeyCount"):
+            assert time.monotonic() < deadline, "the broken file was not moved to failed/"
+            time.sleep(0.3)
         while not s3.list_objects_v2(Bucket="filepipe-archive", Prefix="originals/").get("KeyCount"):
             if time.monotonic() > deadline:
                 process.send_signal(signal.SIGINT)
@@ -176,6 +180,7 @@ def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> N
             process.kill()
     assert process.returncode == 0, output
     assert "stopping" in output
+    assert "moto" not in output and "Traceback" not in output, "a failed file does not dump the engine's internals"
     assert not [pid for pid in environments if alive(pid)], "stopping ends every execution environment"
 
 
