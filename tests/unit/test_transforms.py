@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -87,22 +88,78 @@ class TestCsvToParquet:
         assert table.column("score").to_pylist() == [1.5, 2.25, 3.0]
         assert summary == {"rows": 3, "columns": ["id", "name", "score"]}
 
-    def test_streams_in_blocks(self) -> None:
-        rows = "".join(f"{i},{i * 2},row-{i}\n" for i in range(50_000))
+    def test_parses_chunks_in_parallel_into_row_groups_in_file_order(self) -> None:
+        rows = "".join(f'{i},{i * 2},"row {i}, with a comma"\n' for i in range(50_000))
         data = ("a,b,c\n" + rows).encode()
-        sink = io.BytesIO()
-        summary = CsvToParquet(block_size=64 * 1024).run(io.BytesIO(data), sink, SourceInfo("k", len(data)))
-        assert summary["rows"] == 50_000
-        metadata = pq.ParquetFile(io.BytesIO(sink.getvalue())).metadata
-        assert metadata.num_rows == 50_000
-        assert metadata.num_row_groups > 1, "written batch by batch, not as one table"
+        outputs = []
+        for threads in (1, 4):
+            sink = io.BytesIO()
+            transform = CsvToParquet(chunk_size=64 * 1024, threads=threads)
+            summary = transform.run(io.BytesIO(data), sink, SourceInfo("k", len(data)))
+            outputs.append(sink.getvalue())
+            assert summary["rows"] == 50_000
+        assert outputs[0] == outputs[1], "the same bytes whatever the number of cores"
+        parquet = pq.ParquetFile(io.BytesIO(outputs[0]))
+        assert parquet.metadata.num_row_groups > 10, "a row group per chunk, not one table"
+        table = parquet.read()
+        assert table.column("a").to_pylist() == list(range(50_000))
+        assert table.column("c")[49_999].as_py() == "row 49999, with a comma"
 
-    def test_legitimate_quoting_is_kept(self) -> None:
-        """Quoted line breaks and doubled quotes inside a value, and a literal quote in an
-        unquoted one, are CSV: the strictness refuses only an unclosed quote."""
-        output, summary = run("csv-to-parquet", b'a,b\n1,"two\nlines"\n2,"say ""hi"""\n3,5" screen\n')
-        assert pq.read_table(io.BytesIO(output)).column("b").to_pylist() == ["two\nlines", 'say "hi"', '5" screen']
-        assert summary["rows"] == 3
+    def test_quoted_line_breaks_across_chunk_cuts_stay_in_their_value(self) -> None:
+        """Chunks are cut only between rows, never inside a quoted value."""
+        rows = "".join(f'{i},"line one\nline two of {i}"\n' for i in range(20_000))
+        data = ("id,text\n" + rows).encode()
+        output, _ = run("csv-to-parquet", data)
+        sink = io.BytesIO()
+        CsvToParquet(chunk_size=4096, threads=2).run(io.BytesIO(data), sink, SourceInfo("k", len(data)))
+        for produced in (output, sink.getvalue()):
+            table = pq.read_table(io.BytesIO(produced))
+            assert table.num_rows == 20_000
+            assert table.column("text")[12_345].as_py() == "line one\nline two of 12345"
+
+    def test_a_literal_quote_in_an_unquoted_value_falls_back_to_one_stream(self) -> None:
+        """A stray quote defeats the cutting (no even count again): the rest is read as one
+        stream, with the same result as pyarrow's own reader."""
+        rows = "".join(f'{i},{i}" screen\n' for i in range(30_000))
+        data = ("id,size\n" + rows).encode()
+        sink = io.BytesIO()
+        summary = CsvToParquet(chunk_size=4096, threads=2).run(io.BytesIO(data), sink, SourceInfo("k", len(data)))
+        expected = pacsv.read_csv(io.BytesIO(data))
+        assert summary["rows"] == expected.num_rows == 30_000
+        assert (
+            pq.read_table(io.BytesIO(sink.getvalue())).column("size").to_pylist() == expected.column("size").to_pylist()
+        )
+
+    def test_a_stray_quote_before_the_first_cut_still_reads_the_header_once(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from filepipe.transforms import csv_to_parquet
+
+        monkeypatch.setattr(csv_to_parquet, "MAX_CARRY", 8192)
+        rows = '0,5" screen\n' + "".join(f"{i},{i} inches\n" for i in range(1, 5_000))
+        data = ("id,size\n" + rows).encode()
+        chunks = csv_to_parquet.RowChunks(io.BytesIO(data), 1024, 8192)
+        assert [c.data for c in chunks] == [b"id,size\n"] and chunks.undivided, "no cut after the stray quote"
+        sink = io.BytesIO()
+        CsvToParquet(chunk_size=1024, threads=2).run(io.BytesIO(data), sink, SourceInfo("k", len(data)))
+        table = pq.read_table(io.BytesIO(sink.getvalue()))
+        assert table.num_rows == 5_000 and table.column("id").to_pylist()[:2] == [0, 1]
+        assert table.column("size")[0].as_py() == '5" screen'
+
+    @pytest.mark.parametrize("chunk_size", [1024, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024])
+    def test_types_come_from_the_first_block_whatever_the_chunk_size(self, chunk_size: int) -> None:
+        """An integer column with a decimal after the first block is refused, as the streaming
+        reader refuses it: the chunks parse with the types the first block gave."""
+        rows = "".join(f"{i},{i * 3}\n" for i in range(200_000))
+        data = ("a,b\n" + rows + "1.5,2\n").encode()
+        assert len(data) > 2 * 1024 * 1024
+        with pytest.raises(TransformRejected, match="int64"):
+            CsvToParquet(chunk_size=chunk_size).run(io.BytesIO(data), io.BytesIO(), SourceInfo("k", len(data)))
+        good = ("a,b\n" + rows).encode()
+        sink = io.BytesIO()
+        summary = CsvToParquet(chunk_size=chunk_size).run(io.BytesIO(good), sink, SourceInfo("k", len(good)))
+        assert summary["rows"] == 200_000
+        assert pq.read_table(io.BytesIO(sink.getvalue())).schema.field("a").type == "int64"
 
     def test_same_input_same_bytes(self) -> None:
         data = b"a,b\n1,x\n2,y\n"
