@@ -72,18 +72,23 @@ def _process(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | 
             size=source.size,
             version_id=source.version_id,
             chunk_size=settings.read_chunk_size,
+            read_ahead=True,
         ),
         buffer_size=MiB,
     )
     info = SourceInfo(key=ref.key, size=source.size, content_type=source.content_type)
-    with MultipartWriter(
-        s3,
-        settings.archive_bucket,
-        output_key,
-        part_size=settings.write_part_size,
-        content_type=transform.content_type,
-        metadata=provenance(ref, execution) | {"filepipe-transform": transform.name},
-    ) as sink:
+    with (
+        reader,
+        MultipartWriter(
+            s3,
+            settings.archive_bucket,
+            output_key,
+            part_size=settings.write_part_size,
+            content_type=transform.content_type,
+            metadata=provenance(ref, execution) | {"filepipe-transform": transform.name},
+            send_ahead=True,
+        ) as sink,
+    ):
         summary = transform.run(reader, sink, info)
     return ProcessOutcome("transformed", transform.name, output_key, bounded_summary(summary))
 

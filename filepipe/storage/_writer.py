@@ -1,8 +1,10 @@
-"""Write an object of unknown length in parts, holding one part in memory."""
+"""Write an object of unknown length in parts, holding one part in memory (two when a part is
+sent in the background)."""
 
 from __future__ import annotations
 
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,10 @@ class MultipartWriter(io.RawIOBase):
     any size S3 allows fits in its 10,000 parts. The object appears only when :meth:`close` completes it; on an error
     inside the ``with`` block (or :meth:`abort`) the upload is aborted, so a crash never leaves
     a half-written object behind.
+
+    With ``send_ahead``, each part is sent by a thread while the writer fills the next, so the
+    producer (a Parquet encoder, say) does not wait for S3; at most one part is in flight, and
+    its error is raised by the next write or by ``close``.
     """
 
     def __init__(
@@ -32,6 +38,7 @@ class MultipartWriter(io.RawIOBase):
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
         max_parts: int = MAX_PARTS,
+        send_ahead: bool = False,
     ) -> None:
         super().__init__()
         if part_size < MIN_PART_SIZE:
@@ -42,6 +49,8 @@ class MultipartWriter(io.RawIOBase):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._sender = ThreadPoolExecutor(1, "s3-part-upload") if send_ahead else None
+        self._sending: Future[dict[str, Any]] | None = None
         self.bytes_written = 0
         self.etag: str | None = None
 
@@ -62,7 +71,8 @@ class MultipartWriter(io.RawIOBase):
 
     @property
     def next_part_size(self) -> int:
-        return growing_part_size(len(self._parts) + 1, self._part_size, self._max_parts)
+        in_flight = 1 if self._sending is not None else 0
+        return growing_part_size(len(self._parts) + in_flight + 1, self._part_size, self._max_parts)
 
     @property
     def parts_uploaded(self) -> int:
@@ -78,8 +88,9 @@ class MultipartWriter(io.RawIOBase):
                     Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), **self._extra
                 )
             else:
-                if self._buffer or not self._parts:
+                if self._buffer or not (self._parts or self._sending):
                     self._upload_part(bytes(self._buffer))
+                self._settle()
                 response = self._s3.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=self.key,
@@ -92,10 +103,12 @@ class MultipartWriter(io.RawIOBase):
             raise
         finally:
             self._buffer = bytearray()
+            self._stop_sender()
             super().close()
 
     def abort(self) -> None:
         """Drop everything written so far; the key is left as it was."""
+        self._stop_sender()
         if self._upload_id is not None:
             self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
             self._upload_id = None
@@ -118,10 +131,31 @@ class MultipartWriter(io.RawIOBase):
         if self._upload_id is None:
             created = self._s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self._extra)
             self._upload_id = created["UploadId"]
+        self._settle()
         number = len(self._parts) + 1
         if number > self._max_parts:
             raise ValueError(f"{self.key}: more than {self._max_parts} parts; the output is over S3's object limit")
+        if self._sender is None:
+            self._parts.append(self._send(self._upload_id, number, data))
+        else:
+            self._sending = self._sender.submit(self._send, self._upload_id, number, data)
+
+    def _send(self, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         response = self._s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=data
+            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
         )
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def _settle(self) -> None:
+        """Wait for the part in flight; its error is raised here."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            self._parts.append(sending.result())
+
+    def _stop_sender(self) -> None:
+        """Wait for the part in flight, whatever its outcome (an abort must follow it, or S3
+        could keep a part uploaded after the abort)."""
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
+        self._sending = None

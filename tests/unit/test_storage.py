@@ -78,6 +78,35 @@ def test_range_reader_returns_exactly_the_version_asked_for(s3: Any, settings: A
     assert buffered.read() == first[2990:]
 
 
+def test_read_ahead_fetches_each_range_once_and_follows_a_seek(s3: Any, settings: Any) -> None:
+    """The next chunk is fetched while this one is read: the same bytes, no range twice in a
+    sequential read, and a seek elsewhere is served from the right place, not the prefetch."""
+    data = os.urandom(10 * 1000 + 3)
+    version = s3.put_object(Bucket="staging", Key="k", Body=data)["VersionId"]
+    ranges: list[str] = []
+
+    class Recording:
+        def get_object(self, **kwargs: Any) -> Any:
+            ranges.append(kwargs["Range"])
+            return s3.get_object(**kwargs)
+
+    with RangeReader(
+        Recording(), "staging", "k", size=len(data), version_id=version, chunk_size=1000, read_ahead=True
+    ) as reader:  # type: ignore[arg-type]
+        assert io.BufferedReader(reader, buffer_size=300).read() == data
+    assert sorted(ranges) == sorted(set(ranges)) and len(ranges) == 11, "each range once"
+    with RangeReader(
+        Recording(), "staging", "k", size=len(data), version_id=version, chunk_size=1000, read_ahead=True
+    ) as reader:  # type: ignore[arg-type]
+        buffered = io.BufferedReader(reader, buffer_size=100)
+        assert buffered.read(1500) == data[:1500]
+        buffered.seek(7_777)
+        assert buffered.read(2000) == data[7_777:9_777]
+        buffered.seek(5)
+        assert buffered.read() == data[5:]
+    assert reader.closed
+
+
 def test_range_reader_on_an_empty_object(s3: Any, settings: Any) -> None:
     s3.put_object(Bucket="staging", Key="empty", Body=b"")
     assert io.BufferedReader(RangeReader(s3, "staging", "empty", size=0)).read() == b""
@@ -93,9 +122,10 @@ class TestMultipartWriter:
         assert head["ContentType"] == "text/plain"
         assert sink.bytes_written == 5
 
-    def test_large_output_goes_in_parts(self, s3: Any, settings: Any) -> None:
+    @pytest.mark.parametrize("send_ahead", [False, True], ids=["in-turn", "send-ahead"])
+    def test_large_output_goes_in_parts(self, s3: Any, settings: Any, send_ahead: bool) -> None:
         data = os.urandom(MIN_PART_SIZE * 2 + 123)
-        with MultipartWriter(s3, "archive", "large", part_size=MIN_PART_SIZE) as sink:
+        with MultipartWriter(s3, "archive", "large", part_size=MIN_PART_SIZE, send_ahead=send_ahead) as sink:
             for offset in range(0, len(data), 1_000_000):
                 sink.write(data[offset : offset + 1_000_000])
         assert read(s3, "archive", "large") == data
@@ -111,16 +141,36 @@ class TestMultipartWriter:
         assert keys(s3, "archive") == []
         assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
 
-    def test_an_output_past_fixed_parts_times_the_part_limit_still_fits(self, s3: Any, settings: Any) -> None:
+    @pytest.mark.parametrize("send_ahead", [False, True], ids=["in-turn", "send-ahead"])
+    def test_an_output_past_fixed_parts_times_the_part_limit_still_fits(
+        self, s3: Any, settings: Any, send_ahead: bool
+    ) -> None:
         """With the part limit lowered to 4, four fixed 5 MiB parts would hold 20 MiB; growing
         parts (5, 10, 20, 40 MiB) hold this 60 MiB output in four."""
         data = os.urandom(60 * MiB)
-        with MultipartWriter(s3, "archive", "big", part_size=MIN_PART_SIZE, max_parts=4) as sink:
+        with MultipartWriter(s3, "archive", "big", part_size=MIN_PART_SIZE, max_parts=4, send_ahead=send_ahead) as sink:
             for offset in range(0, len(data), 4 * MiB):
                 sink.write(data[offset : offset + 4 * MiB])
         assert sink.parts_uploaded == 4
         assert read(s3, "archive", "big") == data
         assert s3.head_object(Bucket="archive", Key="big")["ETag"].endswith('-4"')
+
+    @pytest.mark.parametrize("failing", [1, 3], ids=["a-middle-part", "the-last-part"])
+    def test_a_part_sent_ahead_that_fails_aborts_the_upload(self, s3: Any, settings: Any, failing: int) -> None:
+        """The error of a part in flight is raised by the next write or by close, and the
+        upload is aborted after that part has settled: nothing is left, not even parts."""
+        plan: list[str | None] = [None] * (failing - 1) + ["InternalError"]
+        faulty = Faulty(s3, {"upload_part": plan})
+        data = os.urandom(MIN_PART_SIZE * 2 + 5)
+        with (
+            pytest.raises(ClientError, match="InternalError"),
+            MultipartWriter(faulty, "archive", "sent", part_size=MIN_PART_SIZE, send_ahead=True) as sink,  # type: ignore[arg-type]
+        ):
+            for offset in range(0, len(data), MiB):
+                sink.write(data[offset : offset + MiB])
+        assert faulty.calls["upload_part"] == failing, "no part is sent after the failed one settles"
+        assert keys(s3, "archive") == []
+        assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
 
     def test_an_output_beyond_the_part_limit_fails_and_leaves_nothing(self, s3: Any, settings: Any) -> None:
         with (
