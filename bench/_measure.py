@@ -1,10 +1,13 @@
-"""Run one command in this process and report its peak RSS: ``python _measure.py MODULE ARGS...``.
+"""Run one command in this process and report its peak RSS: ``python _measure.py MODULE ARGS...``,
+or ``MODULE:FUNCTION ARGS...`` to call ``FUNCTION(ARGS)`` (for an entrypoint whose ``__main__``
+ends the process with ``os._exit``, as the worker's does).
 
 A child per measurement, so each figure is that run's own high-water mark.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import runpy
 import sys
@@ -13,10 +16,15 @@ from pathlib import Path
 
 if __name__ == "__main__":
     module, sys.argv = sys.argv[1], [sys.argv[1], *sys.argv[2:]]
-    started = time.perf_counter()
+    name, _, function = module.partition(":")
+    entry = getattr(importlib.import_module(name), function) if function else None
+    started = time.perf_counter()  # a function's module is imported first: its imports are not timed
     code = 0
     try:
-        runpy.run_module(module, run_name="__main__")
+        if entry is not None:
+            code = int(entry(sys.argv[1:]) or 0)
+        else:
+            runpy.run_module(module, run_name="__main__")
     except SystemExit as exc:
         code = int(exc.code or 0)
     seconds = time.perf_counter() - started

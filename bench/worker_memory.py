@@ -1,14 +1,21 @@
-"""Worker throughput and peak memory on generated CSVs of growing size.
+"""The worker's csv-to-parquet beside DuckDB, on the same CSV in the same run, and the whole
+worker from S3 to S3.
 
-    make bench                      # 64 MiB, 256 MiB, 1 GiB
-    .venv/bin/python bench/worker_memory.py --sizes 64,256,1024,4096
+    make bench                                                  # 64 MiB, 1 GiB, 4 GiB
+    .venv/bin/python bench/worker_memory.py --sizes 64,1024 --cores 1
 
-Each CSV is streamed into a local S3 endpoint (moto's server on 127.0.0.1, with the local cloud's
-adapter), then processed by
-the Batch worker entrypoint in a child process, and, side by side, simply read back by a child
-doing ranged GETs of the same bytes (the floor: no parsing, no writing). Printed per size:
-worker MB/s, read-only MB/s, their ratio, and each child's peak RSS. The worker's peak RSS
-should not grow with the file.
+For each size a CSV of the bench's shape (int, string, float, bool, ISO timestamp) is written to
+a local file and into a local S3 endpoint (moto's server on 127.0.0.1, with the local cloud's
+adapter). Then, each in a child process of its own (each figure is that child's peak RSS, VmHWM):
+- the transform, local file to local file (``bench.csv_engines --engine transform``);
+- DuckDB's ``COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet, COMPRESSION zstd)`` with
+  as many threads as cores, the same codec as the transform; and with its default codec (snappy);
+- the Batch worker's entrypoint, from S3 to S3.
+Printed per size: MB/s and peak RSS of each, the transform's speed over DuckDB's (zstd), and the
+worker's over the transform's local-file speed. ``--cores N`` pins every child to N cores and the
+S3 endpoint to the rest, as in AWS, where S3 does not run on the worker's cores; without it the
+endpoint shares the worker's cores, and the worker's figure is a floor. The last column is the
+CPU the endpoint spent serving the worker, in cores (its CPU seconds over the worker's run).
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ import json
 import logging
 import os
 import random
+import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import boto3
@@ -32,53 +41,71 @@ MiB = 1024 * 1024
 ROW_TEMPLATE = "{i},{name},{score:.4f},{flag},2026-11-{day:02d}T12:00:00Z\n"
 
 
-def generate_csv(s3: object, bucket: str, key: str, size: int) -> dict[str, object]:
-    """Stream a CSV of about ``size`` bytes into S3, a part at a time."""
-    from filepipe.storage import MultipartWriter
-
+def generate_csv(path: Path, size: int) -> None:
+    """A CSV of about ``size`` bytes, the same for the same size."""
     rng = random.Random(size)
     names = ["alpha", "beta", "gamma", "delta", "épsilon", "zeta"]
-    written, i, block = 0, 0, []
-    with MultipartWriter(s3, bucket, key, part_size=16 * MiB) as sink:  # type: ignore[arg-type]
-        sink.write(b"id,name,score,flag,ts\n")
+    written, i = 0, 0
+    with path.open("wb") as out:
+        out.write(b"id,name,score,flag,ts\n")
         while written < size:
-            block.append(
+            block = "".join(
                 ROW_TEMPLATE.format(
-                    i=i, name=rng.choice(names), score=rng.random() * 1000, flag=i % 2 == 0, day=i % 28 + 1
+                    i=j, name=rng.choice(names), score=rng.random() * 1000, flag=j % 2 == 0, day=j % 28 + 1
                 )
-            )
-            i += 1
-            if len(block) == 50_000:
-                data = "".join(block).encode()
-                sink.write(data)
-                written += len(data)
-                block = []
-        if block:
-            sink.write("".join(block).encode())
+                for j in range(i, i + 50_000)
+            ).encode()
+            out.write(block)
+            written, i = written + len(block), i + 50_000
+
+
+def upload(s3: object, path: Path, bucket: str, key: str) -> dict[str, object]:
+    from filepipe.storage import MultipartWriter
+
+    with path.open("rb") as source, MultipartWriter(s3, bucket, key, part_size=16 * MiB) as sink:  # type: ignore[arg-type]
+        while chunk := source.read(16 * MiB):
+            sink.write(chunk)
     head = s3.head_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
     return {"bucket": bucket, "key": key, "versionId": head.get("VersionId"), "size": head["ContentLength"]}
 
 
-def child(module: str, args: list[str], env: dict[str, str]) -> dict[str, float]:
+def child(module: str, args: list[str], env: dict[str, str], cores: int | None) -> dict[str, float]:
+    """Run ``module`` in a child pinned to ``cores`` cores; its seconds and peak RSS."""
+    pin = None if cores is None else (lambda: os.sched_setaffinity(0, set(range(cores))))
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "_measure.py"), module, *args],
         env=env,
         capture_output=True,
         text=True,
         check=False,
+        preexec_fn=pin,
     )
-    figures = json.loads(result.stderr.strip().splitlines()[-1])
+    lines = result.stderr.strip().splitlines()
+    if not lines or not lines[-1].startswith("{"):
+        raise SystemExit(f"{module} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    figures = json.loads(lines[-1])
     if figures["exit"] != 0:
         raise SystemExit(f"{module} failed:\n{result.stdout}\n{result.stderr}")
     return dict(figures)
 
 
+def endpoint_cpu_seconds() -> float:
+    """CPU time of this process, which serves the S3 endpoint (its children are not counted)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="64,256,1024", help="CSV sizes in MiB")
+    parser.add_argument("--sizes", default="64,1024,4096", help="CSV sizes in MiB")
+    parser.add_argument("--cores", type=int, default=None, help="pin every child to this many cores")
     args = parser.parse_args()
+    cores = args.cores or len(os.sched_getaffinity(0))
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _moto_adapter.apply()  # the local cloud's S3, whose ranged GETs read only their range
+    spare = sorted(os.sched_getaffinity(0))[cores:]
+    if spare:  # S3 is not on the worker's cores in AWS: the endpoint gets the others
+        os.sched_setaffinity(0, spare)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -94,29 +121,69 @@ def main() -> None:
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
     s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
     )
     for bucket in ("bench-staging", "bench-archive"):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    print(f"{'size':>9} {'worker MB/s':>12} {'read MB/s':>10} {'ratio':>6} {'worker RSS':>11} {'read RSS':>9}")
+    print(f"csv-to-parquet on {cores} core(s); MB/s (peak RSS)")
+    print(
+        f"{'size':>9} {'transform':>16} {'DuckDB zstd':>16} {'vs DuckDB':>9} {'DuckDB snappy':>16}"
+        f" {'worker S3->S3':>16} {'vs local':>8} {'S3 endpoint':>11}"
+    )
     try:
-        for mib in (int(s) for s in args.sizes.split(",")):
-            ref = generate_csv(s3, "bench-staging", f"bench/{mib}MiB.csv", mib * MiB)
-            size_mb = int(ref["size"]) / 1e6  # type: ignore[call-overload]
-            work = child("batch_image.worker", ["--object", json.dumps(ref)], env)
-            floor = child("bench.read_only", ["--object", json.dumps(ref)], env)
-            print(
-                f"{mib:>6}MiB {size_mb / work['seconds']:>12.1f} {size_mb / floor['seconds']:>10.1f} "
-                f"{floor['seconds'] / work['seconds']:>6.2f} {work['peak_rss_mib']:>8.0f}MiB "
-                f"{floor['peak_rss_mib']:>6.0f}MiB",
-                flush=True,
-            )
-            s3.delete_object(Bucket="bench-staging", Key=str(ref["key"]), VersionId=str(ref["versionId"]))
+        with tempfile.TemporaryDirectory(prefix="filepipe-bench-") as scratch:
+            sizes = [int(s) for s in args.sizes.split(",")]
+            stage_rates: dict[str, float] = {}
+            for mib in sizes:
+                csv, out = Path(scratch) / f"{mib}.csv", str(Path(scratch) / "out.parquet")
+                generate_csv(csv, mib * MiB)
+                ref = upload(s3, csv, "bench-staging", f"bench/{mib}MiB.csv")
+                size_mb = csv.stat().st_size / 1e6
+                local = ["--csv", str(csv), "--out", out]
+                runs = {
+                    "transform": child("bench.csv_engines:main", ["--engine", "transform", *local], env, args.cores),
+                    "duckdb": child(
+                        "bench.csv_engines:main",
+                        ["--engine", "duckdb", "--threads", str(cores), *local],
+                        env,
+                        args.cores,
+                    ),
+                    "snappy": child(
+                        "bench.csv_engines:main",
+                        ["--engine", "duckdb", "--threads", str(cores), "--compression", "default", *local],
+                        env,
+                        args.cores,
+                    ),
+                }
+                before = endpoint_cpu_seconds()
+                runs["worker"] = child("batch_image.worker:main", ["--object", json.dumps(ref)], env, args.cores)
+                endpoint_cores = (endpoint_cpu_seconds() - before) / runs["worker"]["seconds"]
+                speed = {name: size_mb / run["seconds"] for name, run in runs.items()}
+                cells = {name: f"{speed[name]:>7.1f} ({runs[name]['peak_rss_mib']:>4.0f} MiB)" for name in runs}
+                print(
+                    f"{mib:>6}MiB {cells['transform']:>16} {cells['duckdb']:>16} "
+                    f"{speed['transform'] / speed['duckdb']:>9.2f} {cells['snappy']:>16} {cells['worker']:>16} "
+                    f"{speed['worker'] / speed['transform']:>8.2f} {endpoint_cores:>5.2f} cores",
+                    flush=True,
+                )
+                s3.delete_object(Bucket="bench-staging", Key=str(ref["key"]), VersionId=str(ref["versionId"]))
+                if mib == min(sizes):
+                    staged = subprocess.run(
+                        [sys.executable, "-m", "bench.csv_engines", "--engine", "stages", *local],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
+                    )
+                    stage_rates = json.loads(staged.stdout)
+                csv.unlink()
+        print(
+            "one core, one stage at a time (MB/s of CSV): "
+            + ", ".join(f"{name} {rate:.0f}" for name, rate in stage_rates.items())
+            + f"; encoding runs on one thread, so no number of cores passes {stage_rates['encode']:.0f} MB/s"
+        )
     finally:
         server.stop()
 
