@@ -13,6 +13,7 @@ from filepipe.config import Settings
 from filepipe.events import ObjectRef
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -35,11 +36,17 @@ def sfn_client() -> SFNClient:
     return boto3.client("stepfunctions", config=_SFN_CONFIG)
 
 
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_SFN_CONFIG)
+
+
 def reset() -> None:
     """Forget cached settings and clients (the local cloud calls this when its endpoint moves)."""
     settings.cache_clear()
     s3_client.cache_clear()
     sfn_client.cache_clear()
+    dynamodb_client.cache_clear()
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,26 @@ class TriggerReport:
 
 
 class Trigger:
-    """Starts executions of one state machine; ``log`` is any stdlib-compatible logger."""
+    """Starts executions of the Standard state machine, or, for files at or below
+    ``express_max_bytes``, of the Express one when there is one; ``log`` is any stdlib-compatible
+    logger."""
 
-    def __init__(self, sfn: SFNClient, state_machine_arn: str, log: Any = _log) -> None:
+    def __init__(
+        self,
+        sfn: SFNClient,
+        state_machine_arn: str,
+        log: Any = _log,
+        express_arn: str | None = None,
+        express_max_bytes: int = 0,
+    ) -> None:
         self._sfn, self._arn, self._log = sfn, state_machine_arn, log
+        self._express_arn, self._express_max_bytes = express_arn, express_max_bytes
+
+    def machine_for(self, ref: ObjectRef) -> str:
+        """The Express machine for a small file when the stack has one; else the Standard one."""
+        if self._express_arn and ref.size <= self._express_max_bytes:
+            return self._express_arn
+        return self._arn
 
     def handle(self, event: dict[str, Any]) -> TriggerReport:
         """Any of the three shapes: an SQS batch, an S3 notification, an EventBridge event."""
@@ -80,9 +96,10 @@ class Trigger:
 
     def start(self, ref: ObjectRef, report: TriggerReport) -> None:
         """Start ``ref``'s execution; an existing one with the same name counts as done."""
-        name = execution_name(ref)
-        if start_once(self._sfn, self._arn, name, ref):
-            self._log.info("execution started", extra={"key": ref.key, "execution": name})
+        name, machine = execution_name(ref), self.machine_for(ref)
+        if start_once(self._sfn, machine, name, ref):
+            tier = "express" if machine == self._express_arn else "standard"
+            self._log.info("execution started", extra={"key": ref.key, "execution": name, "tier": tier})
             report.started.append(name)
         else:
             self._log.info("duplicate event; execution already exists", extra={"key": ref.key, "execution": name})
@@ -90,7 +107,8 @@ class Trigger:
 
 
 def start_once(sfn: Any, state_machine_arn: str, name: str, ref: ObjectRef) -> bool:
-    """StartExecution under a deterministic name: False when that execution already exists."""
+    """StartExecution under a deterministic name: False when that execution already exists
+    (Standard machines only: an Express machine starts a second one, and the claim stops it)."""
     try:
         sfn.start_execution(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps(ref.to_state(), ensure_ascii=False)

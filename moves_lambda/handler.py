@@ -1,21 +1,32 @@
-"""Moves Lambda: the workflow's two endings, archive and move-to-failed."""
+"""Moves Lambda: the workflow's two endings, archive and move-to-failed.
+
+Each records the file's outcome as a metric (Powertools Metrics, CloudWatch's embedded metric
+format): files by outcome, tier and path, and their bytes.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from filepipe.claims import Claims, ExecutionId, history_of
 from filepipe.errors import classified
+from filepipe.events import execution_name
 from filepipe.moves import archive, move_to_failed
 from filepipe.reports import transform_summary
-from filepipe.runtime import TaskRequest, s3_client, settings
+from filepipe.runtime import TaskRequest, dynamodb_client, s3_client, settings
 
 archive_logger = Logger(service="filepipe-archive")
 failure_logger = Logger(service="filepipe-failure")
+archive_metrics = Metrics(namespace="filepipe", service="filepipe-archive")
+failure_metrics = Metrics(namespace="filepipe", service="filepipe-failure")
 
 
+@archive_metrics.log_metrics
 @archive_logger.inject_lambda_context
 def archive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = TaskRequest.parse(event)
@@ -25,10 +36,12 @@ def archive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     with classified(f"archiving {request.ref.key}"):
         outcome = archive(s3_client(), request.ref, settings(), request.execution)
         summary = transform_summary(s3_client(), request.ref, settings(), request.transformed)
+    count_file(archive_metrics, request, outcome.status)
     archive_logger.info("archive done", extra=outcome.to_dict())
     return outcome.to_dict() | {"summary": summary}
 
 
+@failure_metrics.log_metrics
 @failure_logger.inject_lambda_context
 def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = TaskRequest.parse(event)
@@ -43,6 +56,21 @@ def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
             error=str(request.error.get("Error", "Unknown")),
             cause=str(request.error.get("Cause", "")),
             execution=request.execution,
+            history=history_of(request.execution, os.environ.get("EXPRESS_LOG_GROUP")),
         )
+        table = os.environ.get("CLAIMS_TABLE")
+        if table and request.execution:
+            Claims(dynamodb_client(), table).release(execution_name(request.ref), request.execution)
+    count_file(failure_metrics, request, outcome.status)
     failure_logger.warning("moved to the failure prefix", extra=outcome.to_dict() | {"error": request.error})
     return outcome.to_dict()
+
+
+def count_file(metrics: Metrics, request: TaskRequest, outcome: str) -> None:
+    """One file's ending: ``Files`` by outcome, tier (express/standard) and path (lambda/batch)."""
+    express = request.execution is not None and ExecutionId(request.execution).express
+    metrics.add_dimension(name="tier", value="express" if express else "standard")
+    metrics.add_dimension(name="path", value="batch" if "jobId" in request.transformed else "lambda")
+    metrics.add_dimension(name="outcome", value=outcome)
+    metrics.add_metric(name="Files", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Bytes", unit=MetricUnit.Bytes, value=request.ref.size)

@@ -16,7 +16,13 @@ logger = Logger(service="filepipe-trigger")
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = Trigger(sfn_client(), os.environ["STATE_MACHINE_ARN"], log=logger).handle(event)
+    report = Trigger(
+        sfn_client(),
+        os.environ["STATE_MACHINE_ARN"],
+        log=logger,
+        express_arn=os.environ.get("EXPRESS_STATE_MACHINE_ARN") or None,
+        express_max_bytes=int(os.environ.get("LARGE_FILE_THRESHOLD_BYTES", "0")),
+    ).handle(event)
     logger.info(
         "invocation done",
         extra={

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from filepipe.claims import history_of
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
 from filepipe.moves._archive import remove_source
@@ -47,6 +48,7 @@ def move_to_failed(
     error: str,
     cause: str,
     execution: str | None = None,
+    history: str | None = None,
     now: datetime | None = None,
 ) -> FailureOutcome:
     """Put ``ref``'s original under the failure prefix and write its error record.
@@ -54,6 +56,7 @@ def move_to_failed(
     A file that fails again after a retry is already there: only the record is rewritten, with
     ``attempts`` counting every failed processing of this version. A Batch job's failure is told
     by the job's report (its transform's error and message), as a Lambda's is by its payload.
+    ``history`` says where the execution's history is (an Express one's is in CloudWatch Logs).
     """
     error, cause = explained(s3, ref, settings, error, cause)
     told = cause[:_CAUSE_LIMIT]
@@ -80,6 +83,7 @@ def move_to_failed(
         "error": error,
         "cause": _parse_cause(cause),
         "execution": execution,
+        "history": history or history_of(execution, None),
         "attempts": attempts,
         "failedKey": failed_key,
         "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),

@@ -118,6 +118,26 @@ def test_handlers_log_json_with_key_and_execution(s3: Any, env: None, monkeypatc
     assert done[0]["function_request_id"] == LambdaContext.aws_request_id
 
 
+def test_each_file_ending_is_one_metric_by_outcome_tier_and_path(
+    s3: Any, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Powertools Metrics in CloudWatch's embedded format: what the dashboard's widgets search."""
+    express = "arn:aws:states:us-east-1:1:express:filepipe-express:e1:0a1b"
+    good, bad = upload(s3, "ok.csv", b"a\n1\n"), upload(s3, "bad.csv", b"a,b\n1,2,3\n")
+    capsys.readouterr()
+    transform.handler(task(good, execution=express), LambdaContext())
+    moves.archive_handler(task(good, execution=express), LambdaContext())
+    failed = task(bad, error={"Error": "TransformRejected", "Cause": "{}"})
+    failed["object"]["transformed"] = {"jobId": "j-1", "status": "FAILED"}
+    moves.failure_handler(failed, LambdaContext())
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    files = [(m["outcome"], m["tier"], m["path"], m["Files"], m["Bytes"]) for m in emitted if "Files" in m]
+    assert files == [("archived", "express", "lambda", [1.0], [4.0]), ("failed", "standard", "batch", [1.0], [10.0])]
+    (transformed,) = [m for m in emitted if "TransformSeconds" in m]
+    assert transformed["tier"] == "express" and transformed["BytesTransformed"] == [4.0]
+    assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "filepipe"
+
+
 def test_trigger_handler_returns_batch_item_failures(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     definition = json.dumps({"StartAt": "D", "States": {"D": {"Type": "Succeed"}}})

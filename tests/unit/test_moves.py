@@ -132,6 +132,7 @@ class TestMoveToFailed:
             "error": "TransformRejected",
             "cause": {"errorMessage": "bad.csv is not a CSV"},
             "execution": "arn:aws:states:us-east-1:123456789012:execution:m:exec-1",
+            "history": "the Step Functions console (execution history)",
             "attempts": 1,
             "failedKey": "failed/bad.csv",
             "time": "2026-11-26T12:00:00+00:00",

@@ -108,3 +108,20 @@ def test_direct_notifications_start_executions(sfn: Any, machine: str, name: str
     assert len(report.started) == 1
     (state,) = started(sfn, machine)
     assert report.started == [execution_name(ObjectRef.from_state(state))]
+
+
+def test_small_files_start_on_the_express_machine_large_ones_on_standard(sfn: Any, machine: str) -> None:
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.get_role(RoleName="sfn")["Role"]["Arn"]
+    express = sfn.create_state_machine(name="filepipe-express", definition=DEFINITION, roleArn=role, type="EXPRESS")
+    trigger = Trigger(sfn, machine, express_arn=express["stateMachineArn"], express_max_bytes=100)
+    small = ObjectRef("staging", "small.csv", "v1", size=100)
+    large = ObjectRef("staging", "large.csv", "v2", size=101)
+    assert trigger.machine_for(small) == express["stateMachineArn"]
+    assert trigger.machine_for(large) == machine
+    assert Trigger(sfn, machine).machine_for(small) == machine, "no Express machine: everything on Standard"
+    report = Trigger(sfn, machine, express_arn=express["stateMachineArn"], express_max_bytes=100).handle(
+        load_event("sqs_batch.json")
+    )
+    assert report.failed_message_ids == []
+    assert len(report.started) == 3
