@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, Size
 from aws_cdk import aws_batch as batch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -23,7 +24,7 @@ from filepipe.grants import PRINCIPALS
 from stack import permissions as perm
 from stack.buckets import Buckets
 from stack.config import PipelineConfig
-from stack.log_groups import log_group
+from stack.log_groups import express_log_group_name, log_group
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ENTRYPOINT = ["/usr/local/bin/filepipe-lambda"]
@@ -47,16 +48,28 @@ class FunctionSpec:
 class Compute(Construct):
     """The transformer and moves functions, and the Batch job queue and job definition."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, buckets: Buckets, config: PipelineConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        buckets: Buckets,
+        claims_table: dynamodb.ITable,
+        config: PipelineConfig,
+    ) -> None:
         super().__init__(scope, construct_id)
         self._buckets, self._config = buckets, config
         self.environment = {
             "STAGING_BUCKET": buckets.staging.bucket_name,
             "ARCHIVE_BUCKET": buckets.archive.bucket_name,
+            "CLAIMS_TABLE": claims_table.table_name,
+            "EXPRESS_LOG_GROUP": express_log_group_name(self),
             "POWERTOOLS_LOG_LEVEL": "INFO",
             **config.handler_environment(),
         }
-        self.resources = perm.StackResources(buckets.staging, buckets.archive, config.area_prefixes())
+        self.resources = perm.StackResources(
+            buckets.staging, buckets.archive, config.area_prefixes(), claims_table=claims_table
+        )
         self.transform_function = self.function(
             FunctionSpec(
                 "TransformFunction",

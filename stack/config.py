@@ -75,6 +75,11 @@ class PipelineConfig:
     the bucket notifies it and the intake queue subscribes (its owner must let S3 publish)."""
     alarm_topic_arn: str | None = None
     """``alarmTopicArn``: an SNS topic the alarms notify (none by default)."""
+    small_file_workflow: str = "standard"
+    """``smallFileWorkflow``: where files at or below the threshold run: ``standard`` (every file on
+    the Standard machine, each with its history in the console) or ``express`` (an Express machine
+    from the same definition, about a seventh of the cost per small file; large files, retries and
+    handovers stay on the Standard one). The README's cost table says when to switch."""
     upload_auth: str = "cognito"
     """``uploadAuth``: how the upload API authorizes callers: ``cognito`` (the stack's user pool,
     which the page signs in to), ``iam`` (SigV4, for machine clients) or ``jwt`` (another issuer)."""
@@ -120,6 +125,8 @@ class PipelineConfig:
             raise ValueError("movesTimeoutSeconds must be between 1 and 900")
         if min(self.archive_noncurrent_version_expiration_days, self.failure_history_days) < 1:
             raise ValueError("archiveNoncurrentVersionExpirationDays and failureHistoryDays must be >= 1")
+        if self.small_file_workflow not in ("express", "standard"):
+            raise ValueError("smallFileWorkflow must be 'express' or 'standard'")
         if self.upload_auth not in ("cognito", "iam", "jwt"):
             raise ValueError("uploadAuth must be 'cognito', 'iam' or 'jwt'")
         if self.upload_auth == "jwt" and not (self.upload_jwt_issuer and self.upload_jwt_audience):

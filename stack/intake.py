@@ -40,6 +40,7 @@ class Intake(Construct):
         buckets: Buckets,
         compute: Compute,
         state_machine: sfn.StateMachine,
+        express_state_machine: sfn.StateMachine,
         config: PipelineConfig,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -71,13 +72,25 @@ class Intake(Construct):
 
         self.trigger_function = compute.function(
             FunctionSpec("TriggerFunction", "trigger", "trigger_lambda.handler.handler", 256, TRIGGER_TIMEOUT_SECONDS),
-            environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn},
+            environment={
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "LARGE_FILE_THRESHOLD_BYTES": str(config.large_file_threshold_bytes),
+                # Empty with smallFileWorkflow=standard: every file then runs on the Standard machine.
+                "EXPRESS_STATE_MACHINE_ARN": (
+                    express_state_machine.state_machine_arn if config.small_file_workflow == "express" else ""
+                ),
+            },
             scope=self,
         )
         perm.apply(
             self.trigger_function.role,  # type: ignore[arg-type]
             "trigger",
-            replace(compute.resources, state_machine=state_machine, queue=self.queue),
+            replace(
+                compute.resources,
+                state_machine=state_machine,
+                express_state_machine=express_state_machine,
+                queue=self.queue,
+            ),
         )
         self.trigger_function.add_event_source(
             sources.SqsEventSource(

@@ -51,3 +51,8 @@ def vended_log_group(scope: Construct, construct_id: str, days: int, service: st
     """A log group a service delivers to: ``/aws/vendedlogs/<service>/<stack>-<purpose>``."""
     name = f"{VENDED_LOGS}{service}/{Stack.of(scope).stack_name}-{purpose}"
     return log_group(scope, construct_id, days, name)
+
+
+def express_log_group_name(scope: Construct) -> str:
+    """The Express machine's log group: its executions' only history."""
+    return f"{VENDED_LOGS}states/{Stack.of(scope).stack_name}-express-executions"

@@ -1,4 +1,6 @@
-"""Monitoring: alarms for failed executions, dead letters, a stalled intake and Lambda errors."""
+"""Monitoring: alarms for failed executions, dead letters, a stalled intake and Lambda errors,
+and a dashboard of both tiers: files by outcome, tier and path, bytes, transform time, the intake
+queue's age, dead letters, and both machines' executions."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 STALLED_INTAKE_SECONDS = 900
+METRICS_NAMESPACE = "filepipe"
 
 
 class Monitoring(Construct):
@@ -23,6 +26,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         state_machine: sfn.StateMachine,
+        express_state_machine: sfn.StateMachine,
         intake_queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
         functions: dict[str, lambda_.IFunction],
@@ -42,6 +46,17 @@ class Monitoring(Construct):
             "An execution timed out.",
         )
         self._alarm(
+            "ExpressExecutionsFailed",
+            express_state_machine.metric_failed(period=period, statistic="Sum"),
+            "An Express execution failed (its file was handed to the Standard machine or is in staging): "
+            "see the Express log group.",
+        )
+        self._alarm(
+            "ExpressExecutionsTimedOut",
+            express_state_machine.metric_timed_out(period=period, statistic="Sum"),
+            "An Express execution hit the five-minute limit (its file is still in staging).",
+        )
+        self._alarm(
             "DeadLetters",
             dead_letter_queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
             "Intake messages that never started an execution are in the dead-letter queue.",
@@ -58,10 +73,71 @@ class Monitoring(Construct):
                 function.metric_errors(period=period, statistic="Sum"),
                 f"The {name} function raised errors.",
             )
+        self.dashboard = self._dashboard(state_machine, express_state_machine, intake_queue, dead_letter_queue)
         if alarm_topic_arn:
             topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
             for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(topic))
+
+    def _dashboard(
+        self,
+        standard: sfn.StateMachine,
+        express: sfn.StateMachine,
+        intake_queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+    ) -> cw.Dashboard:
+        period = Duration.minutes(5)
+
+        def search(metric: str, statistic: str, label: str) -> cw.MathExpression:
+            return cw.MathExpression(
+                expression=(
+                    f"SEARCH('{{{METRICS_NAMESPACE},outcome,path,service,tier}} MetricName=\"{metric}\"', "
+                    f"'{statistic}', {int(period.to_seconds())})"
+                ),
+                label=label,
+                period=period,
+            )
+
+        def executions(machine: sfn.StateMachine, tier: str) -> list[cw.IMetric]:
+            return [
+                machine.metric_started(period=period, statistic="Sum", label=f"{tier} started"),
+                machine.metric_succeeded(period=period, statistic="Sum", label=f"{tier} succeeded"),
+                machine.metric_failed(period=period, statistic="Sum", label=f"{tier} failed"),
+            ]
+
+        dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        dashboard.add_widgets(
+            cw.GraphWidget(title="Files by outcome, tier and path", left=[search("Files", "Sum", "")], width=12),
+            cw.GraphWidget(title="Bytes by outcome, tier and path", left=[search("Bytes", "Sum", "")], width=12),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Transform seconds (p50, p99)",
+                left=[
+                    cw.MathExpression(
+                        expression=(
+                            f"SEARCH('{{{METRICS_NAMESPACE},service,tier}} MetricName=\"TransformSeconds\"', "
+                            f"'p99', {int(period.to_seconds())})"
+                        ),
+                        label="",
+                        period=period,
+                    )
+                ],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Intake: oldest message (s) and dead letters",
+                left=[intake_queue.metric_approximate_age_of_oldest_message(period=period, statistic="Maximum")],
+                right=[dead_letter_queue.metric_approximate_number_of_messages_visible(period=period)],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Executions: Standard (large files, retries) and Express (small files)",
+                left=executions(standard, "standard") + executions(express, "express"),
+                width=8,
+            ),
+        )
+        return dashboard
 
     def _alarm(self, name: str, metric: cw.Metric, description: str, threshold: float = 1) -> None:
         self.alarms.append(

@@ -31,12 +31,19 @@ def acknowledge_findings(stack: FilepipeStack) -> None:
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]",
         "Job IDs are generated at submit time; TerminateJob (a timed-out or aborted execution) names them.",
     )
-    for function in (compute.transform_function, compute.archive_function, compute.failure_function):
-        acknowledge(
-            workflow.role,
-            f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
-            "Invoking any version or alias of this one function (CDK's grantInvoke).",
-        )
+    acknowledge(
+        workflow.express_role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray and log delivery actions (the Express machine's history is its log group) have no resource-level "
+        "permissions.",
+    )
+    for role in (workflow.role, workflow.express_role):
+        for function in (compute.transform_function, compute.archive_function, compute.failure_function):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
+                "Invoking any version or alias of this one function (CDK's grantInvoke).",
+            )
     handler = stack.node.try_find_child(NOTIFICATIONS_HANDLER)
     if handler is not None:
         acknowledge(

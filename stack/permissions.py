@@ -14,6 +14,7 @@ from typing import TypeVar
 from aws_cdk import Acknowledgment as NagAcknowledgment
 from aws_cdk import ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_batch as batch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -35,6 +36,8 @@ class StackResources:
     prefixes: Mapping[str, str]
     """Area name -> prefix (``originals`` -> ``originals/``), from the configuration."""
     state_machine: sfn.StateMachine | None = None
+    express_state_machine: sfn.StateMachine | None = None
+    claims_table: dynamodb.ITable | None = None
     queue: sqs.IQueue | None = None
     functions: dict[str, lambda_.IFunction] = field(default_factory=dict)
     roles: dict[str, iam.IRole] = field(default_factory=dict)
@@ -67,6 +70,10 @@ class StackResources:
                 resource_name=f"{_known(self.state_machine, 'state machine').state_machine_name}:*",
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             ),
+            "express_state_machine": lambda: (
+                _known(self.express_state_machine, "Express state machine").state_machine_arn
+            ),
+            "claims_table": lambda: _known(self.claims_table, "claims table").table_arn,
             "queue": lambda: _known(self.queue, "queue").queue_arn,
             "job_queue": lambda: _known(self.job_queue, "job queue").job_queue_arn,
             "job_definition": lambda: _known(self.job_definition, "job definition").job_definition_arn,

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stack.buckets import Buckets
+from stack.claims import ClaimsTable
 from stack.compute import Compute
 from stack.config import PipelineConfig
 from stack.intake import Intake
@@ -33,7 +34,8 @@ class FilepipeStack(Stack):
             failure_history_days=config.failure_history_days,
             destroy_on_removal=config.removal_policy_destroy,
         )
-        self.compute = Compute(self, "Compute", buckets=self.buckets, config=config)
+        self.claims = ClaimsTable(self, "Claims", destroy_on_removal=config.removal_policy_destroy)
+        self.compute = Compute(self, "Compute", buckets=self.buckets, claims_table=self.claims.table, config=config)
         self.workflow = Workflow(self, "Workflow", compute=self.compute, config=config)
         self.intake = Intake(
             self,
@@ -41,6 +43,7 @@ class FilepipeStack(Stack):
             buckets=self.buckets,
             compute=self.compute,
             state_machine=self.workflow.state_machine,
+            express_state_machine=self.workflow.express_state_machine,
             config=config,
         )
         self.upload_api = UploadApi(
@@ -55,6 +58,7 @@ class FilepipeStack(Stack):
             self,
             "Monitoring",
             state_machine=self.workflow.state_machine,
+            express_state_machine=self.workflow.express_state_machine,
             intake_queue=self.intake.queue,
             dead_letter_queue=self.intake.dead_letter_queue,
             functions={
@@ -76,6 +80,9 @@ class FilepipeStack(Stack):
             "IntakeQueueUrl": self.intake.queue.queue_url,
             "DeadLetterQueueUrl": self.intake.dead_letter_queue.queue_url,
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,
+            "ExpressStateMachineArn": self.workflow.express_state_machine.state_machine_arn,
+            "ExpressLogGroupName": self.workflow.express_log_group.log_group_name,
+            "SmallFileWorkflow": self.config.small_file_workflow,
             "JobQueueArn": self.compute.job_queue.job_queue_arn,
             "UploadApiUrl": self.upload_api.api.api_endpoint,
             "UploadPageUrl": f"{self.upload_api.api.api_endpoint}/ui/",

@@ -1,10 +1,12 @@
-"""Workflow: the Standard state machine, defined by ``state_machine/definition.asl.json``."""
+"""Workflow: the Standard state machine, defined by ``state_machine/definition.asl.json``, and
+the Express tier's machine derived from the same file (``state_machine.express_template``)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -12,7 +14,7 @@ from stack import permissions as perm
 from stack.compute import Compute
 from stack.config import PipelineConfig
 from stack.log_groups import vended_log_group
-from state_machine import DEFINITION_PATH
+from state_machine import DEFINITION_PATH, express_template
 
 BATCH_TIMEOUT_ATTEMPTS = 3
 
@@ -32,8 +34,20 @@ def definition_substitutions(compute: Compute, config: PipelineConfig) -> dict[s
     }
 
 
+def express_substitutions(standard: sfn.StateMachine, config: PipelineConfig, compute: Compute) -> dict[str, str]:
+    """The Express definition's placeholders: the Standard one's that it keeps, and the Standard
+    machine it hands files over to."""
+    values = definition_substitutions(compute, config)
+    keep = ("Partition", "LargeFileThresholdBytes", "TransformFunctionArn", "ArchiveFunctionArn", "FailureFunctionArn")
+    return {name: values[name] for name in keep} | {"StandardStateMachineArn": standard.state_machine_arn}
+
+
 class Workflow(Construct):
-    """The state machine with its own role, full logging and X-Ray tracing."""
+    """Both state machines, each with its own role, full logging and X-Ray tracing.
+
+    The Express machine exists whatever ``smallFileWorkflow`` says (idle, it costs nothing); the
+    setting decides whether the trigger sends small files to it.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
@@ -49,9 +63,26 @@ class Workflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        self._grant(compute)
+        self._grant(compute, self.role, "state_machine")
+        self.express_log_group = vended_log_group(
+            self, "ExpressExecutionLogs", config.log_retention_days, "states", "express-executions"
+        )
+        self.express_role = perm.role(self, "ExpressRole", "express_state_machine")
+        self.express_state_machine = sfn.StateMachine(
+            self,
+            "ExpressStateMachine",
+            definition_body=sfn.DefinitionBody.from_string(express_template()),
+            definition_substitutions=express_substitutions(self.state_machine, config, compute),
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            role=self.express_role,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.express_log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        self._grant(compute, self.express_role, "express_state_machine")
 
-    def _grant(self, compute: Compute) -> None:
+    def _grant(self, compute: Compute, role: iam.Role, principal: str) -> None:
         resources = replace(
             compute.resources,
             functions={
@@ -61,5 +92,6 @@ class Workflow(Construct):
             },
             job_queue=compute.job_queue,
             job_definition=compute.job_definition,
+            state_machine=getattr(self, "state_machine", None),
         )
-        perm.apply(self.role, "state_machine", resources)
+        perm.apply(role, principal, resources)

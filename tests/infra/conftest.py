@@ -39,9 +39,18 @@ class Synthesized:
         assert len(found) == 1, f"expected one {type_name}, got {sorted(found)}"
         return next(iter(found.items()))
 
+    def machine(self, kind: str = "STANDARD") -> dict[str, Any]:
+        """The Standard state machine, or the Express one (``kind="EXPRESS"``)."""
+        (found,) = [
+            m
+            for m in self.resources("AWS::StepFunctions::StateMachine").values()
+            if m["Properties"]["StateMachineType"] == kind
+        ]
+        return found
+
     def definition_text(self) -> str:
         """The state machine definition the stack deploys (an S3 asset of the ASL file)."""
-        _, machine = self.one("AWS::StepFunctions::StateMachine")
+        machine = self.machine()
         key = machine["Properties"]["DefinitionS3Location"]["Key"]
         return (self.outdir / f"asset.{key}").read_text(encoding="utf-8")
 

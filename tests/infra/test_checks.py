@@ -92,8 +92,15 @@ def asl_validator(npx: str, definition: dict[str, object], tmp_path: Path) -> su
 
 
 def test_rendered_definition_passes_the_asl_validator(synth: Synthesized, node_tools: str, tmp_path: Path) -> None:
-    _, machine = synth.one("AWS::StepFunctions::StateMachine")
+    machine = synth.machine()
     rendered = state_machine.render(fake_values(machine["Properties"]["DefinitionSubstitutions"]))
+    result = asl_validator(node_tools, rendered, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_express_definition_passes_the_asl_validator(synth: Synthesized, node_tools: str, tmp_path: Path) -> None:
+    substitutions = synth.machine("EXPRESS")["Properties"]["DefinitionSubstitutions"]
+    rendered = state_machine.render(fake_values(substitutions), state_machine.express_template())
     result = asl_validator(node_tools, rendered, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 

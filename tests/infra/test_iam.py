@@ -115,6 +115,7 @@ ROLES = {
     "upload": "UploadApiUploadRole",
     "job": "ComputeJobRole",
     "state_machine": "WorkflowRole",
+    "express_state_machine": "WorkflowExpressRole",
 }
 PLATFORM_SERVICES = ("logs:", "xray:")
 """Log and trace delivery CDK grants beside each function and the state machine; the local cloud
@@ -154,6 +155,7 @@ def rendered(synth: Synthesized, principal: str) -> dict[str, set[str]]:
     resources = replace(
         stack.compute.resources,
         state_machine=stack.workflow.state_machine,
+        express_state_machine=stack.workflow.express_state_machine,
         queue=stack.intake.queue,
         functions={
             "transform": stack.compute.transform_function,
@@ -169,3 +171,21 @@ def rendered(synth: Synthesized, principal: str) -> dict[str, set[str]]:
         arns = [stack.resolve(arn) for resource in grant.resources for arn in resources.arns(stack, resource)]
         statements.append({"Effect": "Allow", "Action": list(grant.actions), "Resource": arns})
     return actions_on(statements)
+
+
+def test_only_the_claim_takers_touch_the_claims_table(synth: Synthesized) -> None:
+    """The transform step takes a version's claim; a failed execution gives it up; nobody else
+    (the Batch job runs only on the Standard machine, whose executions are started once)."""
+    touching = {}
+    for principal, prefix in ROLES.items():
+        actions = set().union(*actions_on(synth.policy_statements(prefix)).values())
+        if dynamodb := {a for a in actions if a.startswith("dynamodb:")}:
+            touching[principal] = dynamodb
+    assert touching == {"transform": {"dynamodb:PutItem"}, "failure": {"dynamodb:DeleteItem"}}
+
+
+def test_the_express_machine_hands_over_only_to_the_standard_one(synth: Synthesized) -> None:
+    table = actions_on(synth.policy_statements("WorkflowExpressRole"))
+    starts = [r for r, actions in table.items() if "states:StartExecution" in actions]
+    assert [r.split("StateMachine")[0] for r in starts] == ["Workflow"], starts
+    assert not any(a.startswith("batch:") for actions in table.values() for a in actions)

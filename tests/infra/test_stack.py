@@ -208,12 +208,82 @@ def test_vpc_has_no_nat_gateway_and_logs_rejected_flows(synth: Synthesized) -> N
 
 
 def test_state_machine_is_standard_logged_and_traced(synth: Synthesized) -> None:
-    _, machine = synth.one("AWS::StepFunctions::StateMachine")
+    machine = synth.machine()
     props = machine["Properties"]
     assert props["StateMachineType"] == "STANDARD"
     assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+
+
+def test_the_express_machine_logs_every_event_with_its_data(synth: Synthesized) -> None:
+    """An Express execution's only history is its log group: the console reads it from there."""
+    props = synth.machine("EXPRESS")["Properties"]
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
+    (destination,) = logging["Destinations"]
+    group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    name = synth.raw["Resources"][group]["Properties"]["LogGroupName"]
+    assert name == "/aws/vendedlogs/states/Filepipe-express-executions"
+    functions = synth.resources("AWS::Lambda::Function").values()
+    assert {
+        f["Properties"].get("Environment", {}).get("Variables", {}).get("EXPRESS_LOG_GROUP") for f in functions
+    } >= {name}
+
+
+def test_the_trigger_sends_every_file_to_standard_by_default(synth: Synthesized) -> None:
+    env = _trigger_environment(synth.raw)
+    assert env["EXPRESS_STATE_MACHINE_ARN"] == ""
+    assert env["LARGE_FILE_THRESHOLD_BYTES"] == str(128 * 1024 * 1024)
+
+
+def test_small_file_workflow_express_sends_small_files_to_the_express_machine(tmp_path: Any) -> None:
+    from aws_cdk import App
+
+    from app import build_app
+
+    app, stack = build_app(App(outdir=str(tmp_path), context={"smallFileWorkflow": "express"}))
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    (express_id,) = [
+        k
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine" and r["Properties"]["StateMachineType"] == "EXPRESS"
+    ]
+    assert _trigger_environment(template)["EXPRESS_STATE_MACHINE_ARN"] == {"Ref": express_id}
+
+
+def _trigger_environment(template: dict[str, Any]) -> dict[str, Any]:
+    (trigger,) = [
+        r
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and k.startswith("IntakeTriggerFunction")
+    ]
+    return dict(trigger["Properties"]["Environment"]["Variables"])
+
+
+def test_claims_are_on_demand_expire_by_ttl_and_are_recoverable(synth: Synthesized) -> None:
+    _, table = synth.one("AWS::DynamoDB::GlobalTable")
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    assert props["KeySchema"] == [{"AttributeName": "version", "KeyType": "HASH"}]
+    (replica,) = props["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_the_dashboard_shows_both_tiers(synth: Synthesized) -> None:
+    _, dashboard = synth.one("AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    wanted_metrics = (
+        "Files",
+        "TransformSeconds",
+        "ApproximateAgeOfOldestMessage",
+        "ApproximateNumberOfMessagesVisible",
+        "ExecutionsStarted",
+    )
+    for wanted in wanted_metrics:
+        assert wanted in body, wanted
 
 
 def test_every_log_group_has_retention(synth: Synthesized) -> None:
@@ -223,12 +293,16 @@ def test_every_log_group_has_retention(synth: Synthesized) -> None:
 
 
 def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Synthesized) -> None:
+    """Failed and timed-out executions of both machines, dead letters, a stalled intake, and
+    each function's errors."""
     metrics = sorted(
         (a["Properties"]["Namespace"], a["Properties"]["MetricName"])
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
     )
     assert metrics == sorted(
         [
+            ("AWS/States", "ExecutionsFailed"),
+            ("AWS/States", "ExecutionsTimedOut"),
             ("AWS/States", "ExecutionsFailed"),
             ("AWS/States", "ExecutionsTimedOut"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),

@@ -31,13 +31,14 @@ def fake_values(substitutions: dict[str, Any]) -> dict[str, str | int]:
         "FailureFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:failure",
         "JobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/filepipe",
         "JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/filepipe:1",
+        "StandardStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:filepipe",
     }
     return {k: v if isinstance(v, str) else arns[k] for k, v in substitutions.items()}
 
 
 @pytest.fixture(scope="module")
 def substitutions(synth: Synthesized) -> dict[str, Any]:
-    _, machine = synth.one("AWS::StepFunctions::StateMachine")
+    machine = synth.machine()
     return dict(machine["Properties"]["DefinitionSubstitutions"])
 
 
@@ -79,8 +80,16 @@ def test_both_task_integrations(definition: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", ["TransformOnLambda", "TransformOnBatch", "Archive"])
 def test_every_failure_is_caught_into_the_failure_move(definition: dict[str, Any], name: str) -> None:
-    (catch,) = definition["States"][name]["Catch"]
+    catch = definition["States"][name]["Catch"][-1]
     assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MoveToFailed"}
+
+
+def test_a_duplicate_execution_ends_having_written_nothing(definition: dict[str, Any]) -> None:
+    """Only the transform step can find another execution holding the version (it takes the claim
+    before writing): that ends this one as a duplicate, not as a failure."""
+    (duplicate, _) = definition["States"]["TransformOnLambda"]["Catch"]
+    assert duplicate == {"ErrorEquals": ["DuplicateExecution"], "ResultPath": "$.duplicate", "Next": "Duplicate"}
+    assert definition["States"]["Duplicate"]["Type"] == "Succeed"
 
 
 @pytest.mark.parametrize("name", ["TransformOnLambda", "Archive", "MoveToFailed"])
@@ -164,3 +173,67 @@ def _shape(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return 0
     return value
+
+
+# -- the Express tier ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def express(synth: Synthesized) -> dict[str, Any]:
+    props = synth.machine("EXPRESS")["Properties"]
+    return state_machine.render(fake_values(props["DefinitionSubstitutions"]), state_machine.express_template())
+
+
+def test_the_express_machine_is_derived_from_the_same_file(synth: Synthesized) -> None:
+    props = synth.machine("EXPRESS")["Properties"]
+    assert props["DefinitionString"] == state_machine.express_template()
+    assert set(props["DefinitionSubstitutions"]) == state_machine.placeholders(state_machine.express_template())
+
+
+def test_the_express_machine_runs_a_small_file_through_the_same_states(
+    definition: dict[str, Any], express: dict[str, Any]
+) -> None:
+    for name in ("Route", "TransformOnLambda", "Archive", "MoveToFailed", "Done", "Duplicate", "Failed"):
+        assert _shape(express["States"][name].get("Parameters")) == _shape(definition["States"][name].get("Parameters"))
+        assert express["States"][name].get("ResultSelector") == definition["States"][name].get("ResultSelector")
+    assert "TransformOnBatch" not in express["States"]
+
+
+def test_express_has_no_sync_integration(express: dict[str, Any]) -> None:
+    resources = [s["Resource"] for s in express["States"].values() if s["Type"] == "Task"]
+    assert not [r for r in resources if r.endswith((".sync", ".waitForTaskToken"))], resources
+
+
+def test_every_express_path_fits_in_five_minutes(express: dict[str, Any], definition: dict[str, Any]) -> None:
+    assert state_machine.worst_case_seconds(express) <= state_machine.EXPRESS_LIMIT_SECONDS
+    assert state_machine.worst_case_seconds(definition) > state_machine.EXPRESS_LIMIT_SECONDS, (
+        "control: the Standard definition's waits (Batch) would not fit"
+    )
+
+
+def test_what_would_not_fit_continues_on_the_standard_machine(express: dict[str, Any]) -> None:
+    states = express["States"]
+    assert states["Route"]["Choices"][0]["Next"] == "ContinueOnStandard"
+    handover = states["TransformOnLambda"]["Catch"][0]
+    assert handover == {
+        "ErrorEquals": ["WouldNotFit", "States.Timeout"],
+        "ResultPath": None,
+        "Next": "ContinueOnStandard",
+    }
+    assert states["MoveToFailed"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "ContinueOnStandard"}
+    ], "a failure move that cannot finish in time is not lost: Standard retries it"
+    continued = states["ContinueOnStandard"]
+    assert continued["Resource"] == "arn:aws:states:::states:startExecution"
+    assert continued["Parameters"] == {
+        "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:filepipe",
+        "Name.$": "$$.Execution.Name",
+        "Input.$": "$$.Execution.Input",
+    }, "the same name and input: the trigger's own execution, so a second handover starts nothing"
+
+
+def test_the_local_cloud_fills_the_same_express_placeholders(synth: Synthesized) -> None:
+    from filepipe.local import LocalCloud
+
+    props = synth.machine("EXPRESS")["Properties"]
+    assert set(LocalCloud().express_definition_values()) == set(props["DefinitionSubstitutions"])
