@@ -67,7 +67,8 @@ class Bucket:
 class Named:
     """One of the pipeline's other resources.
 
-    ``kind`` is one of: ``state_machine``; ``executions`` (of that state machine); ``queue``
+    ``kind`` is one of: ``state_machine``; ``executions`` (of that state machine);
+    ``express_state_machine`` (the Express tier's); ``claims_table`` (DynamoDB); ``queue``
     (intake); ``function`` and ``role`` (``name`` says which); ``job_queue``; ``job_definition``;
     ``jobs`` (any Batch job: their IDs are made at submit time); ``batch_sync_rule``; ``any``
     (for actions with no resource-level permissions).
@@ -124,14 +125,18 @@ PRINCIPALS: dict[str, Principal] = {
             "filepipe: starts one execution per uploaded object version",
             (
                 Grant(CONSUME_QUEUE, (Named("queue"),)),
-                Grant(("states:StartExecution",), (Named("state_machine"),)),
+                Grant(("states:StartExecution",), (Named("state_machine"), Named("express_state_machine"))),
             ),
         ),
         Principal(
             "transform",
             "lambda.amazonaws.com",
             "filepipe: runs a small file's transform",
-            _reads_originals_writes_outputs(),
+            (
+                *_reads_originals_writes_outputs(),
+                # One execution at a time per object version (filepipe/claims.py).
+                Grant(("dynamodb:PutItem",), (Named("claims_table"),)),
+            ),
         ),
         Principal(
             "job",
@@ -175,6 +180,8 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(READ_VERSION + WRITE, (Objects("archive", ("failed",)), Objects("archive", ("errors",)))),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
                 Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
+                # A failed execution gives its claim up, so a retry need not wait for the lease.
+                Grant(("dynamodb:DeleteItem",), (Named("claims_table"),)),
             ),
         ),
         Principal(
@@ -213,6 +220,18 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(("batch:TerminateJob",), (Named("jobs"),)),
                 Grant(("batch:DescribeJobs",), (Named("any"),)),
                 Grant(("events:PutTargets", "events:PutRule", "events:DescribeRule"), (Named("batch_sync_rule"),)),
+            ),
+        ),
+        Principal(
+            "express_state_machine",
+            "states.amazonaws.com",
+            "filepipe: the Express tier's state machine (small files; hands the rest to the Standard one)",
+            (
+                Grant(
+                    ("lambda:InvokeFunction",),
+                    (Named("function", "transform"), Named("function", "archive"), Named("function", "failure")),
+                ),
+                Grant(("states:StartExecution",), (Named("state_machine"),)),
             ),
         ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,7 +15,15 @@ from filepipe.events import ObjectRef, retry_name
 from filepipe.moves import locate, read_error_record
 from filepipe.trigger import start_once
 
-PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch"}
+PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch", "ContinueOnStandard": "to standard"}
+EXPRESS_TERMINAL = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
+EXPRESS_HOURS = 24
+"""How far back the CLI reads the Express log group (CloudWatch Logs Insights goes further)."""
 DEPLOYMENT_ERROR = DeploymentError.__name__
 """The error an execution ends with when its failure move was refused (the file stays in staging)."""
 
@@ -30,6 +38,9 @@ class Target:
     archive_bucket: str
     state_machine_arn: str
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
+    logs: Any = None
+    """A CloudWatch Logs client, to read the Express machine's executions (their only history)."""
+    express_log_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,8 @@ class ExecutionView:
     error: str | None
     outcome: str | None
     """Where the object ended: the archive key, failure key, or ``gone``."""
+    tier: str = "standard"
+    """``standard`` or ``express`` (the machine that ran it)."""
 
     @property
     def seconds(self) -> float | None:
@@ -51,12 +64,81 @@ class ExecutionView:
 
 
 def executions(target: Target, status: str | None = None, limit: int = 50) -> list[ExecutionView]:
-    """The newest executions (all, or those in ``status``), with key, path and outcome."""
+    """The newest executions of both machines (all, or those in ``status``), with key, path and
+    outcome: the Standard machine's from Step Functions, the Express one's from its log group."""
     params: dict[str, Any] = {"stateMachineArn": target.state_machine_arn, "maxResults": min(limit, 1000)}
     if status:
         params["statusFilter"] = status
     listed = target.sfn.list_executions(**params)["executions"][:limit]
-    return [describe(target, e["executionArn"]) for e in listed]
+    views = [describe(target, e["executionArn"]) for e in listed]
+    views += [v for v in express_executions(target) if status is None or v.status == status]
+    return sorted(views, key=lambda v: v.started, reverse=True)[:limit]
+
+
+def express_executions(target: Target, hours: int = EXPRESS_HOURS) -> list[ExecutionView]:
+    """The Express machine's executions of the last ``hours``, read from the events it logs."""
+    if target.logs is None or not target.express_log_group:
+        return []
+    since = int((datetime.now(UTC) - timedelta(hours=hours)).timestamp() * 1000)
+    by_arn: dict[str, list[dict[str, Any]]] = {}
+    pages = target.logs.get_paginator("filter_log_events").paginate(
+        logGroupName=target.express_log_group, startTime=since
+    )
+    try:
+        for page in pages:
+            for logged in page["events"]:
+                event = json.loads(logged["message"])
+                by_arn.setdefault(event["execution_arn"], []).append(event)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return []
+        raise
+    return [_express_view(arn, sorted(events, key=lambda e: int(e["id"]))) for arn, events in by_arn.items()]
+
+
+def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
+    started = datetime.fromtimestamp(int(events[0]["event_timestamp"]) / 1000, UTC)
+    state, status, stopped, error, path, outcome = {}, "RUNNING", None, None, "-", None
+    for event in events:
+        details = event.get("details") or {}
+        if event["type"] == "ExecutionStarted":
+            state = json.loads(details.get("input") or "{}")
+        if event["type"].endswith("StateEntered") and details.get("name") in PATH_STATES:
+            path = PATH_STATES[details["name"]] if path == "-" else f"{path}, {PATH_STATES[details['name']]}"
+        if event["type"].endswith("StateExited"):
+            outcome = _outcome(details.get("name"), details.get("output")) or outcome
+            if details.get("name") == "Duplicate":
+                outcome = "duplicate (another execution had it)"
+            if details.get("name") == "ContinueOnStandard":
+                outcome = "continued on the Standard machine"
+        if event["type"] in EXPRESS_TERMINAL:
+            status = EXPRESS_TERMINAL[event["type"]]
+            stopped = datetime.fromtimestamp(int(event["event_timestamp"]) / 1000, UTC)
+            error = details.get("error")
+    return ExecutionView(
+        name=arn.split(":")[7] if arn.count(":") >= 7 else arn,
+        arn=arn,
+        status=status,
+        key=str(state.get("key", "?")),
+        path=path,
+        started=started,
+        stopped=stopped,
+        error=error,
+        outcome=outcome,
+        tier="express",
+    )
+
+
+def _outcome(state_name: str | None, output: str | None) -> str | None:
+    if state_name not in ("Archive", "MoveToFailed"):
+        return None
+    result = json.loads(output or "{}").get("archived" if state_name == "Archive" else "failed")
+    if not result:
+        return None
+    outcome = result.get("location") or result.get("status")
+    if result.get("resolved"):
+        outcome = f"{outcome} (resolved {result['resolved']})"
+    return str(outcome)
 
 
 def describe(target: Target, execution_arn: str) -> ExecutionView:
@@ -70,14 +152,7 @@ def describe(target: Target, execution_arn: str) -> ExecutionView:
         if entered in PATH_STATES:
             path = PATH_STATES[entered]
         exited = event.get("stateExitedEventDetails", {})
-        if exited.get("name") in ("Archive", "MoveToFailed"):
-            result = json.loads(exited.get("output") or "{}").get(
-                "archived" if exited["name"] == "Archive" else "failed"
-            )
-            if result:
-                outcome = result.get("location") or result.get("status")
-                if result.get("resolved"):
-                    outcome = f"{outcome} (resolved {result['resolved']})"
+        outcome = _outcome(exited.get("name"), exited.get("output")) or outcome
     return ExecutionView(
         name=described["name"],
         arn=execution_arn,
@@ -120,9 +195,41 @@ def error_records(target: Target) -> list[dict[str, Any]]:
 def retry(target: Target, execution: str) -> tuple[str, bool]:
     """Start a new execution with ``execution``'s input (its file is found in the failure
     prefix). Returns the new name and whether it was started (False: already running)."""
-    arn = execution if execution.startswith("arn:") else _execution_arn(target, execution)
-    state = json.loads(target.sfn.describe_execution(executionArn=arn)["input"])
+    if ":express:" in execution:
+        state = _express_input(target, execution)
+    else:
+        arn = execution if execution.startswith("arn:") else _execution_arn(target, execution)
+        try:
+            state = json.loads(target.sfn.describe_execution(executionArn=arn)["input"])
+        except ClientError as exc:
+            if error_code(exc) != "ExecutionDoesNotExist" or execution.startswith("arn:"):
+                raise
+            named = [v for v in express_executions(target) if v.name == execution]
+            if not named:
+                raise
+            state = _express_input(target, max(named, key=lambda v: v.started).arn)
     return _start_retry(target, ObjectRef.from_state(state))
+
+
+def _express_input(target: Target, arn: str) -> dict[str, Any]:
+    """An Express execution's input, from its log group (Step Functions keeps none); the retry
+    runs on the Standard machine, as every retry does."""
+    for view_events in _express_events(target, arn):
+        if view_events["type"] == "ExecutionStarted":
+            return dict(json.loads(view_events["details"]["input"]))
+    raise LookupError(f"no ExecutionStarted event for {arn} in {target.express_log_group}")
+
+
+def _express_events(target: Target, arn: str) -> list[dict[str, Any]]:
+    if target.logs is None or not target.express_log_group:
+        raise LookupError("this target has no Express log group to read the execution from")
+    pages = target.logs.get_paginator("filter_log_events").paginate(logGroupName=target.express_log_group)
+    return [
+        event
+        for page in pages
+        for logged in page["events"]
+        if (event := json.loads(logged["message"])).get("execution_arn") == arn
+    ]
 
 
 def redrive(target: Target) -> list[tuple[str, str, bool]]:

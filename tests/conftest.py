@@ -132,6 +132,8 @@ def target(cloud: LocalCloud) -> Target:
         staging_bucket=cloud.config.staging_bucket,
         archive_bucket=cloud.config.archive_bucket,
         state_machine_arn=cloud.state_machine_arn,
+        logs=cloud.client("logs"),
+        express_log_group=cloud.express_log_group,
     )
 
 

@@ -84,6 +84,13 @@ def _size(text: str) -> int:
 @click.option(
     "--multipart-above", default="100MiB", show_default=True, help="Upload API: above this, multipart credentials."
 )
+@click.option(
+    "--small-file-workflow",
+    type=click.Choice(["standard", "express"]),
+    default="standard",
+    show_default=True,
+    help="The machine small files run on (the stack's smallFileWorkflow).",
+)
 @RUNNER
 @IMAGE
 @click.option(
@@ -107,6 +114,7 @@ def up(
     archive_bucket: str,
     large_file_threshold: str,
     multipart_above: str,
+    small_file_workflow: str,
     runner: str,
     image: str,
     function_concurrency: int,
@@ -123,6 +131,7 @@ def up(
         archive_bucket=archive_bucket,
         large_file_threshold_bytes=_size(large_file_threshold),
         presign_max_bytes=_size(multipart_above),
+        small_file_workflow=small_file_workflow,
         runner=runner,
         image=image,
         function_concurrency=function_concurrency,
@@ -142,6 +151,10 @@ def up(
     console.print(f"  staging bucket   {staging_bucket}  (upload here)")
     console.print(f"  archive bucket   {archive_bucket}")
     console.print(f"  state machine    {cloud.state_machine_arn}")
+    console.print(
+        f"  small files run  on the {small_file_workflow.title()} machine"
+        + (f" (its history: log group {cloud.express_log_group})" if small_file_workflow == "express" else "")
+    )
     console.print(f"  functions run    in local execution environments, up to {function_concurrency} each")
     console.print(f"  Batch jobs run   {cloud.batch.runner.description if cloud.batch else '?'}")
     console.print("  permissions      each function, job and the state machine act with its deployed role")
@@ -187,10 +200,11 @@ def demo(port: int, timeout: float, runner: str, image: str) -> None:
 )
 @click.option("--limit", default=25, show_default=True)
 def status(endpoint: str, stack: str | None, region: str | None, status_filter: str | None, limit: int) -> None:
-    """Executions, newest first: the file, the path it took and where it ended."""
+    """Executions of both machines, newest first: the file, the tier and path it took and where it
+    ended (Express executions from their log group, the last 24 hours)."""
     target = resolve(endpoint, stack, region)
     views = _call(lambda: operations.executions(target, status_filter, limit))
-    table = Table("file", "path", "status", "ended in", "seconds", "error")
+    table = Table("file", "tier", "path", "status", "ended in", "seconds", "error")
     # `retry` takes the name: it is never cut short, whatever the terminal's width.
     longest = max((len(view.name) for view in views), default=10)
     table.columns.insert(0, Column("execution", no_wrap=True, min_width=longest, overflow="ignore"))
@@ -198,6 +212,7 @@ def status(endpoint: str, stack: str | None, region: str | None, status_filter: 
         table.add_row(
             view.name,
             view.key,
+            view.tier,
             view.path,
             view.status,
             view.outcome or "-",

@@ -31,6 +31,8 @@ def local_target(
         staging_bucket=staging,
         archive_bucket=archive,
         state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}",
+        logs=boto3.client("logs", **kwargs),
+        express_log_group=f"/aws/vendedlogs/states/{machine}-express-executions",
     )
 
 
@@ -48,6 +50,8 @@ def stack_target(stack: str, region: str | None = None) -> Target:
             staging_bucket=outputs["StagingBucketName"],
             archive_bucket=outputs["ArchiveBucketName"],
             state_machine_arn=outputs["StateMachineArn"],
+            logs=session.client("logs"),
+            express_log_group=outputs.get("ExpressLogGroupName"),
             layout=ArchiveLayout(
                 originals=outputs.get("OriginalsPrefix", "originals/"),
                 outputs=outputs.get("OutputsPrefix", "outputs/"),

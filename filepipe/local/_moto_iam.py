@@ -46,6 +46,7 @@ from urllib.parse import quote, unquote
 
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
+from moto.dynamodb.responses import DynamoHandler
 from moto.iam import access_control
 from moto.iam.access_control import AssumedRoleAccessKey, IAMPolicy, IAMRequest, S3IAMRequest
 from moto.iam.models import iam_backends
@@ -503,6 +504,12 @@ def _sqs_resource(self: Any) -> str:
     return f"arn:aws:sqs:{self.region}:{self.current_account}:{name}" if name else "*"
 
 
+def _dynamodb_resource(self: Any) -> str:
+    """The table a DynamoDB call names (moto checked ``*``, so no table-scoped grant matched)."""
+    name = self._get_param("TableName")
+    return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{name}" if name else "*"
+
+
 _original_assume_role = sts_responses.TokenResponse.assume_role
 
 
@@ -548,4 +555,5 @@ def apply() -> None:
     s3_responses.S3Response.key_response = _key_response  # type: ignore[method-assign]
     StepFunctionResponse._determine_resource = _stepfunctions_resource  # type: ignore[attr-defined]
     sqs_responses.SQSResponse._determine_resource = _sqs_resource  # type: ignore[method-assign]
+    DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
     sts_responses.TokenResponse.assume_role = _assume_role  # type: ignore[method-assign]

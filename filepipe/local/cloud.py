@@ -21,6 +21,8 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from moto.core.model_instances import reset_model_data
+from moto.dynamodb.models import dynamodb_backends
+from moto.logs.models import logs_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.s3.models import s3_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
@@ -55,7 +57,14 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CREDENTIALS = DEVELOPER_KEY
 """What the developer, the CLI and the tests sign with: the account's administrator."""
-SERVICES_RESET: tuple[Any, ...] = (s3_backends, sqs_backends, stepfunctions_backends, stepfunctions_parser_backends)
+SERVICES_RESET: tuple[Any, ...] = (
+    s3_backends,
+    sqs_backends,
+    stepfunctions_backends,
+    stepfunctions_parser_backends,
+    dynamodb_backends,
+    logs_backends,
+)
 """What :meth:`LocalCloud.reset` empties; IAM and STS stay, so warm environments keep working."""
 
 FUNCTIONS = {
@@ -93,6 +102,10 @@ class LocalConfig:
     """Uploads up to this size get a presigned PUT from the upload API; larger ones multipart credentials."""
     upload_part_size: int = 16 * MiB
     state_machine_name: str = "filepipe"
+    small_file_workflow: str = "standard"
+    """Where files at or below the threshold run: ``standard`` or ``express`` (the stack's
+    ``smallFileWorkflow``); both machines exist either way."""
+    claims_table: str = "filepipe-claims"
     queue_name: str = "filepipe-intake"
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
     grants: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
@@ -121,6 +134,9 @@ class LocalCloud:
         self._saved_moto_port: str | None = None
         self.port = self.config.port
         self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
+        self.express_state_machine_arn = f"{self.state_machine_arn}-express"
+        self.express_log_group = f"/aws/vendedlogs/states/{self.config.state_machine_name}-express-executions"
+        self.claims_table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.config.claims_table}"
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
         self.identities = LocalIdentities(self.names(), self.config.grants)
         self.queue_url = ""
@@ -212,6 +228,7 @@ class LocalCloud:
             self.batch.jobs.clear()
             self.batch.capacity = None
         self.lambdas.invocations.clear()
+        self.lambdas.metrics.clear()
         self.lambdas.restore_configuration()
         if self.create_users():
             self.lambdas.environment = self.handler_environment() | self.aws_environment()
@@ -248,6 +265,8 @@ class LocalCloud:
             buckets={"staging": self.config.staging_bucket, "archive": self.config.archive_bucket},
             prefixes=prefixes | {"uploads": UPLOAD_PREFIX},
             state_machine_arn=self.state_machine_arn,
+            express_state_machine_arn=self.express_state_machine_arn,
+            claims_table_arn=self.claims_table_arn,
             queue_arn=self.queue_arn,
             function_arns={role: self.lambdas.arn(function.name) for role, function in FUNCTIONS.items()},
             job_queue_arn=self.job_queue_arn,
@@ -267,6 +286,18 @@ class LocalCloud:
             "JobDefinitionArn": self.job_definition_arn,
         }
 
+    def express_definition_values(self) -> dict[str, str | int]:
+        """The Express definition's placeholders (stack/workflow.py's ``express_substitutions``)."""
+        keep = (
+            "Partition",
+            "LargeFileThresholdBytes",
+            "TransformFunctionArn",
+            "ArchiveFunctionArn",
+            "FailureFunctionArn",
+        )
+        values = self.definition_values()
+        return {name: values[name] for name in keep} | {"StandardStateMachineArn": self.state_machine_arn}
+
     def redefine(self, **values: str | int) -> None:
         """Update the state machine with some placeholders changed, as a deploy with other context
         values would (``redefine(BatchTaskTimeoutSeconds=5)``); :meth:`reset` restores them."""
@@ -274,6 +305,12 @@ class LocalCloud:
         self.client("stepfunctions").update_state_machine(
             stateMachineArn=self.state_machine_arn, definition=json.dumps(definition)
         )
+
+    def use_small_file_workflow(self, kind: str) -> None:
+        """Where the trigger sends small files from now on, as a deploy with another
+        ``smallFileWorkflow`` would (``express`` or ``standard``); :meth:`reset` undoes it."""
+        arn = self.express_state_machine_arn if kind == "express" else ""
+        self.lambdas.update_environment(FUNCTIONS["trigger"].name, {"EXPRESS_STATE_MACHINE_ARN": arn})
 
     def handler_environment(self) -> dict[str, str]:
         """What the stack gives every function (stack/compute.py), plus the trigger's ARN."""
@@ -291,6 +328,12 @@ class LocalCloud:
             "REPORTS_PREFIX": layout.reports,
             "RESOLVED_PREFIX": layout.resolved,
             "STATE_MACHINE_ARN": self.state_machine_arn,
+            "EXPRESS_STATE_MACHINE_ARN": (
+                self.express_state_machine_arn if self.config.small_file_workflow == "express" else ""
+            ),
+            "LARGE_FILE_THRESHOLD_BYTES": str(self.config.large_file_threshold_bytes),
+            "CLAIMS_TABLE": self.config.claims_table,
+            "EXPRESS_LOG_GROUP": self.express_log_group,
             "UPLOAD_ROLE_ARN": self.identities.names.role_arn("upload"),
             "PRESIGN_MAX_BYTES": str(self.config.presign_max_bytes),
             "UPLOAD_PREFIX": UPLOAD_PREFIX,
@@ -307,8 +350,8 @@ class LocalCloud:
         """The job definition's environment, and how to reach this endpoint."""
         env = self.handler_environment()
         for name in list(env):
-            if name == "STATE_MACHINE_ARN" or name.startswith(
-                ("UPLOAD_", "PRESIGN_", "MAX_UPLOAD_", "USER_POOL_", "COGNITO_")
+            if name in ("STATE_MACHINE_ARN", "LARGE_FILE_THRESHOLD_BYTES") or name.startswith(
+                ("UPLOAD_", "PRESIGN_", "MAX_UPLOAD_", "USER_POOL_", "COGNITO_", "EXPRESS_STATE_")
             ):
                 env.pop(name)
         return env | self.aws_environment()
@@ -414,6 +457,36 @@ class LocalCloud:
             definition=json.dumps(definition),
             roleArn=self.identities.names.role_arn("state_machine"),
             type="STANDARD",
+        )
+        logs = self.client("logs")
+        logs.create_log_group(logGroupName=self.express_log_group)
+        express = state_machine.render(self.express_definition_values(), state_machine.express_template())
+        sfn.create_state_machine(
+            name=self.express_state_machine_arn.rsplit(":", 1)[1],
+            definition=json.dumps(express),
+            roleArn=self.identities.names.role_arn("express_state_machine"),
+            type="EXPRESS",
+            loggingConfiguration={
+                "level": "ALL",
+                "includeExecutionData": True,
+                "destinations": [
+                    {
+                        "cloudWatchLogsLogGroup": {
+                            "logGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{self.express_log_group}:*"
+                        }
+                    }
+                ],
+            },
+        )
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName=config.claims_table,
+            AttributeDefinitions=[{"AttributeName": "version", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "version", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName=config.claims_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
         )
 
 

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from filepipe.local.cloud import LocalCloud, LocalConfig
-from filepipe.operations import ExecutionView, Target, describe
+from filepipe.operations import ExecutionView, Target, describe, express_executions
 from filepipe.storage import MiB
 
 DEMO_THRESHOLD = 1 * MiB
@@ -31,6 +31,8 @@ class Sample:
     """The path it must take: ``lambda`` or ``batch``."""
     ends: str
     """Where it must end: ``archived`` or ``failed``."""
+    tier: str = "express"
+    """The machine that must run it: small files the Express one, large ones the Standard one."""
 
 
 def samples(threshold: int = DEMO_THRESHOLD) -> list[Sample]:
@@ -38,7 +40,7 @@ def samples(threshold: int = DEMO_THRESHOLD) -> list[Sample]:
     cities = "city,country,population\nLagos,Nigeria,15388000\nLima,Peru,10883000\nOslo,Norway,709000\n"
     return [
         Sample("samples/cities.csv", cities.encode(), "lambda", "archived"),
-        Sample("samples/sensor readings.csv", _large_csv(threshold + threshold // 2), "batch", "archived"),
+        Sample("samples/sensor readings.csv", _large_csv(threshold + threshold // 2), "batch", "archived", "standard"),
         Sample("samples/broken.csv", b"id,name\n1,ann\n2,bob,unexpected\n", "lambda", "failed"),
         Sample(
             "samples/Q3 résumé + notes ✓.txt",
@@ -85,6 +87,7 @@ class Progress:
             and self.ended == self.sample.ends
             and self.view is not None
             and self.view.path == self.sample.path
+            and self.view.tier == self.sample.tier
         )
 
 
@@ -92,20 +95,27 @@ def run_demo(
     console: Console, port: int = 0, timeout: float = 180, runner: str = "auto", image: str | None = None
 ) -> int:
     """Start the local cloud, upload the samples, follow them; 0 when each ended where expected."""
-    config = LocalConfig(port=port, large_file_threshold_bytes=DEMO_THRESHOLD, runner=runner)
+    config = LocalConfig(
+        port=port, large_file_threshold_bytes=DEMO_THRESHOLD, runner=runner, small_file_workflow="express"
+    )
     if image:
         config = replace(config, image=image)
     console.print("[bold]filepipe demo[/]: the whole pipeline on this machine, no AWS account")
     with LocalCloud(config) as cloud:
         console.print(f"  local cloud at [cyan]{cloud.endpoint}[/] (S3, SQS, Step Functions)")
         console.print(f"  Batch jobs run as: {cloud.batch.runner.description if cloud.batch else '?'}")
-        console.print(f"  large-file threshold lowered to {DEMO_THRESHOLD // 1024} KiB for the demo\n")
+        console.print(f"  large-file threshold lowered to {DEMO_THRESHOLD // 1024} KiB for the demo")
+        console.print(
+            "  small files run on the Express machine (smallFileWorkflow=express), large ones on the Standard\n"
+        )
         target = Target(
             s3=cloud.client("s3"),
             sfn=cloud.client("stepfunctions"),
             staging_bucket=config.staging_bucket,
             archive_bucket=config.archive_bucket,
             state_machine_arn=cloud.state_machine_arn,
+            logs=cloud.client("logs"),
+            express_log_group=cloud.express_log_group,
         )
         progress = [_upload(target, sample) for sample in samples()]
         deadline = time.monotonic() + timeout
@@ -147,6 +157,10 @@ def _poll(target: Target, progress: list[Progress]) -> None:
             entry.state = entry.view.status.lower()
         else:
             entry.state = "running: " + _current_state(target, execution["executionArn"])
+    for view in express_executions(target):
+        entry = by_key.get(view.key)
+        if entry is not None and not entry.done and view.status in TERMINAL:
+            entry.view, entry.state = view, view.status.lower()
 
 
 def _current_state(target: Target, arn: str) -> str:
@@ -163,13 +177,19 @@ def _table(progress: list[Progress], final: bool) -> Table:
     columns: list[tuple[str, Callable[[Progress], str]]] = [
         ("file", lambda p: p.sample.key),
         ("size", lambda p: _size(len(p.sample.body))),
+        ("tier", lambda p: p.view.tier if p.view else "-"),
         ("path", lambda p: p.view.path if p.view else "-"),
         ("status", lambda p: p.view.status if p.view else p.state),
         ("ended in", lambda p: (p.view.outcome or "-") if p.view else "-"),
         ("seconds", lambda p: f"{p.view.seconds:.1f}" if p.view and p.view.seconds is not None else "-"),
     ]
     if final:
-        columns.append(("expected", lambda p: "yes" if p.as_expected else f"no: {p.sample.path}/{p.sample.ends}"))
+        columns.append(
+            (
+                "expected",
+                lambda p: "yes" if p.as_expected else f"no: {p.sample.tier}/{p.sample.path}/{p.sample.ends}",
+            )
+        )
     for name, _ in columns:
         table.add_column(name)
     for entry in progress:

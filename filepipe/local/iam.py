@@ -44,6 +44,8 @@ class LocalNames:
     buckets: Mapping[str, str]
     prefixes: Mapping[str, str]
     state_machine_arn: str
+    express_state_machine_arn: str
+    claims_table_arn: str
     queue_arn: str
     function_arns: Mapping[str, str]
     job_queue_arn: str
@@ -72,6 +74,8 @@ class LocalNames:
         arns = {
             "state_machine": machine,
             "executions": f"{machine.replace(':stateMachine:', ':execution:')}:*",
+            "express_state_machine": self.express_state_machine_arn,
+            "claims_table": self.claims_table_arn,
             "queue": self.queue_arn,
             "job_queue": self.job_queue_arn,
             "job_definition": self.job_definition_arn,

@@ -12,6 +12,7 @@ environment. An invocation past the function's timeout is killed the same way
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -33,6 +34,9 @@ from filepipe.local.processes import REPOSITORY_ROOT, child_environment
 
 _log = logging.getLogger(__name__)
 
+EMF_PREFIX = b'{"_aws":'
+"""How a line in CloudWatch's embedded metric format starts (Powertools Metrics prints them)."""
+METRICS_KEPT = 10_000
 Interceptor = Callable[[str, Any], None]
 """Called in the local cloud's process before each invocation with (function name, event);
 raising fails the invocation with that exception. Tests use it to inject faults."""
@@ -71,7 +75,12 @@ class ExecutionEnvironment:
     """One runtime process for one function."""
 
     def __init__(
-        self, function: LocalFunction, env: Mapping[str, str], generation: int = 0, expires: datetime | None = None
+        self,
+        function: LocalFunction,
+        env: Mapping[str, str],
+        generation: int = 0,
+        expires: datetime | None = None,
+        on_metrics: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.function, self.generation, self.expires = function, generation, expires
         """``expires``: when the role credentials it was started with end."""
@@ -79,9 +88,26 @@ class ExecutionEnvironment:
             [sys.executable, "-m", "filepipe.lambda_runtime", function.handler],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=dict(env),
             cwd=REPOSITORY_ROOT,
         )
+        self._output = threading.Thread(target=self._route_output, args=(on_metrics,), daemon=True)
+        self._output.start()
+
+    def _route_output(self, on_metrics: Callable[[dict[str, Any]], None] | None) -> None:
+        """What the handler prints: lines in CloudWatch's embedded metric format are metrics (as
+        CloudWatch Logs extracts them in AWS), the rest goes on to this process's stderr."""
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            if line.startswith(EMF_PREFIX):
+                with contextlib.suppress(ValueError):
+                    if on_metrics is not None:
+                        on_metrics(json.loads(line))
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.buffer.write(line)
+                sys.stderr.buffer.flush()
 
     def invoke(self, event: Any, context: dict[str, Any]) -> dict[str, Any]:
         """The runtime's reply: ``{"result": ...}`` or ``{"error": <payload>}``."""
@@ -156,6 +182,9 @@ class ExecutionEnvironment:
             self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
+        self._output.join(timeout=5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 class LocalLambda:
@@ -176,6 +205,8 @@ class LocalLambda:
         self.interceptors: list[Interceptor] = []
         self.invocations: dict[str, int] = {}
         self.environments_started: dict[str, int] = {}
+        self.metrics: collections.deque[dict[str, Any]] = collections.deque(maxlen=METRICS_KEPT)
+        """The latest embedded-format metric records the functions emitted, oldest first."""
 
     def add(self, function: LocalFunction, concurrency: int = 4) -> str:
         """Register a function that runs at most ``concurrency`` invocations at once."""
@@ -279,7 +310,7 @@ class LocalLambda:
         if warm is not None:
             return warm
         variables, expires = self._variables(function)
-        return ExecutionEnvironment(function, variables, generation, expires)
+        return ExecutionEnvironment(function, variables, generation, expires, self.metrics.append)
 
     def _checkin(self, env: ExecutionEnvironment) -> None:
         with self._lock:

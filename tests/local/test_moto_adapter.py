@@ -543,3 +543,23 @@ def boto3_session(key: str, secret: str) -> Any:
     import boto3
 
     return boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1")
+
+
+def test_moto_still_runs_an_express_machine_as_a_standard_one() -> None:
+    """Why _patch_express_executions exists: moto keeps Express execution names unique (AWS starts
+    a second execution), gives them Standard ARNs and describes them; drop it when this fails."""
+    from moto import mock_aws
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+        machine = backend.create_state_machine(
+            name="canary", definition=definition, roleArn="arn:aws:iam::123456789012:role/r", sm_type="EXPRESS"
+        )
+        first = _moto_adapter._original_start_execution(backend, machine.arn, "same", "{}")
+        with contextlib.suppress(Exception):
+            _moto_adapter._original_start_execution(backend, machine.arn, "same", "{}")
+        assert len(machine.executions) == 1, "moto deduplicated the Express execution's name"
+        assert ":execution:canary:same" in first.exec_arn
+        assert _moto_adapter._original_describe_execution(backend, first.exec_arn) is first
