@@ -4,7 +4,7 @@ queue's age, dead letters, and both machines' executions."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
@@ -15,6 +15,8 @@ from constructs import Construct
 
 STALLED_INTAKE_SECONDS = 900
 METRICS_NAMESPACE = "filepipe"
+BATCH_INTEGRATION = f"arn:{Aws.PARTITION}:states:::batch:submitJob.sync"
+"""Step Functions publishes each service integration's metrics under the task's resource ARN."""
 
 
 class Monitoring(Construct):
@@ -136,6 +138,29 @@ class Monitoring(Construct):
                 left=executions(standard, "standard") + executions(express, "express"),
                 width=8,
             ),
+        )
+        batch = {"ServiceIntegrationResourceArn": BATCH_INTEGRATION}
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Batch jobs (the large-file path, as Step Functions ran them)",
+                left=[
+                    cw.Metric(
+                        namespace="AWS/States",
+                        metric_name=name,
+                        dimensions_map=batch,
+                        statistic="Sum",
+                        period=period,
+                        label=label,
+                    )
+                    for name, label in (
+                        ("ServiceIntegrationsScheduled", "submitted"),
+                        ("ServiceIntegrationsSucceeded", "succeeded"),
+                        ("ServiceIntegrationsFailed", "failed"),
+                        ("ServiceIntegrationsTimedOut", "timed out (no capacity)"),
+                    )
+                ],
+                width=24,
+            )
         )
         return dashboard
 

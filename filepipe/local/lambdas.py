@@ -97,17 +97,19 @@ class ExecutionEnvironment:
 
     def _route_output(self, on_metrics: Callable[[dict[str, Any]], None] | None) -> None:
         """What the handler prints: lines in CloudWatch's embedded metric format are metrics (as
-        CloudWatch Logs extracts them in AWS), the rest goes on to this process's stderr."""
+        CloudWatch Logs extracts them in AWS); the rest goes on to this process's stderr, at the
+        descriptor, as if the environment wrote there itself. Reads to the end whatever happens,
+        so the handler never blocks on a full pipe."""
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            if line.startswith(EMF_PREFIX):
-                with contextlib.suppress(ValueError):
+            try:
+                if line.startswith(EMF_PREFIX):
                     if on_metrics is not None:
                         on_metrics(json.loads(line))
+                else:
+                    os.write(2, line)
+            except Exception:  # a malformed metric line or a closed stderr must not stop the reading
                 continue
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.buffer.write(line)
-                sys.stderr.buffer.flush()
 
     def invoke(self, event: Any, context: dict[str, Any]) -> dict[str, Any]:
         """The runtime's reply: ``{"result": ...}`` or ``{"error": <payload>}``."""

@@ -281,6 +281,7 @@ def test_the_dashboard_shows_both_tiers(synth: Synthesized) -> None:
         "ApproximateAgeOfOldestMessage",
         "ApproximateNumberOfMessagesVisible",
         "ExecutionsStarted",
+        "ServiceIntegrationsTimedOut",
     )
     for wanted in wanted_metrics:
         assert wanted in body, wanted
