@@ -68,7 +68,9 @@ class Named:
     """One of the pipeline's other resources.
 
     ``kind`` is one of: ``state_machine``; ``executions`` (of that state machine);
-    ``express_state_machine`` (the Express tier's); ``claims_table`` (DynamoDB); ``queue``
+    ``express_state_machine`` (the Express tier's); ``backfill_state_machine`` and
+    ``backfill_map_executions`` (its Distributed Map's child executions); ``claims_table``
+    (DynamoDB); ``queue``
     (intake); ``function`` and ``role`` (``name`` says which); ``job_queue``; ``job_definition``;
     ``jobs`` (any Batch job: their IDs are made at submit time); ``batch_sync_rule``; ``any``
     (for actions with no resource-level permissions).
@@ -126,6 +128,9 @@ PRINCIPALS: dict[str, Principal] = {
             (
                 Grant(CONSUME_QUEUE, (Named("queue"),)),
                 Grant(("states:StartExecution",), (Named("state_machine"), Named("express_state_machine"))),
+                # A backfill's listed objects: the current version of each (HEAD; 404 when gone).
+                Grant(("s3:GetObject",), (Objects("staging"),)),
+                Grant(("s3:ListBucket",), (Bucket("staging"),)),
             ),
         ),
         Principal(
@@ -233,6 +238,24 @@ PRINCIPALS: dict[str, Principal] = {
                 ),
                 Grant(("states:StartExecution",), (Named("state_machine"),)),
             ),
+        ),
+        Principal(
+            "backfill_state_machine",
+            "states.amazonaws.com",
+            "filepipe: lists staging and hands the trigger batches of objects to start (backfill, sweep)",
+            (
+                Grant(("s3:ListBucket",), (Bucket("staging"),)),
+                Grant(("lambda:InvokeFunction",), (Named("function", "trigger"),)),
+                # A Distributed Map runs its batches as child executions of this machine.
+                Grant(("states:StartExecution",), (Named("backfill_state_machine"),)),
+                Grant(("states:DescribeExecution", "states:StopExecution"), (Named("backfill_map_executions"),)),
+            ),
+        ),
+        Principal(
+            "sweep_schedule",
+            "scheduler.amazonaws.com",
+            "filepipe: the sweep's schedule starts the backfill machine",
+            (Grant(("states:StartExecution",), (Named("backfill_state_machine"),)),),
         ),
     )
 }

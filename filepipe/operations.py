@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from filepipe.config import ArchiveLayout, Settings
-from filepipe.errors import DeploymentError, error_code
+from filepipe.errors import DeploymentError, error_code, is_transient
 from filepipe.events import ObjectRef, retry_name
 from filepipe.moves import locate, read_error_record
 from filepipe.trigger import start_once
@@ -41,6 +41,7 @@ class Target:
     logs: Any = None
     """A CloudWatch Logs client, to read the Express machine's executions (their only history)."""
     express_log_group: str | None = None
+    backfill_state_machine_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -306,3 +307,46 @@ def _execution_arn(target: Target, name: str) -> str:
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+@dataclass(frozen=True)
+class BackfillProgress:
+    """A backfill's execution and its Map Run's item counts (objects listed and started)."""
+
+    execution_arn: str
+    status: str
+    items: dict[str, int]
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status != "RUNNING"
+
+
+def start_backfill(target: Target, prefix: str = "", older_than_seconds: int = 0, reason: str = "backfill") -> str:
+    """Start the backfill machine over ``prefix`` of staging; its execution ARN. Each object is
+    started as its upload's event would have been, so what already ran starts nothing new."""
+    if not target.backfill_state_machine_arn:
+        raise DeploymentError("this pipeline has no backfill state machine (deployed before issue 17?)")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    name = f"{reason}-{stamp}"
+    payload = {"prefix": prefix, "olderThanSeconds": older_than_seconds, "reason": reason}
+    started = target.sfn.start_execution(
+        stateMachineArn=target.backfill_state_machine_arn, name=name, input=json.dumps(payload)
+    )
+    return str(started["executionArn"])
+
+
+def backfill_progress(target: Target, execution_arn: str) -> BackfillProgress:
+    described = target.sfn.describe_execution(executionArn=execution_arn)
+    runs = target.sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
+    items: dict[str, int] = {}
+    if runs:
+        try:
+            counts = target.sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["itemCounts"]
+        except ClientError as exc:
+            if not is_transient(exc):
+                raise
+            counts = {}  # a Map Run just begun may not answer yet; the next poll asks again
+        items = {k: int(v) for k, v in counts.items() if k in ("total", "succeeded", "failed", "running", "pending")}
+    return BackfillProgress(execution_arn, described["status"], items, described.get("error"))

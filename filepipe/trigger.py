@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from filepipe.backfill import parse_listing_batch, refs_to_start
 from filepipe.errors import MalformedEvent, error_code, is_transient
 from filepipe.events import ObjectRef, execution_name, load_body, parse_notification, parse_sqs_event
 
@@ -26,6 +27,8 @@ class TriggerReport:
     duplicates: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     failed_message_ids: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Listed objects not started (too young for the sweep, or gone since the listing)."""
 
     def batch_response(self) -> dict[str, Any]:
         """The SQS partial-batch response (ReportBatchItemFailures)."""
@@ -47,6 +50,18 @@ class Trigger:
     ) -> None:
         self._sfn, self._arn, self._log = sfn, state_machine_arn, log
         self._express_arn, self._express_max_bytes = express_arn, express_max_bytes
+
+    def handle_listing(self, s3: Any, event: dict[str, Any]) -> TriggerReport:
+        """A backfill's (or the sweep's) batch of listed objects: each started as its upload's
+        event would have started it (``filepipe.backfill``)."""
+        batch = parse_listing_batch(event)
+        refs, skipped = refs_to_start(s3, batch)
+        report = TriggerReport(skipped=skipped)
+        for ref in refs:
+            self.start(ref, report)
+        if batch.reason == "sweep" and report.started:
+            self._log.warning("the sweep started files no event had started", extra={"started": report.started})
+        return report
 
     def machine_for(self, ref: ObjectRef) -> str:
         """The Express machine for a small file when the stack has one; else the Standard one."""

@@ -80,6 +80,12 @@ class PipelineConfig:
     the Standard machine, each with its history in the console) or ``express`` (an Express machine
     from the same definition, about a seventh of the cost per small file; large files, retries and
     handovers stay on the Standard one). The README's cost table says when to switch."""
+    sweep_every_minutes: int = 0
+    """``sweepEveryMinutes``: how often the sweep looks for staging objects no execution took (a
+    lost event); 0 (the default) leaves its schedule disabled."""
+    sweep_older_than_minutes: int = 60
+    """``sweepOlderThanMinutes``: how old an object in staging must be for the sweep to start it
+    (longer than a file takes to process: staging is empty once files are processed)."""
     upload_auth: str = "cognito"
     """``uploadAuth``: how the upload API authorizes callers: ``cognito`` (the stack's user pool,
     which the page signs in to), ``iam`` (SigV4, for machine clients) or ``jwt`` (another issuer)."""
@@ -125,6 +131,8 @@ class PipelineConfig:
             raise ValueError("movesTimeoutSeconds must be between 1 and 900")
         if min(self.archive_noncurrent_version_expiration_days, self.failure_history_days) < 1:
             raise ValueError("archiveNoncurrentVersionExpirationDays and failureHistoryDays must be >= 1")
+        if self.sweep_every_minutes < 0 or self.sweep_older_than_minutes < 1:
+            raise ValueError("sweepEveryMinutes must be >= 0 and sweepOlderThanMinutes >= 1")
         if self.small_file_workflow not in ("express", "standard"):
             raise ValueError("smallFileWorkflow must be 'express' or 'standard'")
         if self.upload_auth not in ("cognito", "iam", "jwt"):

@@ -33,6 +33,7 @@ class Monitoring(Construct):
         dead_letter_queue: sqs.IQueue,
         functions: dict[str, lambda_.IFunction],
         alarm_topic_arn: str | None,
+        backfill_state_machine: sfn.StateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarms: list[cw.Alarm] = []
@@ -57,6 +58,23 @@ class Monitoring(Construct):
             "ExpressExecutionsTimedOut",
             express_state_machine.metric_timed_out(period=period, statistic="Sum"),
             "An Express execution hit the five-minute limit (its file is still in staging).",
+        )
+        self._alarm(
+            "SweepFoundFiles",
+            cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="FilesStartedFromListing",
+                dimensions_map={"reason": "sweep", "service": "filepipe-trigger"},
+                statistic="Sum",
+                period=period,
+            ),
+            "The sweep found files in staging that no execution had taken (a lost event): they are started now; "
+            "look for why their events did not arrive.",
+        )
+        self._alarm(
+            "BackfillsFailed",
+            backfill_state_machine.metric_failed(period=period, statistic="Sum"),
+            "A backfill or sweep execution failed (more than 5% of its objects could not be started).",
         )
         self._alarm(
             "DeadLetters",

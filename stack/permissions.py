@@ -37,6 +37,8 @@ class StackResources:
     """Area name -> prefix (``originals`` -> ``originals/``), from the configuration."""
     state_machine: sfn.StateMachine | None = None
     express_state_machine: sfn.StateMachine | None = None
+    backfill_state_machine_name: str | None = None
+    """By name, not by reference: the machine's own role names it (a reference would be circular)."""
     claims_table: dynamodb.ITable | None = None
     queue: sqs.IQueue | None = None
     functions: dict[str, lambda_.IFunction] = field(default_factory=dict)
@@ -74,6 +76,18 @@ class StackResources:
                 _known(self.express_state_machine, "Express state machine").state_machine_arn
             ),
             "claims_table": lambda: _known(self.claims_table, "claims table").table_arn,
+            "backfill_state_machine": lambda: stack.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=_known(self.backfill_state_machine_name, "backfill state machine"),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+            "backfill_map_executions": lambda: stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{_known(self.backfill_state_machine_name, 'backfill state machine')}/*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
             "queue": lambda: _known(self.queue, "queue").queue_arn,
             "job_queue": lambda: _known(self.job_queue, "job queue").job_queue_arn,
             "job_definition": lambda: _known(self.job_definition, "job definition").job_definition_arn,

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from stack.backfill import Backfill
 from stack.buckets import Buckets
 from stack.claims import ClaimsTable
 from stack.compute import Compute
@@ -46,6 +47,9 @@ class FilepipeStack(Stack):
             express_state_machine=self.workflow.express_state_machine,
             config=config,
         )
+        self.backfill = Backfill(
+            self, "Backfill", compute=self.compute, trigger_function=self.intake.trigger_function, config=config
+        )
         self.upload_api = UploadApi(
             self,
             "UploadApi",
@@ -69,6 +73,7 @@ class FilepipeStack(Stack):
                 "UploadApi": self.upload_api.function,
             },
             alarm_topic_arn=config.alarm_topic_arn,
+            backfill_state_machine=self.backfill.state_machine,
         )
         self._outputs()
         acknowledge_findings(self)
@@ -82,6 +87,7 @@ class FilepipeStack(Stack):
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,
             "ExpressStateMachineArn": self.workflow.express_state_machine.state_machine_arn,
             "ExpressLogGroupName": self.workflow.express_log_group.log_group_name,
+            "BackfillStateMachineArn": self.backfill.state_machine.state_machine_arn,
             "SmallFileWorkflow": self.config.small_file_workflow,
             "JobQueueArn": self.compute.job_queue.job_queue_arn,
             "UploadApiUrl": self.upload_api.api.api_endpoint,

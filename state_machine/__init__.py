@@ -21,6 +21,8 @@ from typing import Any
 from filepipe.claims import EXPRESS_LIMIT_SECONDS, EXPRESS_TRANSFORM_SECONDS
 
 DEFINITION_PATH = Path(__file__).with_name("definition.asl.json")
+BACKFILL_PATH = Path(__file__).with_name("backfill.asl.json")
+"""The backfill (and sweep) machine: a Distributed Map over a staging listing (``filepipe.backfill``)."""
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 _BARE_PLACEHOLDER = re.compile(r'(?<=")\s*:\s*\$\{([A-Za-z][A-Za-z0-9]*)\}')
 """A placeholder standing for a whole JSON value (a number), not inside a string."""
@@ -40,6 +42,11 @@ EXPRESS_RETRY_MAX_DELAY_SECONDS = 4
 def template() -> str:
     """The definition's text, placeholders and all."""
     return DEFINITION_PATH.read_text(encoding="utf-8")
+
+
+def backfill_template() -> str:
+    """The backfill machine's definition, placeholders and all."""
+    return BACKFILL_PATH.read_text(encoding="utf-8")
 
 
 def placeholders(text: str | None = None) -> set[str]:
@@ -158,8 +165,10 @@ def worst_case_seconds(definition: dict[str, Any]) -> float:
 
 
 __all__ = [
+    "BACKFILL_PATH",
     "DEFINITION_PATH",
     "EXPRESS_LIMIT_SECONDS",
+    "backfill_template",
     "express_definition",
     "express_template",
     "placeholders",

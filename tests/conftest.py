@@ -134,6 +134,7 @@ def target(cloud: LocalCloud) -> Target:
         state_machine_arn=cloud.state_machine_arn,
         logs=cloud.client("logs"),
         express_log_group=cloud.express_log_group,
+        backfill_state_machine_arn=cloud.backfill_state_machine_arn,
     )
 
 

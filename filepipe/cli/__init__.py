@@ -236,6 +236,46 @@ def list_files(endpoint: str, stack: str | None, region: str | None) -> None:
 
 @main.command()
 @target_options
+@click.option("--prefix", default="", help="Only objects under this prefix of staging (default: all).")
+@click.option(
+    "--older-than",
+    "older_than_minutes",
+    default=0,
+    type=click.IntRange(0),
+    help="Only objects at least this many minutes old (the sweep uses the stack's sweepOlderThanMinutes).",
+)
+@click.option("--no-wait", is_flag=True, help="Start it and return; watch it in the console (its Map Run).")
+def backfill(
+    endpoint: str, stack: str | None, region: str | None, prefix: str, older_than_minutes: int, no_wait: bool
+) -> None:
+    """Process files already in staging that no event started (made before the stack, or lost):
+    a Distributed Map over the listing starts each as its upload would have. Already started
+    files start nothing new."""
+    target = resolve(endpoint, stack, region)
+    arn = _call(lambda: operations.start_backfill(target, prefix, older_than_minutes * 60))
+    console.print(f"backfill started: {arn}")
+    if no_wait:
+        return
+    with console.status("listing and starting…") as shown:
+        while not (progress := _call(lambda: operations.backfill_progress(target, arn))).done:
+            items = progress.items
+            shown.update(
+                f"listed {items.get('total', 0)}, started {items.get('succeeded', 0)}, "
+                f"failed {items.get('failed', 0)}, running {items.get('running', 0)}"
+            )
+            time.sleep(1)
+    items = progress.items
+    console.print(
+        f"{progress.status.lower()}: {items.get('total', 0)} objects listed, {items.get('succeeded', 0)} handed "
+        f"to the pipeline, {items.get('failed', 0)} failed" + (f" ({progress.error})" if progress.error else "")
+    )
+    console.print("`filepipe status` follows the files themselves.")
+    if progress.status != "SUCCEEDED":
+        sys.exit(1)
+
+
+@main.command()
+@target_options
 @click.argument("execution")
 def retry(endpoint: str, stack: str | None, region: str | None, execution: str) -> None:
     """Run a (failed) execution's file again, from wherever it is now."""

@@ -33,6 +33,7 @@ def local_target(
         state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}",
         logs=boto3.client("logs", **kwargs),
         express_log_group=f"/aws/vendedlogs/states/{machine}-express-executions",
+        backfill_state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}-backfill",
     )
 
 
@@ -52,6 +53,7 @@ def stack_target(stack: str, region: str | None = None) -> Target:
             state_machine_arn=outputs["StateMachineArn"],
             logs=session.client("logs"),
             express_log_group=outputs.get("ExpressLogGroupName"),
+            backfill_state_machine_arn=outputs.get("BackfillStateMachineArn"),
             layout=ArchiveLayout(
                 originals=outputs.get("OriginalsPrefix", "originals/"),
                 outputs=outputs.get("OutputsPrefix", "outputs/"),

@@ -33,6 +33,9 @@ from moto.stepfunctions.exceptions import InvalidArn, InvalidExecutionInput
 from moto.stepfunctions.parser.api import StateMachineType
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+    resource_eval_s3 as sfn_item_reader,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils as sfn_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_batch as sfn_batch,
@@ -391,7 +394,7 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
 
 
 def _patch_engine_client_reuse() -> None:
-    for module in (sfn_lambda, sfn_batch, sfn_sfn):
+    for module in (sfn_lambda, sfn_batch, sfn_sfn, sfn_item_reader):
         module.boto_client_for = _boto_client_for  # type: ignore[attr-defined]
 
 

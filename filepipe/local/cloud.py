@@ -9,11 +9,12 @@ trigger -> StartExecution.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +136,7 @@ class LocalCloud:
         self.port = self.config.port
         self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
         self.express_state_machine_arn = f"{self.state_machine_arn}-express"
+        self.backfill_state_machine_arn = f"{self.state_machine_arn}-backfill"
         self.express_log_group = f"/aws/vendedlogs/states/{self.config.state_machine_name}-express-executions"
         self.claims_table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.config.claims_table}"
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
@@ -181,6 +183,11 @@ class LocalCloud:
         self.lambdas.environment = self.handler_environment() | self.aws_environment()
         self.batch.environment = self.worker_environment()
         self.create_resources()
+        self._start_intake()
+        return self
+
+    def _start_intake(self) -> None:
+        """The trigger's SQS event source mapping: pollers invoking it with batches."""
         self._poller = QueuePoller(
             self.role_client("trigger", "sqs", max_pool_connections=self.config.trigger_concurrency * 2),
             self.queue_url,
@@ -190,7 +197,18 @@ class LocalCloud:
             concurrency=self.config.trigger_concurrency,
         )
         self._poller.start()
-        return self
+
+    @contextlib.contextmanager
+    def intake_paused(self) -> Iterator[None]:
+        """The event source mapping disabled for a while: messages wait in the queue (a test takes
+        one out, as a deleted message or a redrive gone wrong would)."""
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+        try:
+            yield
+        finally:
+            self._start_intake()
 
     def stop(self) -> None:
         if self._poller is not None:
@@ -266,6 +284,7 @@ class LocalCloud:
             prefixes=prefixes | {"uploads": UPLOAD_PREFIX},
             state_machine_arn=self.state_machine_arn,
             express_state_machine_arn=self.express_state_machine_arn,
+            backfill_state_machine_arn=self.backfill_state_machine_arn,
             claims_table_arn=self.claims_table_arn,
             queue_arn=self.queue_arn,
             function_arns={role: self.lambdas.arn(function.name) for role, function in FUNCTIONS.items()},
@@ -297,6 +316,14 @@ class LocalCloud:
         )
         values = self.definition_values()
         return {name: values[name] for name in keep} | {"StandardStateMachineArn": self.state_machine_arn}
+
+    def backfill_definition_values(self) -> dict[str, str | int]:
+        """The backfill definition's placeholders (stack/backfill.py's substitutions)."""
+        return {
+            "Partition": "aws",
+            "StagingBucket": self.config.staging_bucket,
+            "TriggerFunctionArn": self.lambdas.arn(FUNCTIONS["trigger"].name),
+        }
 
     def redefine(self, **values: str | int) -> None:
         """Update the state machine with some placeholders changed, as a deploy with other context
@@ -425,6 +452,17 @@ class LocalCloud:
         )
         return True
 
+    def create_resources_notification(self) -> None:
+        """Staging's ObjectCreated events to the intake queue (the stack's notification)."""
+        self.client("s3").put_bucket_notification_configuration(
+            Bucket=self.config.staging_bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"Id": "filepipe-intake", "QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}
+                ]
+            },
+        )
+
     def create_resources(self) -> None:
         """Buckets, queues, notification and state machine, as the stack has them."""
         config = self.config
@@ -443,14 +481,7 @@ class LocalCloud:
             },
         )["QueueUrl"]
         self.dead_letter_queue_url = dlq_url
-        s3.put_bucket_notification_configuration(
-            Bucket=config.staging_bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {"Id": "filepipe-intake", "QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}
-                ]
-            },
-        )
+        self.create_resources_notification()
         definition = state_machine.render(self.definition_values())
         sfn.create_state_machine(
             name=config.state_machine_name,
@@ -477,6 +508,14 @@ class LocalCloud:
                     }
                 ],
             },
+        )
+        sfn.create_state_machine(
+            name=self.backfill_state_machine_arn.rsplit(":", 1)[1],
+            definition=json.dumps(
+                state_machine.render(self.backfill_definition_values(), state_machine.backfill_template())
+            ),
+            roleArn=self.identities.names.role_arn("backfill_state_machine"),
+            type="STANDARD",
         )
         dynamodb = self.client("dynamodb")
         dynamodb.create_table(

@@ -45,6 +45,7 @@ class LocalNames:
     prefixes: Mapping[str, str]
     state_machine_arn: str
     express_state_machine_arn: str
+    backfill_state_machine_arn: str
     claims_table_arn: str
     queue_arn: str
     function_arns: Mapping[str, str]
@@ -75,6 +76,8 @@ class LocalNames:
             "state_machine": machine,
             "executions": f"{machine.replace(':stateMachine:', ':execution:')}:*",
             "express_state_machine": self.express_state_machine_arn,
+            "backfill_state_machine": self.backfill_state_machine_arn,
+            "backfill_map_executions": self.backfill_state_machine_arn.replace(":stateMachine:", ":execution:") + "/*",
             "claims_table": self.claims_table_arn,
             "queue": self.queue_arn,
             "job_queue": self.job_queue_arn,

@@ -40,17 +40,18 @@ class Synthesized:
         return next(iter(found.items()))
 
     def machine(self, kind: str = "STANDARD") -> dict[str, Any]:
-        """The Standard state machine, or the Express one (``kind="EXPRESS"``)."""
+        """The per-file Standard state machine, or the Express one (``kind="EXPRESS"``)."""
         (found,) = [
             m
-            for m in self.resources("AWS::StepFunctions::StateMachine").values()
-            if m["Properties"]["StateMachineType"] == kind
+            for k, m in self.resources("AWS::StepFunctions::StateMachine").items()
+            if m["Properties"]["StateMachineType"] == kind and k.startswith("Workflow")
         ]
         return found
 
-    def definition_text(self) -> str:
-        """The state machine definition the stack deploys (an S3 asset of the ASL file)."""
-        machine = self.machine()
+    def definition_text(self, machine: dict[str, Any] | None = None) -> str:
+        """A state machine definition the stack deploys as an S3 asset of its ASL file (the
+        per-file Standard machine's unless ``machine`` says which)."""
+        machine = machine or self.machine()
         key = machine["Properties"]["DefinitionS3Location"]["Key"]
         return (self.outdir / f"asset.{key}").read_text(encoding="utf-8")
 

@@ -105,6 +105,19 @@ def test_express_definition_passes_the_asl_validator(synth: Synthesized, node_to
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_backfill_definition_passes_the_asl_validator(synth: Synthesized, node_tools: str, tmp_path: Path) -> None:
+    (machine,) = [
+        m
+        for k, m in synth.resources("AWS::StepFunctions::StateMachine").items()
+        if k.startswith("BackfillStateMachine")
+    ]
+    rendered = state_machine.render(
+        fake_values(machine["Properties"]["DefinitionSubstitutions"]), state_machine.backfill_template()
+    )
+    result = asl_validator(node_tools, rendered, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_asl_validator_rejects_a_broken_definition(node_tools: str, tmp_path: Path) -> None:
     """Control: the validator is really checking (a Next to a missing state fails)."""
     broken = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}

@@ -83,11 +83,12 @@ def test_failure_move_writes_only_the_failure_prefix_and_records(synth: Synthesi
     }
 
 
-def test_trigger_only_starts_executions_and_reads_its_queue(synth: Synthesized) -> None:
+def test_trigger_starts_executions_reads_its_queue_and_only_heads_staging(synth: Synthesized) -> None:
+    """A backfill's listed objects are started by their current version: a HEAD of staging."""
     table = actions_on(synth.policy_statements("IntakeTriggerFunctionRole"))
     assert table["WorkflowStateMachine8F1B1C15"] == {"states:StartExecution"}
     assert table["IntakeQueue6FB53B87"] >= {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
-    assert not s3_part(table)
+    assert s3_part(table) == {"Staging/*": {"s3:GetObject"}, "Staging": {"s3:ListBucket"}}
     (logs,) = [r for r in table if r.startswith("IntakeTriggerFunctionLogs")]
     assert table[logs] == {"logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -116,6 +117,8 @@ ROLES = {
     "job": "ComputeJobRole",
     "state_machine": "WorkflowRole",
     "express_state_machine": "WorkflowExpressRole",
+    "backfill_state_machine": "BackfillRole",
+    "sweep_schedule": "BackfillSweepScheduleRole",
 }
 PLATFORM_SERVICES = ("logs:", "xray:")
 """Log and trace delivery CDK grants beside each function and the state machine; the local cloud
@@ -157,7 +160,9 @@ def rendered(synth: Synthesized, principal: str) -> dict[str, set[str]]:
         state_machine=stack.workflow.state_machine,
         express_state_machine=stack.workflow.express_state_machine,
         queue=stack.intake.queue,
+        backfill_state_machine_name=f"{stack.stack_name}-backfill",
         functions={
+            "trigger": stack.intake.trigger_function,
             "transform": stack.compute.transform_function,
             "archive": stack.compute.archive_function,
             "failure": stack.compute.failure_function,

@@ -294,8 +294,8 @@ def test_every_log_group_has_retention(synth: Synthesized) -> None:
 
 
 def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Synthesized) -> None:
-    """Failed and timed-out executions of both machines, dead letters, a stalled intake, and
-    each function's errors."""
+    """Failed and timed-out executions of both machines, failed backfills, files the sweep found,
+    dead letters, a stalled intake, and each function's errors."""
     metrics = sorted(
         (a["Properties"]["Namespace"], a["Properties"]["MetricName"])
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
@@ -306,6 +306,8 @@ def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Sy
             ("AWS/States", "ExecutionsTimedOut"),
             ("AWS/States", "ExecutionsFailed"),
             ("AWS/States", "ExecutionsTimedOut"),
+            ("AWS/States", "ExecutionsFailed"),
+            ("filepipe", "FilesStartedFromListing"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
         ]
@@ -348,3 +350,26 @@ def test_events_can_come_through_an_existing_sns_topic(tmp_path: Any) -> None:
         for p in policies
         for s in p["PolicyDocument"]["Statement"]
     ), "the topic may send to the intake queue"
+
+
+def test_the_sweep_schedule_is_off_unless_asked_for(synth: Synthesized, tmp_path: Any) -> None:
+    from aws_cdk import App
+
+    from app import build_app
+
+    _, schedule = synth.one("AWS::Scheduler::Schedule")
+    assert schedule["Properties"]["State"] == "DISABLED"
+    app, stack = build_app(
+        App(outdir=str(tmp_path), context={"sweepEveryMinutes": "15", "sweepOlderThanMinutes": "90"})
+    )
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    (schedule,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert schedule["State"] == "ENABLED" and schedule["ScheduleExpression"] == "rate(15 minutes)"
+    assert json.loads(schedule["Target"]["Input"]) == {"prefix": "", "olderThanSeconds": 5400, "reason": "sweep"}
+    assert schedule["Target"]["Arn"] == {
+        "Ref": next(
+            k
+            for k, r in template["Resources"].items()
+            if r["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("BackfillStateMachine")
+        )
+    }

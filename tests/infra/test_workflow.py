@@ -32,6 +32,8 @@ def fake_values(substitutions: dict[str, Any]) -> dict[str, str | int]:
         "JobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/filepipe",
         "JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/filepipe:1",
         "StandardStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:filepipe",
+        "TriggerFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:trigger",
+        "StagingBucket": "filepipe-staging",
     }
     return {k: v if isinstance(v, str) else arns[k] for k, v in substitutions.items()}
 
@@ -237,3 +239,35 @@ def test_the_local_cloud_fills_the_same_express_placeholders(synth: Synthesized)
 
     props = synth.machine("EXPRESS")["Properties"]
     assert set(LocalCloud().express_definition_values()) == set(props["DefinitionSubstitutions"])
+
+
+# -- the backfill machine --------------------------------------------------------------------------
+
+
+def backfill_machine(synth: Synthesized) -> dict[str, Any]:
+    (machine,) = [
+        m
+        for k, m in synth.resources("AWS::StepFunctions::StateMachine").items()
+        if k.startswith("BackfillStateMachine")
+    ]
+    return machine
+
+
+def test_the_backfill_is_a_distributed_map_over_a_staging_listing(synth: Synthesized) -> None:
+    props = backfill_machine(synth)["Properties"]
+    assert synth.definition_text(backfill_machine(synth)) == state_machine.backfill_template()
+    definition = state_machine.render(fake_values(props["DefinitionSubstitutions"]), state_machine.backfill_template())
+    (each,) = definition["States"].values()
+    assert each["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    assert each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert each["MaxConcurrency"] > 0 and 0 < each["ToleratedFailurePercentage"] < 100
+    (task,) = each["ItemProcessor"]["States"].values()
+    assert task["Parameters"]["FunctionName"] == "arn:aws:lambda:us-east-1:123456789012:function:trigger"
+    assert each["ResultPath"] is None, "a million items' results must not become the execution's output"
+
+
+def test_the_local_cloud_fills_the_same_backfill_placeholders(synth: Synthesized) -> None:
+    from filepipe.local import LocalCloud
+
+    props = backfill_machine(synth)["Properties"]
+    assert set(LocalCloud().backfill_definition_values()) == set(props["DefinitionSubstitutions"])

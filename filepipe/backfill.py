@@ -1,0 +1,101 @@
+"""Files no event announced: a listing's objects, started through the same per-file path.
+
+The backfill state machine (``state_machine/backfill.asl.json``) lists staging with a Distributed
+Map and hands the trigger batches of listed objects. Each object is started exactly as its upload
+event would have started it: the same execution name (from its current version), the same
+machine for its size. So a backfill racing a live event starts nothing twice, and an object that
+already had its execution is counted as a duplicate. The scheduled sweep is the same backfill with
+an age: only objects older than the longest processing time are started, because anything that
+old in staging is a file nobody is working on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from filepipe.errors import MalformedEvent
+from filepipe.events import ObjectRef
+from filepipe.moves._locate import head
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One object of an S3 listing (a Distributed Map's ``listObjectsV2`` item)."""
+
+    key: str
+    size: int
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True)
+class ListingBatch:
+    bucket: str
+    items: list[Listed]
+    older_than_seconds: int
+    reason: str
+    """``backfill`` (a person asked) or ``sweep`` (the schedule)."""
+
+
+def is_listing_batch(event: Any) -> bool:
+    return isinstance(event, dict) and isinstance(event.get("Items"), list) and "BatchInput" in event
+
+
+def parse_listing_batch(event: dict[str, Any]) -> ListingBatch:
+    """``{"Items": [{"Key", "Size", "LastModified", ...}], "BatchInput": {...}}`` (ItemBatcher's shape)."""
+    batch_input = event["BatchInput"]
+    if not isinstance(batch_input, dict):
+        raise MalformedEvent("a listing batch's BatchInput must be an object")
+    bucket = batch_input.get("bucket")
+    if not isinstance(bucket, str) or not bucket:
+        raise MalformedEvent("a listing batch needs BatchInput.bucket")
+    items = []
+    for item in event["Items"]:
+        if not isinstance(item, dict) or not isinstance(item.get("Key"), str):
+            raise MalformedEvent(f"a listed object needs a Key, got {item!r}")
+        items.append(Listed(item["Key"], int(item.get("Size") or 0), _timestamp(item.get("LastModified"))))
+    return ListingBatch(
+        bucket=bucket,
+        items=items,
+        older_than_seconds=int(batch_input.get("olderThanSeconds") or 0),
+        reason=str(batch_input.get("reason") or "backfill"),
+    )
+
+
+def refs_to_start(s3: S3Client, batch: ListingBatch, now: datetime | None = None) -> tuple[list[ObjectRef], list[str]]:
+    """The current version of each listed object old enough to start, and the keys skipped (too
+    young for the sweep, or gone since the listing)."""
+    now = now or datetime.now(UTC)
+    refs, skipped = [], []
+    for item in batch.items:
+        age = (now - item.last_modified).total_seconds() if item.last_modified else None
+        if batch.older_than_seconds and (age is None or age < batch.older_than_seconds):
+            skipped.append(item.key)
+            continue
+        current = head(s3, Bucket=batch.bucket, Key=item.key)
+        if current is None:
+            skipped.append(item.key)
+            continue
+        refs.append(
+            ObjectRef(
+                bucket=batch.bucket,
+                key=item.key,
+                version_id=current.get("VersionId") or None,
+                etag=str(current.get("ETag") or "").strip('"') or None,
+                size=int(current.get("ContentLength") or 0),
+            )
+        )
+    return refs, skipped
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,80 @@
+"""Backfill: the machine that starts files no event announced, and the sweep's schedule.
+
+``state_machine/backfill.asl.json`` lists staging with a Distributed Map and hands each object to
+the trigger, which starts it as its upload would have (``filepipe.backfill``). ``filepipe
+backfill`` starts it for a prefix; the sweep's schedule (EventBridge Scheduler, disabled unless
+``sweepEveryMinutes`` is set) starts it for objects older than ``sweepOlderThanMinutes``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stack import permissions as perm
+from stack.compute import Compute
+from stack.config import PipelineConfig
+from stack.log_groups import vended_log_group
+from state_machine import BACKFILL_PATH
+
+
+class Backfill(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        compute: Compute,
+        trigger_function: lambda_.IFunction,
+        config: PipelineConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = vended_log_group(self, "ExecutionLogs", config.log_retention_days, "states", "backfill")
+        self.role = perm.role(self, "Role", "backfill_state_machine")
+        name = f"{Stack.of(self).stack_name}-backfill"
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=name,
+            definition_body=sfn.DefinitionBody.from_file(str(BACKFILL_PATH)),
+            definition_substitutions={
+                "Partition": Aws.PARTITION,
+                "StagingBucket": compute.resources.staging.bucket_name,
+                "TriggerFunctionArn": trigger_function.function_arn,
+            },
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            role=self.role,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        resources = replace(
+            compute.resources,
+            functions={"trigger": trigger_function},
+            backfill_state_machine_name=name,
+        )
+        perm.apply(self.role, "backfill_state_machine", resources)
+        self.schedule_role = perm.role(self, "SweepScheduleRole", "sweep_schedule")
+        perm.apply(self.schedule_role, "sweep_schedule", resources)
+        every = config.sweep_every_minutes
+        self.schedule = scheduler.CfnSchedule(
+            self,
+            "SweepSchedule",
+            description="filepipe: start the backfill machine for staging objects no execution took (lost events)",
+            schedule_expression=f"rate({every or 60} minute{'' if every == 1 else 's'})",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED" if every else "DISABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.state_machine.state_machine_arn,
+                role_arn=self.schedule_role.role_arn,
+                input=json.dumps(
+                    {"prefix": "", "olderThanSeconds": config.sweep_older_than_minutes * 60, "reason": "sweep"}
+                ),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3),
+            ),
+        )
