@@ -30,6 +30,9 @@ LIST = ("s3:ListBucket", "s3:ListBucketVersions")
 """HeadObject answers 404 (not 403) for a missing key only with ListBucket."""
 MULTIPART_UPLOAD = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 """CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all s3:PutObject."""
+USE_KEY = ("kms:Decrypt", "kms:GenerateDataKey")
+"""Reading an SSE-KMS object needs Decrypt; writing one (a part, a copy) needs GenerateDataKey, and
+a multipart upload's completion Decrypt too. Granted only when the deployment names a key."""
 CONSUME_QUEUE = (
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
@@ -67,7 +70,8 @@ class Bucket:
 class Named:
     """One of the pipeline's other resources.
 
-    ``kind`` is one of: ``state_machine``; ``executions`` (of that state machine);
+    ``kind`` is one of: ``kms_key`` (the existing buckets' SSE-KMS key; optional: a grant naming
+    only it is left out where there is none); ``state_machine``; ``executions`` (of that state machine);
     ``express_state_machine`` (the Express tier's); ``backfill_state_machine`` and
     ``backfill_map_executions`` (its Distributed Map's child executions); ``claims_table``
     (DynamoDB); ``queue``
@@ -115,6 +119,7 @@ def _reads_originals_writes_outputs() -> tuple[Grant, ...]:
         Grant(LIST, (Bucket("staging"), Bucket("archive"))),
         # What the upload API granted an upload (its size and content type), to hold it to that.
         Grant(("s3:GetObject",), (Objects("archive", ("grants",)),)),
+        Grant(USE_KEY, (Named("kms_key"),)),
     )
 
 
@@ -171,6 +176,7 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
                 # A newer version archived resolves an older one's failure: its record moves here.
                 Grant(("s3:PutObject",), (Objects("archive", ("resolved",)),)),
+                Grant(USE_KEY, (Named("kms_key"),)),
             ),
         ),
         Principal(
@@ -187,6 +193,7 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
                 # A failed execution gives its claim up, so a retry need not wait for the lease.
                 Grant(("dynamodb:DeleteItem",), (Named("claims_table"),)),
+                Grant(USE_KEY, (Named("kms_key"),)),
             ),
         ),
         Principal(
@@ -204,13 +211,14 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
                 Grant(("states:DescribeExecution",), (Named("executions"),)),
                 Grant(("sts:AssumeRole",), (Named("role", "upload"),)),
+                Grant(USE_KEY, (Named("kms_key"),)),
             ),
         ),
         Principal(
             "upload",
             "upload_api",
             "filepipe: multipart uploads into staging; each session narrowed to one key",
-            (Grant(MULTIPART_UPLOAD, (Objects("staging", ("uploads",)),)),),
+            (Grant(MULTIPART_UPLOAD, (Objects("staging", ("uploads",)),)), Grant(USE_KEY, (Named("kms_key"),))),
         ),
         Principal(
             "state_machine",

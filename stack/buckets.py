@@ -30,8 +30,11 @@ class Buckets(Construct):
         archive_noncurrent_version_expiration_days: int,
         failure_history_days: int,
         destroy_on_removal: bool,
+        existing_staging: str | None = None,
+        existing_archive: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.adopted_staging = existing_staging is not None
         removal = RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN
         abort_stale_uploads = s3.LifecycleRule(
             id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
@@ -44,53 +47,63 @@ class Buckets(Construct):
             "removal_policy": removal,
             "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         }
-        self.access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            removal_policy=removal,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
-        )
-        self.staging = s3.Bucket(
-            self,
-            "Staging",
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="staging/",
-            lifecycle_rules=[
-                abort_stale_uploads,
-                s3.LifecycleRule(
-                    id="ExpireReplacedVersions",
-                    noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
-                    expired_object_delete_marker=True,
-                ),
-            ],
-            cors=[
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST],
-                    allowed_origins=cors_allowed_origins,
-                    allowed_headers=["*"],
-                    exposed_headers=["ETag"],
-                    max_age=3600,
-                )
-            ],
-            **common,
-        )
-        self.archive = s3.Bucket(
-            self,
-            "Archive",
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="archive/",
-            lifecycle_rules=[
-                abort_stale_uploads,
-                *archive_version_rules(
-                    archive_prefixes, archive_noncurrent_version_expiration_days, failure_history_days
-                ),
-            ],
-            **common,
-        )
+        self.access_logs: s3.Bucket | None = None
+        if existing_staging is None or existing_archive is None:
+            self.access_logs = s3.Bucket(
+                self,
+                "AccessLogs",
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                encryption=s3.BucketEncryption.S3_MANAGED,
+                enforce_ssl=True,
+                removal_policy=removal,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+                lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
+            )
+        self.staging: s3.IBucket
+        self.archive: s3.IBucket
+        if existing_staging is not None:
+            self.staging = s3.Bucket.from_bucket_name(self, "Staging", existing_staging)
+        else:
+            self.staging = s3.Bucket(
+                self,
+                "Staging",
+                server_access_logs_bucket=self.access_logs,
+                server_access_logs_prefix="staging/",
+                lifecycle_rules=[
+                    abort_stale_uploads,
+                    s3.LifecycleRule(
+                        id="ExpireReplacedVersions",
+                        noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
+                        expired_object_delete_marker=True,
+                    ),
+                ],
+                cors=[
+                    s3.CorsRule(
+                        allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST],
+                        allowed_origins=cors_allowed_origins,
+                        allowed_headers=["*"],
+                        exposed_headers=["ETag"],
+                        max_age=3600,
+                    )
+                ],
+                **common,
+            )
+        if existing_archive is not None:
+            self.archive = s3.Bucket.from_bucket_name(self, "Archive", existing_archive)
+        else:
+            self.archive = s3.Bucket(
+                self,
+                "Archive",
+                server_access_logs_bucket=self.access_logs,
+                server_access_logs_prefix="archive/",
+                lifecycle_rules=[
+                    abort_stale_uploads,
+                    *archive_version_rules(
+                        archive_prefixes, archive_noncurrent_version_expiration_days, failure_history_days
+                    ),
+                ],
+                **common,
+            )
 
 
 def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: int) -> list[s3.LifecycleRule]:

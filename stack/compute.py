@@ -15,6 +15,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
@@ -68,7 +69,11 @@ class Compute(Construct):
             **config.handler_environment(),
         }
         self.resources = perm.StackResources(
-            buckets.staging, buckets.archive, config.area_prefixes(), claims_table=claims_table
+            buckets.staging,
+            buckets.archive,
+            config.area_prefixes(),
+            claims_table=claims_table,
+            kms_key=kms.Key.from_key_arn(self, "BucketKey", config.kms_key_arn) if config.kms_key_arn else None,
         )
         self.transform_function = self.function(
             FunctionSpec(

@@ -80,6 +80,15 @@ class PipelineConfig:
     the Standard machine, each with its history in the console) or ``express`` (an Express machine
     from the same definition, about a seventh of the cost per small file; large files, retries and
     handovers stay on the Standard one). The README's cost table says when to switch."""
+    staging_bucket_name: str | None = None
+    """``stagingBucketName``: use this existing bucket as staging (versioning must be on). Its
+    events then come through EventBridge, which leaves its own notification configuration alone;
+    the stack does not change its lifecycle, CORS or logging."""
+    archive_bucket_name: str | None = None
+    """``archiveBucketName``: use this existing bucket as the archive (versioning must be on)."""
+    kms_key_arn: str | None = None
+    """``kmsKeyArn``: the KMS key existing buckets encrypt with (SSE-KMS); decrypt and data-key
+    permissions go to exactly the roles that read and write their objects."""
     sweep_every_minutes: int = 0
     """``sweepEveryMinutes``: how often the sweep looks for staging objects no execution took (a
     lost event); 0 (the default) leaves its schedule disabled."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -62,7 +64,22 @@ class Intake(Construct):
                 max_receive_count=config.queue_max_receive_count, queue=self.dead_letter_queue
             ),
         )
-        if config.intake_topic_arn:
+        if buckets.adopted_staging:
+            # An existing bucket may already notify someone else; S3 allows one notification per
+            # event type and prefix. EventBridge delivery is additive: the stack only turns it on.
+            buckets.staging.enable_event_bridge_notification()
+            events.Rule(
+                self,
+                "StagingObjectCreated",
+                description="filepipe: the existing staging bucket's ObjectCreated events to the intake queue",
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"],
+                    detail_type=["Object Created"],
+                    detail={"bucket": {"name": [buckets.staging.bucket_name]}},
+                ),
+                targets=[targets.SqsQueue(self.queue)],
+            )
+        elif config.intake_topic_arn:
             topic = sns.Topic.from_topic_arn(self, "Topic", config.intake_topic_arn)
             buckets.staging.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SnsDestination(topic))
             # Enveloped delivery keeps the topic's name on each message; the trigger reads both.

@@ -16,6 +16,7 @@ from aws_cdk import ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -40,6 +41,8 @@ class StackResources:
     backfill_state_machine_name: str | None = None
     """By name, not by reference: the machine's own role names it (a reference would be circular)."""
     claims_table: dynamodb.ITable | None = None
+    kms_key: kms.IKey | None = None
+    """The existing buckets' SSE-KMS key (``kmsKeyArn``); None: its grants are left out."""
     queue: sqs.IQueue | None = None
     functions: dict[str, lambda_.IFunction] = field(default_factory=dict)
     roles: dict[str, iam.IRole] = field(default_factory=dict)
@@ -64,6 +67,8 @@ class StackResources:
             return [arn, f"{arn}:*"]
         if resource.kind == "role":
             return [_known(self.roles.get(resource.name), f"role {resource.name}").role_arn]
+        if resource.kind == "kms_key":
+            return [self.kms_key.key_arn] if self.kms_key is not None else []
         render: dict[str, Callable[[], str]] = {
             "state_machine": lambda: _known(self.state_machine, "state machine").state_machine_arn,
             "executions": lambda: stack.format_arn(
@@ -129,6 +134,8 @@ def apply(target: iam.IRole, principal: str, resources: StackResources) -> None:
     assert scope is not None, "grants are rendered onto roles of this stack"
     for grant in PRINCIPALS[principal].grants:
         arns = [arn for resource in grant.resources for arn in resources.arns(scope, resource)]
+        if not arns:  # an optional resource this deployment does not have (no KMS key)
+            continue
         target.add_to_principal_policy(iam.PolicyStatement(actions=list(grant.actions), resources=arns))
         for resource in grant.resources:
             if isinstance(resource, Objects):
@@ -138,9 +145,13 @@ def apply(target: iam.IRole, principal: str, resources: StackResources) -> None:
 def _acknowledge_prefix(target: iam.IRole, resources: StackResources, objects: Objects) -> None:
     bucket = resources.staging if objects.bucket == "staging" else resources.archive
     prefix = objects.prefix(resources.prefixes)
+    if bucket.node.default_child is None:  # an existing bucket, named by context
+        arn = f"arn:<AWS::Partition>:s3:::{bucket.bucket_name}/{prefix}*"
+    else:
+        arn = f"<{logical_id(bucket)}.Arn>/{prefix}*"
     acknowledge(
         target,
-        f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]",
+        f"AwsSolutions-IAM5[Resource::{arn}]",
         f"Object keys are upload names, unknown at deploy time; scoped to '{prefix}*' of one bucket.",
     )
 

@@ -34,6 +34,8 @@ class FilepipeStack(Stack):
             archive_noncurrent_version_expiration_days=config.archive_noncurrent_version_expiration_days,
             failure_history_days=config.failure_history_days,
             destroy_on_removal=config.removal_policy_destroy,
+            existing_staging=config.staging_bucket_name,
+            existing_archive=config.archive_bucket_name,
         )
         self.claims = ClaimsTable(self, "Claims", destroy_on_removal=config.removal_policy_destroy)
         self.compute = Compute(self, "Compute", buckets=self.buckets, claims_table=self.claims.table, config=config)

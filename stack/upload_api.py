@@ -81,13 +81,14 @@ class UploadApi(Construct):
             self.function.add_environment("USER_POOL_ID", self.users.user_pool.user_pool_id)
             self.function.add_environment("USER_POOL_CLIENT_ID", self.users.page_client.user_pool_client_id)
         self.api = self._api(config)
-        buckets.staging.add_cors_rule(
-            allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.DELETE],
-            allowed_origins=[self.api.api_endpoint],
-            allowed_headers=["*"],
-            exposed_headers=["ETag"],
-            max_age=3600,
-        )
+        if isinstance(buckets.staging, s3.Bucket):  # an existing bucket's CORS is its owner's
+            buckets.staging.add_cors_rule(
+                allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.DELETE],
+                allowed_origins=[self.api.api_endpoint],
+                allowed_headers=["*"],
+                exposed_headers=["ETag"],
+                max_age=3600,
+            )
 
     def _authorizer(self, config: PipelineConfig) -> apigw.IHttpRouteAuthorizer:
         if config.upload_auth == "cognito":

@@ -8,6 +8,7 @@ make moto enforce IAM as AWS does live beside this module, in ``_moto_iam.py``, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import functools
@@ -17,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import botocore.session
@@ -64,6 +66,7 @@ def apply() -> None:
         if _applied:
             return
         _patch_s3_event_versions()
+        _patch_eventbridge_s3_events()
         _patch_batch_parameter_casing()
         _patch_batch_sync_abort()
         _patch_copy_checksum_type()
@@ -107,6 +110,58 @@ def _get_s3_event_with_version(event_name: str, bucket: Any, key: Any, notificat
 
 def _patch_s3_event_versions() -> None:
     s3_notifications._get_s3_event = _get_s3_event_with_version
+
+
+# -- S3 events through EventBridge ----------------------------------------------------------------
+# moto's "Object Created" events for EventBridge carry the key as it is (AWS URL-encodes it, as in
+# S3 notifications; Powertools decodes it) and one fixed sequencer for every event (AWS's grows
+# per key). Keys with "+" or "%" would be misread, and versions of one key could not be ordered.
+
+_original_send_event_bridge_message = s3_notifications._send_event_bridge_message
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    try:
+        from moto.events.models import events_backends
+    except ImportError:  # pragma: no cover - moto[server] brings events
+        return
+    name = str(getattr(event_name, "value", event_name))
+    version = getattr(key, "version_id", None)
+    detail_object = {
+        "key": quote_plus(key.name, safe="/"),
+        "size": key.size,
+        "etag": str(key.etag).strip('"'),
+        "sequencer": next_sequencer(),
+    }
+    if version and version != "null":
+        detail_object["version-id"] = version
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": s3_notifications._detail_type(event_name),
+        "source": "aws.s3",
+        "account": account_id,
+        "time": unix_time(),  # moto's EventBridge formats it on delivery
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": detail_object,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "reason": name.split(":")[1] if ":" in name else name,
+        },
+    }
+    backend = events_backends[account_id][bucket.region_name]
+    for event_bus in backend.event_buses.values():
+        for rule in event_bus.rules.values():
+            with contextlib.suppress(Exception):  # asynchronous in AWS: a failed delivery never fails the PUT
+                rule.send_to_targets(event, transform_input=False)  # type: ignore[arg-type]
+
+
+def _patch_eventbridge_s3_events() -> None:
+    s3_notifications._send_event_bridge_message = _send_event_bridge_message
 
 
 # -- Step Functions: batch:submitJob.sync ----------------------------------------------------

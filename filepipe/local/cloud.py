@@ -23,6 +23,7 @@ import botocore.session
 from botocore.config import Config
 from moto.core.model_instances import reset_model_data
 from moto.dynamodb.models import dynamodb_backends
+from moto.events.models import events_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.s3.models import s3_backends
@@ -50,6 +51,7 @@ from filepipe.uploads import UploadConfig
 
 _log = logging.getLogger(__name__)
 UPLOAD_PREFIX = "uploads/"
+EVENTBRIDGE_RULE = "filepipe-staging-object-created"
 USER_POOL_NAME = "filepipe-uploads"
 LOCAL_USER = ("developer", "Filepipe-local-1")
 """Who signs in to the local upload page (and ``filepipe upload --user``); ``up`` prints it."""
@@ -65,6 +67,7 @@ SERVICES_RESET: tuple[Any, ...] = (
     stepfunctions_parser_backends,
     dynamodb_backends,
     logs_backends,
+    events_backends,
 )
 """What :meth:`LocalCloud.reset` empties; IAM and STS stay, so warm environments keep working."""
 
@@ -452,16 +455,32 @@ class LocalCloud:
         )
         return True
 
-    def create_resources_notification(self) -> None:
-        """Staging's ObjectCreated events to the intake queue (the stack's notification)."""
-        self.client("s3").put_bucket_notification_configuration(
-            Bucket=self.config.staging_bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {"Id": "filepipe-intake", "QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}
-                ]
-            },
+    def create_resources_notification(self, intake: str = "s3") -> None:
+        """Staging's ObjectCreated events to the intake queue: by the bucket's own notification
+        (``s3``, the stack's bucket), or through EventBridge (``eventbridge``, as the stack takes
+        them from an existing bucket: ``stagingBucketName``)."""
+        s3 = self.client("s3")
+        if intake == "s3":
+            s3.put_bucket_notification_configuration(
+                Bucket=self.config.staging_bucket,
+                NotificationConfiguration={
+                    "QueueConfigurations": [
+                        {"Id": "filepipe-intake", "QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}
+                    ]
+                },
+            )
+            return
+        s3.put_bucket_notification_configuration(
+            Bucket=self.config.staging_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
+        events = self.client("events")
+        pattern = {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [self.config.staging_bucket]}},
+        }
+        events.put_rule(Name=EVENTBRIDGE_RULE, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(Rule=EVENTBRIDGE_RULE, Targets=[{"Id": "intake", "Arn": self.queue_arn}])
 
     def create_resources(self) -> None:
         """Buckets, queues, notification and state machine, as the stack has them."""

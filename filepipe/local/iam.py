@@ -71,6 +71,8 @@ class LocalNames:
             return [arn, f"{arn}:*"]
         if resource.kind == "role":
             return [self.role_arn(resource.name)]
+        if resource.kind == "kms_key":
+            return []  # the local cloud's buckets use S3-managed keys
         machine = self.state_machine_arn
         arns = {
             "state_machine": machine,
@@ -93,12 +95,9 @@ class LocalNames:
         return {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": list(grant.actions),
-                    "Resource": [arn for resource in grant.resources for arn in self.arns(resource)],
-                }
+                {"Effect": "Allow", "Action": list(grant.actions), "Resource": arns}
                 for grant in principal.grants
+                if (arns := [arn for resource in grant.resources for arn in self.arns(resource)])
             ],
         }
 

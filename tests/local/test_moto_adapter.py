@@ -563,3 +563,49 @@ def test_moto_still_runs_an_express_machine_as_a_standard_one() -> None:
         assert len(machine.executions) == 1, "moto deduplicated the Express execution's name"
         assert ":execution:canary:same" in first.exec_arn
         assert _moto_adapter._original_describe_execution(backend, first.exec_arn) is first
+
+
+def test_moto_eventbridge_s3_events_still_carry_raw_keys_and_one_sequencer() -> None:
+    """Why _patch_eventbridge_s3_events exists: drop it when this fails."""
+    from moto import mock_aws
+    from moto.events.models import events_backends
+
+    sent: list[dict[str, Any]] = []
+
+    class _Rule:
+        def send_to_targets(self, event: dict[str, Any], transform_input: bool = True) -> None:
+            sent.append(event)
+
+    class _KeyWithVersion(_Key):
+        name, etag, size, version_id = "a b+c.csv", '"e"', 3, "v-1"
+
+    with mock_aws():
+        backend = events_backends["123456789012"]["us-east-1"]
+        backend.event_buses["default"].rules["r"] = _Rule()
+        for _ in range(2):
+            _moto_adapter._original_send_event_bridge_message(
+                "123456789012", _Bucket(), "s3:ObjectCreated:Put", _KeyWithVersion()
+            )
+    first, second = (e["detail"]["object"] for e in sent)
+    assert first["key"] == "a b+c.csv", "moto sends the key unencoded"
+    assert first["sequencer"] == second["sequencer"], "moto sends one fixed sequencer"
+
+
+def test_patched_eventbridge_s3_events_are_encoded_and_ordered() -> None:
+    from moto import mock_aws
+    from moto.events.models import events_backends
+
+    sent: list[dict[str, Any]] = []
+
+    class _Rule:
+        def send_to_targets(self, event: dict[str, Any], transform_input: bool = True) -> None:
+            sent.append(event)
+
+    with mock_aws():
+        backend = events_backends["123456789012"]["us-east-1"]
+        backend.event_buses["default"].rules["r"] = _Rule()
+        for _ in range(2):
+            _moto_adapter._send_event_bridge_message("123456789012", _Bucket(), "s3:ObjectCreated:Put", _Key())
+    first, second = (e["detail"]["object"] for e in sent)
+    assert first["key"] == "a+b.csv" and first["version-id"] == "v-1" and first["etag"] == "e"
+    assert int(second["sequencer"], 16) > int(first["sequencer"], 16)
