@@ -161,10 +161,12 @@ class LocalIdentities:
                 max_session_duration=str(principal.max_session_seconds),
             )
         role.assume_role_policy_document = json.dumps(self.names.trust(principal))
-        if principal.grants:
-            self._iam.put_role_policy(name, _POLICY_NAME, json.dumps(self.names.policy(principal)))
+        policy = self.names.policy(principal)
+        if policy["Statement"]:
+            self._iam.put_role_policy(name, _POLICY_NAME, json.dumps(policy))
         elif _POLICY_NAME in role.policies:
-            self._iam.delete_role_policy(name, _POLICY_NAME)  # a role with no grants has no policy
+            # No grant here (none left, or only the KMS key's, which the local cloud has not): no policy.
+            self._iam.delete_role_policy(name, _POLICY_NAME)
 
     def _install_developer(self) -> None:
         if DEVELOPER in self._iam.users:
