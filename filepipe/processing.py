@@ -100,7 +100,8 @@ def _process(
             output_key,
             part_size=settings.write_part_size,
             content_type=transform.content_type,
-            metadata=provenance(ref, execution) | {"filepipe-transform": transform.name},
+            metadata=provenance(ref, execution)
+            | {"filepipe-transform": transform.name, "filepipe-transform-version": transform.version},
             send_ahead=True,
         ) as sink,
     ):

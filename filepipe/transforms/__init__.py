@@ -7,6 +7,7 @@ Adding one is a class with the :class:`Transform` interface and a line in
 
     class LineCount:
         name = "line-count"
+        version = "1"
         output_name = "lines.json"
         content_type = "application/json"
 

@@ -41,6 +41,9 @@ class Transform(Protocol):
     """
 
     name: str
+    version: str
+    """Raise it whenever the output for the same input changes: every output records it
+    (``filepipe-transform-version`` metadata), so outputs made by older code can be found."""
     output_name: str
     content_type: str
 

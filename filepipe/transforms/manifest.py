@@ -51,6 +51,7 @@ def detect_content_type(head: bytes) -> str:
 
 class Manifest:
     name = "manifest"
+    version = "1"
     output_name = "manifest.json"
     content_type = "application/json"
 

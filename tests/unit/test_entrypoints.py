@@ -73,6 +73,9 @@ def test_transform_then_archive_handlers(s3: Any, env: None) -> None:
         "summary": {"rows": 1, "columns": ["a", "b"]},
     }
     assert keys(s3, "staging") == []
+    metadata = s3.head_object(Bucket="archive", Key=result["output"])["Metadata"]
+    assert (metadata["filepipe-transform"], metadata["filepipe-transform-version"]) == ("csv-to-parquet", "2")
+    assert metadata["filepipe-source-version"] == ref.version_id
 
 
 def test_transform_rejection_is_a_named_permanent_error(s3: Any, env: None) -> None:
