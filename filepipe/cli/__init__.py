@@ -276,6 +276,29 @@ def backfill(
 
 @main.command()
 @target_options
+@click.argument("transform")
+@click.option("--prefix", default="", help="Only originals under this prefix (default: all).")
+@click.option(
+    "--current-version",
+    default=None,
+    help="The version deployed, if not this code's: outputs of any other version are reprocessed.",
+)
+def reprocess(
+    endpoint: str, stack: str | None, region: str | None, transform: str, prefix: str, current_version: str | None
+) -> None:
+    """Run TRANSFORM again on archived originals whose outputs an older version of it made: each
+    goes back into staging as a new version, and the older original and output are kept under
+    superseded/."""
+    target = resolve(endpoint, stack, region)
+    with console.status("looking for outputs of older versions…"):
+        done = _call(lambda: operations.reprocess(target, transform, current_version, prefix))
+    for item in done:
+        console.print(f"  {item.key}", markup=False, highlight=False)
+    console.print(f"{len(done)} original(s) sent back through the pipeline; `filepipe status` follows them.")
+
+
+@main.command()
+@target_options
 @click.argument("execution")
 def retry(endpoint: str, stack: str | None, region: str | None, execution: str) -> None:
     """Run a (failed) execution's file again, from wherever it is now."""
@@ -391,5 +414,5 @@ def _call(action: Callable[[], T]) -> T:
         raise click.ClickException(
             f"nothing answers at {exc.kwargs.get('endpoint_url')}: is `filepipe up` running?"
         ) from exc
-    except (ClientError, BotoCoreError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (ClientError, BotoCoreError, LookupError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from exc
