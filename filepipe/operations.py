@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from filepipe.claims import ExecutionId
 from filepipe.config import ArchiveLayout, Settings
 from filepipe.errors import DeploymentError, error_code, is_transient
 from filepipe.events import ObjectRef, retry_name
@@ -84,19 +86,24 @@ def express_executions(target: Target, hours: int = EXPRESS_HOURS) -> list[Execu
         return []
     since = int((datetime.now(UTC) - timedelta(hours=hours)).timestamp() * 1000)
     by_arn: dict[str, list[dict[str, Any]]] = {}
-    pages = target.logs.get_paginator("filter_log_events").paginate(
-        logGroupName=target.express_log_group, startTime=since
-    )
+    for event in _express_logged(target, startTime=since):
+        by_arn.setdefault(event["execution_arn"], []).append(event)
+    return [_express_view(arn, sorted(events, key=lambda e: int(e["id"]))) for arn, events in by_arn.items()]
+
+
+def _express_logged(target: Target, **filters: Any) -> Iterator[dict[str, Any]]:
+    """The Express machine's logged events (``filter_log_events`` filters), oldest stream first;
+    none when the log group does not exist yet."""
+    if target.logs is None or not target.express_log_group:
+        raise LookupError("this target has no Express log group to read executions from")
+    pages = target.logs.get_paginator("filter_log_events").paginate(logGroupName=target.express_log_group, **filters)
     try:
         for page in pages:
             for logged in page["events"]:
-                event = json.loads(logged["message"])
-                by_arn.setdefault(event["execution_arn"], []).append(event)
+                yield json.loads(logged["message"])
     except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return []
-        raise
-    return [_express_view(arn, sorted(events, key=lambda e: int(e["id"]))) for arn, events in by_arn.items()]
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
 
 
 def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
@@ -119,7 +126,7 @@ def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
             stopped = datetime.fromtimestamp(int(event["event_timestamp"]) / 1000, UTC)
             error = details.get("error")
     return ExecutionView(
-        name=arn.split(":")[7] if arn.count(":") >= 7 else arn,
+        name=ExecutionId(arn).name,
         arn=arn,
         status=status,
         key=str(state.get("key", "?")),
@@ -217,22 +224,10 @@ def retry(target: Target, execution: str) -> tuple[str, bool]:
 def _express_input(target: Target, arn: str) -> dict[str, Any]:
     """An Express execution's input, from its log group (Step Functions keeps none); the retry
     runs on the Standard machine, as every retry does."""
-    for view_events in _express_events(target, arn):
-        if view_events["type"] == "ExecutionStarted":
-            return dict(json.loads(view_events["details"]["input"]))
+    for event in _express_logged(target, filterPattern=f'"{arn}"'):
+        if event.get("execution_arn") == arn and event["type"] == "ExecutionStarted":
+            return dict(json.loads(event["details"]["input"]))
     raise LookupError(f"no ExecutionStarted event for {arn} in {target.express_log_group}")
-
-
-def _express_events(target: Target, arn: str) -> list[dict[str, Any]]:
-    if target.logs is None or not target.express_log_group:
-        raise LookupError("this target has no Express log group to read the execution from")
-    pages = target.logs.get_paginator("filter_log_events").paginate(logGroupName=target.express_log_group)
-    return [
-        event
-        for page in pages
-        for logged in page["events"]
-        if (event := json.loads(logged["message"])).get("execution_arn") == arn
-    ]
 
 
 def redrive(target: Target) -> list[tuple[str, str, bool]]:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import io
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
-
-from botocore.exceptions import ClientError
 
 from filepipe.claims import DuplicateExecution, ExecutionId, WouldNotFit
 from filepipe.config import Settings
 from filepipe.errors import UploadRefused, classified
 from filepipe.events import ObjectRef
 from filepipe.moves import locate, provenance
-from filepipe.moves._locate import GONE_CODES, Source
+from filepipe.moves._locate import Source, read_json
 from filepipe.moves._placement import place
 from filepipe.reports import bounded_summary
 from filepipe.storage import MiB, MultipartWriter, RangeReader
@@ -140,14 +137,9 @@ class _Deadline(io.RawIOBase):
 def hold_to_grant(s3: S3Client, ref: ObjectRef, source: Source, settings: Settings) -> None:
     """An upload the upload API granted is refused when it is larger than the size declared, or
     of another content type (a presigned PUT is signed for both; multipart credentials are not)."""
-    try:
-        body = s3.get_object(Bucket=settings.archive_bucket, Key=settings.layout.grant_record(ref.key))["Body"]
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
-            return
-        raise
-    with body:
-        granted = json.loads(body.read())
+    granted = read_json(s3, settings.archive_bucket, settings.layout.grant_record(ref.key))
+    if granted is None:
+        return
     if source.size > int(granted["size"]):
         raise UploadRefused(f"the upload is {source.size} bytes, but it was granted for {granted['size']}")
     try:

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
-from filepipe.moves._locate import GONE_CODES
+from filepipe.moves._locate import read_json
 from filepipe.moves._placement import version_label
 
 if TYPE_CHECKING:
@@ -48,16 +46,7 @@ def write_report(s3: S3Client, ref: ObjectRef, settings: Settings, report: dict[
 
 def read_report(s3: S3Client, ref: ObjectRef, settings: Settings) -> dict[str, Any] | None:
     """The report a Batch job left for ``ref``'s version, if any."""
-    try:
-        body = s3.get_object(
-            Bucket=settings.archive_bucket, Key=settings.layout.job_report(ref.key, version_label(ref))
-        )["Body"]
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
-            return None
-        raise
-    with body:
-        return dict(json.loads(body.read()))
+    return read_json(s3, settings.archive_bucket, settings.layout.job_report(ref.key, version_label(ref)))
 
 
 def transform_summary(

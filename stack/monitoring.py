@@ -108,13 +108,14 @@ class Monitoring(Construct):
     ) -> cw.Dashboard:
         period = Duration.minutes(5)
 
-        def search(metric: str, statistic: str, label: str) -> cw.MathExpression:
+        def search(metric: str, statistic: str, dimensions: str = "outcome,path,service,tier") -> cw.MathExpression:
+            """Every series of one of the handlers' metrics (one per combination of dimensions)."""
             return cw.MathExpression(
                 expression=(
-                    f"SEARCH('{{{METRICS_NAMESPACE},outcome,path,service,tier}} MetricName=\"{metric}\"', "
+                    f"SEARCH('{{{METRICS_NAMESPACE},{dimensions}}} MetricName=\"{metric}\"', "
                     f"'{statistic}', {int(period.to_seconds())})"
                 ),
-                label=label,
+                label="",
                 period=period,
             )
 
@@ -127,22 +128,13 @@ class Monitoring(Construct):
 
         dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
         dashboard.add_widgets(
-            cw.GraphWidget(title="Files by outcome, tier and path", left=[search("Files", "Sum", "")], width=12),
-            cw.GraphWidget(title="Bytes by outcome, tier and path", left=[search("Bytes", "Sum", "")], width=12),
+            cw.GraphWidget(title="Files by outcome, tier and path", left=[search("Files", "Sum")], width=12),
+            cw.GraphWidget(title="Bytes by outcome, tier and path", left=[search("Bytes", "Sum")], width=12),
         )
         dashboard.add_widgets(
             cw.GraphWidget(
                 title="Transform seconds (p50, p99)",
-                left=[
-                    cw.MathExpression(
-                        expression=(
-                            f"SEARCH('{{{METRICS_NAMESPACE},service,tier}} MetricName=\"TransformSeconds\"', "
-                            f"'p99', {int(period.to_seconds())})"
-                        ),
-                        label="",
-                        period=period,
-                    )
-                ],
+                left=[search("TransformSeconds", p, "service,tier") for p in ("p50", "p99")],
                 width=8,
             ),
             cw.GraphWidget(

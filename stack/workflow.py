@@ -14,7 +14,7 @@ from stack import permissions as perm
 from stack.compute import Compute
 from stack.config import PipelineConfig
 from stack.log_groups import vended_log_group
-from state_machine import DEFINITION_PATH, express_template
+from state_machine import DEFINITION_PATH, express_template, express_values
 
 BATCH_TIMEOUT_ATTEMPTS = 3
 
@@ -32,14 +32,6 @@ def definition_substitutions(compute: Compute, config: PipelineConfig) -> dict[s
         "JobQueueArn": compute.job_queue.job_queue_arn,
         "JobDefinitionArn": compute.job_definition.job_definition_arn,
     }
-
-
-def express_substitutions(standard: sfn.StateMachine, config: PipelineConfig, compute: Compute) -> dict[str, str]:
-    """The Express definition's placeholders: the Standard one's that it keeps, and the Standard
-    machine it hands files over to."""
-    values = definition_substitutions(compute, config)
-    keep = ("Partition", "LargeFileThresholdBytes", "TransformFunctionArn", "ArchiveFunctionArn", "FailureFunctionArn")
-    return {name: values[name] for name in keep} | {"StandardStateMachineArn": standard.state_machine_arn}
 
 
 class Workflow(Construct):
@@ -72,7 +64,9 @@ class Workflow(Construct):
             self,
             "ExpressStateMachine",
             definition_body=sfn.DefinitionBody.from_string(express_template()),
-            definition_substitutions=express_substitutions(self.state_machine, config, compute),
+            definition_substitutions=express_values(
+                definition_substitutions(compute, config), self.state_machine.state_machine_arn
+            ),
             state_machine_type=sfn.StateMachineType.EXPRESS,
             role=self.express_role,
             tracing_enabled=True,

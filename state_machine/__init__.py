@@ -76,6 +76,13 @@ def express_template() -> str:
     return derived + "\n"
 
 
+def express_values(standard_values: dict[str, Any], standard_machine_arn: Any) -> dict[str, Any]:
+    """The Express definition's placeholders: those of the Standard one's values it still uses,
+    and the Standard machine it hands files over to."""
+    kept = placeholders(express_template()) - {"StandardStateMachineArn"}
+    return {name: standard_values[name] for name in kept} | {"StandardStateMachineArn": standard_machine_arn}
+
+
 def express_definition(standard: dict[str, Any]) -> dict[str, Any]:
     """The Standard definition, adapted for Express (no ``.sync``, five minutes at most)."""
     definition = copy.deepcopy(standard)
@@ -171,6 +178,7 @@ __all__ = [
     "backfill_template",
     "express_definition",
     "express_template",
+    "express_values",
     "placeholders",
     "render",
     "template",

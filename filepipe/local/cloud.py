@@ -309,16 +309,8 @@ class LocalCloud:
         }
 
     def express_definition_values(self) -> dict[str, str | int]:
-        """The Express definition's placeholders (stack/workflow.py's ``express_substitutions``)."""
-        keep = (
-            "Partition",
-            "LargeFileThresholdBytes",
-            "TransformFunctionArn",
-            "ArchiveFunctionArn",
-            "FailureFunctionArn",
-        )
-        values = self.definition_values()
-        return {name: values[name] for name in keep} | {"StandardStateMachineArn": self.state_machine_arn}
+        """The Express definition's placeholders, as CDK fills them (``state_machine.express_values``)."""
+        return state_machine.express_values(self.definition_values(), self.state_machine_arn)
 
     def backfill_definition_values(self) -> dict[str, str | int]:
         """The backfill definition's placeholders (stack/backfill.py's substitutions)."""
