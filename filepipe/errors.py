@@ -34,6 +34,7 @@ TRANSIENT_ERROR_CODES = frozenset(
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "OperationAborted",
+        "ConditionalRequestConflict",  # S3: a concurrent conditional write; retry it
     }
 )
 

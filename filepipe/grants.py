@@ -73,9 +73,9 @@ class Named:
     ``kind`` is one of: ``kms_key`` (the existing buckets' SSE-KMS key; optional: a grant naming
     only it is left out where there is none); ``state_machine``; ``executions`` (of that state machine);
     ``express_state_machine`` (the Express tier's); ``backfill_state_machine`` and
-    ``backfill_map_executions`` (its Distributed Map's child executions); ``claims_table``
-    (DynamoDB); ``queue``
-    (intake); ``function`` and ``role`` (``name`` says which); ``job_queue``; ``job_definition``;
+    ``backfill_map_executions`` (its Distributed Map's child executions);
+    ``reprocess_state_machine`` and ``reprocess_map_executions`` (likewise); ``claims_table``
+    (DynamoDB); ``queue`` (intake); ``function`` and ``role`` (``name`` says which); ``job_queue``; ``job_definition``;
     ``jobs`` (any Batch job: their IDs are made at submit time); ``batch_sync_rule``; ``any``
     (for actions with no resource-level permissions).
     """
@@ -260,6 +260,31 @@ PRINCIPALS: dict[str, Principal] = {
             ),
         ),
         Principal(
+            "reprocess",
+            "lambda.amazonaws.com",
+            "filepipe: sends archived originals whose outputs an older transform made back to staging",
+            (
+                # The output's metadata (which transform, which version, which key).
+                Grant(("s3:GetObject",), (Objects("archive", ("outputs",)),)),
+                Grant(READ_VERSION, (Objects("archive", ("originals",)),)),
+                # A copy into staging (only while the key has none: a HEAD first, then If-None-Match).
+                Grant(("s3:GetObject", *WRITE), (Objects("staging"),)),
+                Grant(LIST, (Bucket("staging"), Bucket("archive"))),
+                Grant(USE_KEY, (Named("kms_key"),)),
+            ),
+        ),
+        Principal(
+            "reprocess_state_machine",
+            "states.amazonaws.com",
+            "filepipe: lists the archive's outputs and hands the reprocess function batches of them",
+            (
+                Grant(("s3:ListBucket",), (Bucket("archive"),)),
+                Grant(("lambda:InvokeFunction",), (Named("function", "reprocess"),)),
+                Grant(("states:StartExecution",), (Named("reprocess_state_machine"),)),
+                Grant(("states:DescribeExecution", "states:StopExecution"), (Named("reprocess_map_executions"),)),
+            ),
+        ),
+        Principal(
             "sweep_schedule",
             "scheduler.amazonaws.com",
             "filepipe: the sweep's schedule starts the backfill machine",
@@ -269,7 +294,7 @@ PRINCIPALS: dict[str, Principal] = {
 }
 """Every role the pipeline's code acts with, by the name both renderers use."""
 
-FUNCTIONS = ("trigger", "transform", "archive", "failure", "upload_api")
+FUNCTIONS = ("trigger", "transform", "archive", "failure", "upload_api", "reprocess")
 """The principals that are Lambda functions (each function has its own role)."""
 
 

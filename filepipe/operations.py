@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from filepipe.config import ArchiveLayout, Settings
 from filepipe.errors import DeploymentError, error_code, is_transient
 from filepipe.events import ObjectRef, retry_name
 from filepipe.moves import locate, read_error_record
-from filepipe.storage import copy_version
 from filepipe.trigger import start_once
 
 PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch", "ContinueOnStandard": "to standard"}
@@ -46,6 +44,7 @@ class Target:
     """A CloudWatch Logs client, to read the Express machine's executions (their only history)."""
     express_log_group: str | None = None
     backfill_state_machine_arn: str | None = None
+    reprocess_state_machine_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -307,8 +306,9 @@ def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class BackfillProgress:
-    """A backfill's execution and its Map Run's item counts (objects listed and started)."""
+class MapProgress:
+    """A backfill's or reprocess's execution and its Map Run's item counts (objects listed and
+    handed on)."""
 
     execution_arn: str
     status: str
@@ -334,7 +334,27 @@ def start_backfill(target: Target, prefix: str = "", older_than_seconds: int = 0
     return str(started["executionArn"])
 
 
-def backfill_progress(target: Target, execution_arn: str) -> BackfillProgress:
+def start_reprocess(target: Target, transform: str, current_version: str | None = None, prefix: str = "") -> str:
+    """Start the reprocess machine over the outputs under ``prefix`` (of the outputs prefix); its
+    execution ARN. Each output ``transform`` made at a version other than ``current_version`` (this
+    code's, by default) has its original sent back into staging as a new version of its key, so
+    the same per-file path processes it again (``filepipe.reprocess``)."""
+    from filepipe.transforms import TRANSFORMS
+
+    if transform not in TRANSFORMS:
+        raise LookupError(f"no transform named {transform!r} (known: {', '.join(sorted(TRANSFORMS))})")
+    if not target.reprocess_state_machine_arn:
+        raise DeploymentError("this pipeline has no reprocess state machine (deployed before issue 17?)")
+    version = current_version or TRANSFORMS[transform].version
+    name = f"reprocess-{transform}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    payload = {"transform": transform, "version": version, "prefix": prefix}
+    started = target.sfn.start_execution(
+        stateMachineArn=target.reprocess_state_machine_arn, name=name[:80], input=json.dumps(payload)
+    )
+    return str(started["executionArn"])
+
+
+def map_progress(target: Target, execution_arn: str) -> MapProgress:
     described = target.sfn.describe_execution(executionArn=execution_arn)
     runs = target.sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
     items: dict[str, int] = {}
@@ -346,58 +366,4 @@ def backfill_progress(target: Target, execution_arn: str) -> BackfillProgress:
                 raise
             counts = {}  # a Map Run just begun may not answer yet; the next poll asks again
         items = {k: int(v) for k, v in counts.items() if k in ("total", "succeeded", "failed", "running", "pending")}
-    return BackfillProgress(execution_arn, described["status"], items, described.get("error"))
-
-
-@dataclass(frozen=True)
-class Reprocessed:
-    key: str
-    old_version: str | None
-    """The version whose output an older transform made; its original went back into staging as a
-    new version of the key, which the pipeline takes from there."""
-
-
-def outdated_outputs(target: Target, transform: str, current_version: str, prefix: str = "") -> list[str]:
-    """The original keys whose current output was made by ``transform`` at another version."""
-    keys = []
-    for output_key in _keys(target.s3, target.archive_bucket, target.layout.outputs + prefix):
-        metadata = target.s3.head_object(Bucket=target.archive_bucket, Key=output_key).get("Metadata", {})
-        if metadata.get("filepipe-transform") != transform or "filepipe-key" not in metadata:
-            continue
-        if metadata.get("filepipe-transform-version") != current_version:
-            keys.append(base64.urlsafe_b64decode(metadata["filepipe-key"]).decode("utf-8"))
-    return keys
-
-
-def reprocess(
-    target: Target, transform: str, current_version: str | None = None, prefix: str = ""
-) -> list[Reprocessed]:
-    """Run the current transform again on the archived originals whose outputs an older version
-    made. Each original is copied server-side back into staging as a new version of its key, so
-    the same per-file path processes it: the new output takes the output's name and the older one
-    is kept under ``superseded/``, as for any newer version (and the original's older copy too)."""
-    from filepipe.transforms import TRANSFORMS
-
-    if transform not in TRANSFORMS:
-        raise LookupError(f"no transform named {transform!r} (known: {', '.join(sorted(TRANSFORMS))})")
-    version = current_version or TRANSFORMS[transform].version
-    settings = Settings(target.staging_bucket, target.archive_bucket, target.layout)
-    done = []
-    for key in outdated_outputs(target, transform, version, prefix):
-        original = target.s3.head_object(Bucket=target.archive_bucket, Key=target.layout.original(key))
-        old = original.get("Metadata", {}).get("filepipe-source-version")
-        copy_version(
-            target.s3,
-            source_bucket=target.archive_bucket,
-            source_key=target.layout.original(key),
-            source_version=original.get("VersionId"),
-            size=int(original["ContentLength"]),
-            bucket=target.staging_bucket,
-            key=key,
-            metadata={"filepipe-reprocess-of": old or ""},
-            content_type=str(original.get("ContentType") or "application/octet-stream"),
-            multipart_threshold=settings.copy_multipart_threshold,
-            part_size=settings.copy_part_size,
-        )
-        done.append(Reprocessed(key, old))
-    return done
+    return MapProgress(execution_arn, described["status"], items, described.get("error"))

@@ -1,4 +1,5 @@
-"""Moves Lambda: the workflow's two endings, archive and move-to-failed.
+"""Moves Lambda: the workflow's two endings, archive and move-to-failed; and the way back, an
+archived original sent into staging again when an older transform made its output (reprocess).
 
 Each records the file's outcome as a metric (Powertools Metrics, CloudWatch's embedded metric
 format): files by outcome, tier and path, and their bytes.
@@ -18,12 +19,15 @@ from filepipe.errors import classified
 from filepipe.events import execution_name
 from filepipe.moves import archive, move_to_failed
 from filepipe.reports import transform_summary
+from filepipe.reprocess import parse_reprocess_batch, reprocess_batch
 from filepipe.runtime import TaskRequest, dynamodb_client, s3_client, settings
 
 archive_logger = Logger(service="filepipe-archive")
 failure_logger = Logger(service="filepipe-failure")
 archive_metrics = Metrics(namespace="filepipe", service="filepipe-archive")
 failure_metrics = Metrics(namespace="filepipe", service="filepipe-failure")
+reprocess_logger = Logger(service="filepipe-reprocess")
+reprocess_metrics = Metrics(namespace="filepipe", service="filepipe-reprocess")
 
 
 @archive_metrics.log_metrics
@@ -64,6 +68,21 @@ def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     count_file(failure_metrics, request, outcome.status)
     failure_logger.warning("moved to the failure prefix", extra=outcome.to_dict() | {"error": request.error})
     return outcome.to_dict()
+
+
+@reprocess_metrics.log_metrics
+@reprocess_logger.inject_lambda_context
+def reprocess_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A reprocess Map's batch of listed outputs: the originals of outdated ones back to staging."""
+    batch = parse_reprocess_batch(event)
+    with classified(f"reprocessing {len(batch.output_keys)} output(s) of {batch.transform}"):
+        outcomes = reprocess_batch(s3_client(), settings(), batch)
+    reprocess_metrics.add_dimension(name="transform", value=batch.transform)
+    reprocess_metrics.add_metric(name="FilesReprocessed", unit=MetricUnit.Count, value=len(outcomes["reprocessed"]))
+    reprocess_logger.info(
+        "reprocess batch done", extra={"transform": batch.transform, "version": batch.version, **outcomes}
+    )
+    return outcomes
 
 
 def count_file(metrics: Metrics, request: TaskRequest, outcome: str) -> None:

@@ -9,18 +9,15 @@ backfill`` starts it for a prefix; the sweep's schedule (EventBridge Scheduler, 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
-from aws_cdk import Aws, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stack import permissions as perm
 from stack.compute import Compute
 from stack.config import PipelineConfig
-from stack.log_groups import vended_log_group
+from stack.listing_machine import listing_machine
 from state_machine import BACKFILL_PATH
 
 
@@ -35,30 +32,18 @@ class Backfill(Construct):
         config: PipelineConfig,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = vended_log_group(self, "ExecutionLogs", config.log_retention_days, "states", "backfill")
-        self.role = perm.role(self, "Role", "backfill_state_machine")
-        name = f"{Stack.of(self).stack_name}-backfill"
-        self.state_machine = sfn.StateMachine(
+        self.state_machine, self.role, resources = listing_machine(
             self,
-            "StateMachine",
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_file(str(BACKFILL_PATH)),
-            definition_substitutions={
-                "Partition": Aws.PARTITION,
+            "backfill",
+            BACKFILL_PATH,
+            {
                 "StagingBucket": compute.resources.staging.bucket_name,
                 "TriggerFunctionArn": trigger_function.function_arn,
             },
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            role=self.role,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            {"trigger": trigger_function},
+            compute,
+            config,
         )
-        resources = replace(
-            compute.resources,
-            functions={"trigger": trigger_function},
-            backfill_state_machine_name=name,
-        )
-        perm.apply(self.role, "backfill_state_machine", resources)
         self.schedule_role = perm.role(self, "SweepScheduleRole", "sweep_schedule")
         perm.apply(self.schedule_role, "sweep_schedule", resources)
         every = config.sweep_every_minutes

@@ -34,6 +34,7 @@ class Monitoring(Construct):
         functions: dict[str, lambda_.IFunction],
         alarm_topic_arn: str | None,
         backfill_state_machine: sfn.StateMachine,
+        reprocess_state_machine: sfn.StateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarms: list[cw.Alarm] = []
@@ -75,6 +76,11 @@ class Monitoring(Construct):
             "BackfillsFailed",
             backfill_state_machine.metric_failed(period=period, statistic="Sum"),
             "A backfill or sweep execution failed (more than 5% of its objects could not be started).",
+        )
+        self._alarm(
+            "ReprocessesFailed",
+            reprocess_state_machine.metric_failed(period=period, statistic="Sum"),
+            "A reprocess execution failed (more than 5% of its outputs' originals could not be sent back).",
         )
         self._alarm(
             "DeadLetters",

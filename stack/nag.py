@@ -44,23 +44,24 @@ def acknowledge_findings(stack: FilepipeStack) -> None:
                 f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
                 "Invoking any version or alias of this one function (CDK's grantInvoke).",
             )
-    backfill = stack.backfill
-    acknowledge(
-        backfill.role,
-        "AwsSolutions-IAM5[Resource::*]",
-        "X-Ray and log delivery actions have no resource-level permissions.",
-    )
-    acknowledge(
-        backfill.role,
-        f"AwsSolutions-IAM5[Resource::<{logical_id(stack.intake.trigger_function)}.Arn>:*]",
-        "Invoking any version or alias of the trigger function (CDK's grantInvoke).",
-    )
-    acknowledge(
-        backfill.role,
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-        f"{stack.stack_name}-backfill/*]",
-        "The Distributed Map's child executions, named by Step Functions at run time.",
-    )
+    for machine, role, function in (
+        ("backfill", stack.backfill.role, stack.intake.trigger_function),
+        ("reprocess", stack.reprocess.role, stack.reprocess.function),
+    ):
+        acknowledge(
+            role, "AwsSolutions-IAM5[Resource::*]", "X-Ray and log delivery actions have no resource-level permissions."
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
+            "Invoking any version or alias of the one function its Map hands items to (CDK's grantInvoke).",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{stack.stack_name}-{machine}/*]",
+            "The Distributed Map's child executions, named by Step Functions at run time.",
+        )
     handler = stack.node.try_find_child(NOTIFICATIONS_HANDLER)
     if handler is not None:
         acknowledge(

@@ -38,8 +38,9 @@ class StackResources:
     """Area name -> prefix (``originals`` -> ``originals/``), from the configuration."""
     state_machine: sfn.StateMachine | None = None
     express_state_machine: sfn.StateMachine | None = None
-    backfill_state_machine_name: str | None = None
-    """By name, not by reference: the machine's own role names it (a reference would be circular)."""
+    map_machine_names: dict[str, str] = field(default_factory=dict)
+    """The Distributed Map machines (``backfill``, ``reprocess``) by name, not by reference: each
+    machine's own role names it (a reference would be circular)."""
     claims_table: dynamodb.ITable | None = None
     kms_key: kms.IKey | None = None
     """The existing buckets' SSE-KMS key (``kmsKeyArn``); None: its grants are left out."""
@@ -69,6 +70,18 @@ class StackResources:
             return [_known(self.roles.get(resource.name), f"role {resource.name}").role_arn]
         if resource.kind == "kms_key":
             return [self.kms_key.key_arn] if self.kms_key is not None else []
+        for machine in ("backfill", "reprocess"):
+            if resource.kind in (f"{machine}_state_machine", f"{machine}_map_executions"):
+                name = _known(self.map_machine_names.get(machine), f"{machine} state machine")
+                executions = resource.kind.endswith("_map_executions")
+                return [
+                    stack.format_arn(
+                        service="states",
+                        resource="execution" if executions else "stateMachine",
+                        resource_name=f"{name}/*" if executions else name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ]
         render: dict[str, Callable[[], str]] = {
             "state_machine": lambda: _known(self.state_machine, "state machine").state_machine_arn,
             "executions": lambda: stack.format_arn(
@@ -81,18 +94,6 @@ class StackResources:
                 _known(self.express_state_machine, "Express state machine").state_machine_arn
             ),
             "claims_table": lambda: _known(self.claims_table, "claims table").table_arn,
-            "backfill_state_machine": lambda: stack.format_arn(
-                service="states",
-                resource="stateMachine",
-                resource_name=_known(self.backfill_state_machine_name, "backfill state machine"),
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            ),
-            "backfill_map_executions": lambda: stack.format_arn(
-                service="states",
-                resource="execution",
-                resource_name=f"{_known(self.backfill_state_machine_name, 'backfill state machine')}/*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            ),
             "queue": lambda: _known(self.queue, "queue").queue_arn,
             "job_queue": lambda: _known(self.job_queue, "job queue").job_queue_arn,
             "job_definition": lambda: _known(self.job_definition, "job definition").job_definition_arn,

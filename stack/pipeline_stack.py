@@ -15,6 +15,7 @@ from stack.config import PipelineConfig
 from stack.intake import Intake
 from stack.monitoring import Monitoring
 from stack.nag import acknowledge_findings
+from stack.reprocess import Reprocess
 from stack.upload_api import UploadApi
 from stack.workflow import Workflow
 
@@ -52,6 +53,7 @@ class FilepipeStack(Stack):
         self.backfill = Backfill(
             self, "Backfill", compute=self.compute, trigger_function=self.intake.trigger_function, config=config
         )
+        self.reprocess = Reprocess(self, "Reprocess", compute=self.compute, config=config)
         self.upload_api = UploadApi(
             self,
             "UploadApi",
@@ -73,9 +75,11 @@ class FilepipeStack(Stack):
                 "Archive": self.compute.archive_function,
                 "Failure": self.compute.failure_function,
                 "UploadApi": self.upload_api.function,
+                "Reprocess": self.reprocess.function,
             },
             alarm_topic_arn=config.alarm_topic_arn,
             backfill_state_machine=self.backfill.state_machine,
+            reprocess_state_machine=self.reprocess.state_machine,
         )
         self._outputs()
         acknowledge_findings(self)
@@ -90,6 +94,7 @@ class FilepipeStack(Stack):
             "ExpressStateMachineArn": self.workflow.express_state_machine.state_machine_arn,
             "ExpressLogGroupName": self.workflow.express_log_group.log_group_name,
             "BackfillStateMachineArn": self.backfill.state_machine.state_machine_arn,
+            "ReprocessStateMachineArn": self.reprocess.state_machine.state_machine_arn,
             "SmallFileWorkflow": self.config.small_file_workflow,
             "JobQueueArn": self.compute.job_queue.job_queue_arn,
             "UploadApiUrl": self.upload_api.api.api_endpoint,

@@ -23,6 +23,8 @@ from filepipe.claims import EXPRESS_LIMIT_SECONDS, EXPRESS_TRANSFORM_SECONDS
 DEFINITION_PATH = Path(__file__).with_name("definition.asl.json")
 BACKFILL_PATH = Path(__file__).with_name("backfill.asl.json")
 """The backfill (and sweep) machine: a Distributed Map over a staging listing (``filepipe.backfill``)."""
+REPROCESS_PATH = Path(__file__).with_name("reprocess.asl.json")
+"""The reprocess machine: a Distributed Map over the archive's outputs (``filepipe.reprocess``)."""
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 _BARE_PLACEHOLDER = re.compile(r'(?<=")\s*:\s*\$\{([A-Za-z][A-Za-z0-9]*)\}')
 """A placeholder standing for a whole JSON value (a number), not inside a string."""
@@ -47,6 +49,11 @@ def template() -> str:
 def backfill_template() -> str:
     """The backfill machine's definition, placeholders and all."""
     return BACKFILL_PATH.read_text(encoding="utf-8")
+
+
+def reprocess_template() -> str:
+    """The reprocess machine's definition, placeholders and all."""
+    return REPROCESS_PATH.read_text(encoding="utf-8")
 
 
 def placeholders(text: str | None = None) -> set[str]:
@@ -175,12 +182,14 @@ __all__ = [
     "BACKFILL_PATH",
     "DEFINITION_PATH",
     "EXPRESS_LIMIT_SECONDS",
+    "REPROCESS_PATH",
     "backfill_template",
     "express_definition",
     "express_template",
     "express_values",
     "placeholders",
     "render",
+    "reprocess_template",
     "template",
     "worst_case_seconds",
 ]

@@ -135,6 +135,7 @@ def target(cloud: LocalCloud) -> Target:
         logs=cloud.client("logs"),
         express_log_group=cloud.express_log_group,
         backfill_state_machine_arn=cloud.backfill_state_machine_arn,
+        reprocess_state_machine_arn=cloud.reprocess_state_machine_arn,
     )
 
 

@@ -254,47 +254,57 @@ def backfill(
     target = resolve(endpoint, stack, region)
     arn = _call(lambda: operations.start_backfill(target, prefix, older_than_minutes * 60))
     console.print(f"backfill started: {arn}")
-    if no_wait:
-        return
-    with console.status("listing and starting…") as shown:
-        while not (progress := _call(lambda: operations.backfill_progress(target, arn))).done:
-            items = progress.items
-            shown.update(
-                f"listed {items.get('total', 0)}, started {items.get('succeeded', 0)}, "
-                f"failed {items.get('failed', 0)}, running {items.get('running', 0)}"
-            )
-            time.sleep(1)
-    items = progress.items
-    console.print(
-        f"{progress.status.lower()}: {items.get('total', 0)} objects listed, {items.get('succeeded', 0)} handed "
-        f"to the pipeline, {items.get('failed', 0)} failed" + (f" ({progress.error})" if progress.error else "")
-    )
-    console.print("`filepipe status` follows the files themselves.")
-    if progress.status != "SUCCEEDED":
-        sys.exit(1)
+    if not no_wait:
+        _follow_map_run(target, arn, "objects listed", "handed to the pipeline")
 
 
 @main.command()
 @target_options
 @click.argument("transform")
-@click.option("--prefix", default="", help="Only originals under this prefix (default: all).")
+@click.option("--prefix", default="", help="Only outputs of originals under this prefix (default: all).")
 @click.option(
     "--current-version",
     default=None,
     help="The version deployed, if not this code's: outputs of any other version are reprocessed.",
 )
+@click.option("--no-wait", is_flag=True, help="Start it and return; watch it in the console (its Map Run).")
 def reprocess(
-    endpoint: str, stack: str | None, region: str | None, transform: str, prefix: str, current_version: str | None
+    endpoint: str,
+    stack: str | None,
+    region: str | None,
+    transform: str,
+    prefix: str,
+    current_version: str | None,
+    no_wait: bool,
 ) -> None:
-    """Run TRANSFORM again on archived originals whose outputs an older version of it made: each
-    goes back into staging as a new version, and the older original and output are kept under
-    superseded/."""
+    """Run TRANSFORM again on archived originals whose outputs an older version of it made: a
+    Distributed Map over the archive's outputs sends each such original back into staging as a new
+    version, and the older original and output are kept under superseded/."""
     target = resolve(endpoint, stack, region)
-    with console.status("looking for outputs of older versions…"):
-        done = _call(lambda: operations.reprocess(target, transform, current_version, prefix))
-    for item in done:
-        console.print(f"  {item.key}", markup=False, highlight=False)
-    console.print(f"{len(done)} original(s) sent back through the pipeline; `filepipe status` follows them.")
+    arn = _call(lambda: operations.start_reprocess(target, transform, current_version, prefix))
+    console.print(f"reprocess started: {arn}")
+    if not no_wait:
+        _follow_map_run(target, arn, "outputs listed", "checked (outdated ones sent back)")
+
+
+def _follow_map_run(target: operations.Target, arn: str, listed: str, handed: str) -> None:
+    """Show a listing machine's Map Run item counts until it ends; exit 1 unless it succeeded."""
+    with console.status("listing…") as shown:
+        while not (progress := _call(lambda: operations.map_progress(target, arn))).done:
+            items = progress.items
+            shown.update(
+                f"{listed} {items.get('total', 0)}, done {items.get('succeeded', 0)}, "
+                f"failed {items.get('failed', 0)}, running {items.get('running', 0)}"
+            )
+            time.sleep(1)
+    items = progress.items
+    console.print(
+        f"{progress.status.lower()}: {items.get('total', 0)} {listed}, {items.get('succeeded', 0)} {handed}, "
+        f"{items.get('failed', 0)} failed" + (f" ({progress.error})" if progress.error else "")
+    )
+    console.print("`filepipe status` follows the files themselves.")
+    if progress.status != "SUCCEEDED":
+        sys.exit(1)
 
 
 @main.command()

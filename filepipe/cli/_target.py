@@ -34,6 +34,7 @@ def local_target(
         logs=boto3.client("logs", **kwargs),
         express_log_group=f"/aws/vendedlogs/states/{machine}-express-executions",
         backfill_state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}-backfill",
+        reprocess_state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}-reprocess",
     )
 
 
@@ -54,6 +55,7 @@ def stack_target(stack: str, region: str | None = None) -> Target:
             logs=session.client("logs"),
             express_log_group=outputs.get("ExpressLogGroupName"),
             backfill_state_machine_arn=outputs.get("BackfillStateMachineArn"),
+            reprocess_state_machine_arn=outputs.get("ReprocessStateMachineArn"),
             layout=ArchiveLayout(
                 originals=outputs.get("OriginalsPrefix", "originals/"),
                 outputs=outputs.get("OutputsPrefix", "outputs/"),

@@ -70,6 +70,7 @@ def apply() -> None:
         _patch_batch_parameter_casing()
         _patch_batch_sync_abort()
         _patch_copy_checksum_type()
+        _patch_copy_if_none_match()
         _patch_ranged_get()
         _patch_engine_parse_once()
         _patch_engine_client_reuse()
@@ -288,6 +289,23 @@ def _copy_object_keeping_checksum_type(
 
 def _patch_copy_checksum_type() -> None:
     s3_models.S3Backend.copy_object = _copy_object_keeping_checksum_type  # type: ignore[method-assign]
+
+
+# S3 copies only when the destination key has no current version if the request says
+# ``If-None-Match: *`` (412 PreconditionFailed otherwise), as PutObject does; moto honours it on
+# PutObject and CompleteMultipartUpload but copies over the key regardless.
+
+_original_copy_object_response = s3_responses.S3Response.copy_object
+
+
+def _copy_object_if_none_match(self: Any) -> Any:
+    if self.headers.get("If-None-Match") == "*" and self.backend.get_object(self.bucket_name, self.parse_key_name()):
+        raise s3_responses.PreconditionFailed("If-None-Match")
+    return _original_copy_object_response(self)
+
+
+def _patch_copy_if_none_match() -> None:
+    s3_responses.S3Response.copy_object = _copy_object_if_none_match  # type: ignore[method-assign]
 
 
 # -- S3 ranged GET -----------------------------------------------------------------------------

@@ -77,6 +77,7 @@ FUNCTIONS = {
     "archive": LocalFunction("filepipe-archive", "moves_lambda.handler.archive_handler", 512, 900, "archive"),
     "failure": LocalFunction("filepipe-failure", "moves_lambda.handler.failure_handler", 512, 900, "failure"),
     "upload_api": LocalFunction("filepipe-upload-api", "upload_api.handler.handler", 512, 29, "upload_api"),
+    "reprocess": LocalFunction("filepipe-reprocess", "moves_lambda.handler.reprocess_handler", 512, 900, "reprocess"),
 }
 """The stack's functions, by the principal whose role each runs with (``filepipe/grants.py``)."""
 
@@ -140,6 +141,7 @@ class LocalCloud:
         self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.config.state_machine_name}"
         self.express_state_machine_arn = f"{self.state_machine_arn}-express"
         self.backfill_state_machine_arn = f"{self.state_machine_arn}-backfill"
+        self.reprocess_state_machine_arn = f"{self.state_machine_arn}-reprocess"
         self.express_log_group = f"/aws/vendedlogs/states/{self.config.state_machine_name}-express-executions"
         self.claims_table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.config.claims_table}"
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.config.queue_name}"
@@ -287,7 +289,10 @@ class LocalCloud:
             prefixes=prefixes | {"uploads": UPLOAD_PREFIX},
             state_machine_arn=self.state_machine_arn,
             express_state_machine_arn=self.express_state_machine_arn,
-            backfill_state_machine_arn=self.backfill_state_machine_arn,
+            map_machine_arns={
+                "backfill": self.backfill_state_machine_arn,
+                "reprocess": self.reprocess_state_machine_arn,
+            },
             claims_table_arn=self.claims_table_arn,
             queue_arn=self.queue_arn,
             function_arns={role: self.lambdas.arn(function.name) for role, function in FUNCTIONS.items()},
@@ -318,6 +323,15 @@ class LocalCloud:
             "Partition": "aws",
             "StagingBucket": self.config.staging_bucket,
             "TriggerFunctionArn": self.lambdas.arn(FUNCTIONS["trigger"].name),
+        }
+
+    def reprocess_definition_values(self) -> dict[str, str | int]:
+        """The reprocess definition's placeholders (stack/reprocess.py's substitutions)."""
+        return {
+            "Partition": "aws",
+            "ArchiveBucket": self.config.archive_bucket,
+            "OutputsPrefix": self.config.layout.outputs,
+            "ReprocessFunctionArn": self.lambdas.arn(FUNCTIONS["reprocess"].name),
         }
 
     def redefine(self, **values: str | int) -> None:
@@ -520,14 +534,26 @@ class LocalCloud:
                 ],
             },
         )
-        sfn.create_state_machine(
-            name=self.backfill_state_machine_arn.rsplit(":", 1)[1],
-            definition=json.dumps(
-                state_machine.render(self.backfill_definition_values(), state_machine.backfill_template())
+        for machine, arn, values, template in (
+            (
+                "backfill",
+                self.backfill_state_machine_arn,
+                self.backfill_definition_values(),
+                state_machine.backfill_template(),
             ),
-            roleArn=self.identities.names.role_arn("backfill_state_machine"),
-            type="STANDARD",
-        )
+            (
+                "reprocess",
+                self.reprocess_state_machine_arn,
+                self.reprocess_definition_values(),
+                state_machine.reprocess_template(),
+            ),
+        ):
+            sfn.create_state_machine(
+                name=arn.rsplit(":", 1)[1],
+                definition=json.dumps(state_machine.render(values, template)),
+                roleArn=self.identities.names.role_arn(f"{machine}_state_machine"),
+                type="STANDARD",
+            )
         dynamodb = self.client("dynamodb")
         dynamodb.create_table(
             TableName=config.claims_table,

@@ -45,7 +45,8 @@ class LocalNames:
     prefixes: Mapping[str, str]
     state_machine_arn: str
     express_state_machine_arn: str
-    backfill_state_machine_arn: str
+    map_machine_arns: Mapping[str, str]
+    """The Distributed Map machines (``backfill``, ``reprocess``) by what they do."""
     claims_table_arn: str
     queue_arn: str
     function_arns: Mapping[str, str]
@@ -78,8 +79,11 @@ class LocalNames:
             "state_machine": machine,
             "executions": f"{machine.replace(':stateMachine:', ':execution:')}:*",
             "express_state_machine": self.express_state_machine_arn,
-            "backfill_state_machine": self.backfill_state_machine_arn,
-            "backfill_map_executions": self.backfill_state_machine_arn.replace(":stateMachine:", ":execution:") + "/*",
+            **{f"{name}_state_machine": arn for name, arn in self.map_machine_arns.items()},
+            **{
+                f"{name}_map_executions": arn.replace(":stateMachine:", ":execution:") + "/*"
+                for name, arn in self.map_machine_arns.items()
+            },
             "claims_table": self.claims_table_arn,
             "queue": self.queue_arn,
             "job_queue": self.job_queue_arn,

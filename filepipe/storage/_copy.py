@@ -25,18 +25,24 @@ def copy_version(
     multipart_threshold: int = MAX_SINGLE_COPY,
     part_size: int = 512 * MiB,
     concurrency: int = 8,
+    only_if_absent: bool = False,
 ) -> str | None:
     """Copy exactly ``source_version`` to ``bucket/key`` without the bytes leaving S3.
 
     Returns the new object's ETag. Objects above ``multipart_threshold`` (S3's limit is 5 GiB)
-    are copied part by part in parallel; a failed part aborts the upload, leaving nothing.
+    are copied part by part in parallel; a failed part aborts the upload, leaving nothing. With
+    ``only_if_absent`` the copy is made only while ``key`` has no current version (S3's
+    ``If-None-Match: *``; a ``PreconditionFailed`` error otherwise, and nothing written).
     """
     source: dict[str, Any] = {"Bucket": source_bucket, "Key": source_key}
     if source_version:
         source["VersionId"] = source_version
     extra = {"Metadata": metadata, "ContentType": content_type}
+    condition = {"IfNoneMatch": "*"} if only_if_absent else {}
     if size <= multipart_threshold:
-        response = s3.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **extra)
+        response = s3.copy_object(
+            Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **extra, **condition
+        )
         return str(response["CopyObjectResult"].get("ETag", "")).strip('"') or None
 
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
@@ -58,7 +64,7 @@ def copy_version(
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             parts = list(pool.map(copy_part, ranges))
         response = s3.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}, **condition
         )
     except BaseException:
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)

@@ -105,15 +105,17 @@ def test_express_definition_passes_the_asl_validator(synth: Synthesized, node_to
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_backfill_definition_passes_the_asl_validator(synth: Synthesized, node_tools: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("construct", ["Backfill", "Reprocess"])
+def test_listing_definitions_pass_the_asl_validator(
+    synth: Synthesized, node_tools: str, tmp_path: Path, construct: str
+) -> None:
     (machine,) = [
         m
         for k, m in synth.resources("AWS::StepFunctions::StateMachine").items()
-        if k.startswith("BackfillStateMachine")
+        if k.startswith(f"{construct}StateMachine")
     ]
-    rendered = state_machine.render(
-        fake_values(machine["Properties"]["DefinitionSubstitutions"]), state_machine.backfill_template()
-    )
+    template = state_machine.backfill_template() if construct == "Backfill" else state_machine.reprocess_template()
+    rendered = state_machine.render(fake_values(machine["Properties"]["DefinitionSubstitutions"]), template)
     result = asl_validator(node_tools, rendered, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -119,6 +119,8 @@ ROLES = {
     "express_state_machine": "WorkflowExpressRole",
     "backfill_state_machine": "BackfillRole",
     "sweep_schedule": "BackfillSweepScheduleRole",
+    "reprocess": "ReprocessReprocessFunctionRole",
+    "reprocess_state_machine": "ReprocessRole",
 }
 PLATFORM_SERVICES = ("logs:", "xray:")
 """Log and trace delivery CDK grants beside each function and the state machine; the local cloud
@@ -160,12 +162,13 @@ def rendered(synth: Synthesized, principal: str) -> dict[str, set[str]]:
         state_machine=stack.workflow.state_machine,
         express_state_machine=stack.workflow.express_state_machine,
         queue=stack.intake.queue,
-        backfill_state_machine_name=f"{stack.stack_name}-backfill",
+        map_machine_names={"backfill": f"{stack.stack_name}-backfill", "reprocess": f"{stack.stack_name}-reprocess"},
         functions={
             "trigger": stack.intake.trigger_function,
             "transform": stack.compute.transform_function,
             "archive": stack.compute.archive_function,
             "failure": stack.compute.failure_function,
+            "reprocess": stack.reprocess.function,
         },
         roles={"upload": stack.upload_api.upload_role},
         job_queue=stack.compute.job_queue,

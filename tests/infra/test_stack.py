@@ -126,6 +126,7 @@ def test_functions_run_the_worker_image_with_their_own_handler(synth: Synthesize
     assert sorted(commands) == [
         "moves_lambda.handler.archive_handler",
         "moves_lambda.handler.failure_handler",
+        "moves_lambda.handler.reprocess_handler",
         "transform_lambda.handler.handler",
         "trigger_lambda.handler.handler",
         "upload_api.handler.handler",
@@ -138,7 +139,7 @@ def test_functions_run_the_worker_image_with_their_own_handler(synth: Synthesize
     assert transform_env["FAILED_PREFIX"] == "failed/"
     assert commands["transform_lambda.handler.handler"]["MemorySize"] == 2048
     roles = {json.dumps(p["Role"]) for p in commands.values()}
-    assert len(roles) == 5, "every function has its own role"
+    assert len(roles) == len(commands), "every function has its own role"
 
 
 def test_batch_runs_the_worker_on_fargate_retrying_only_transient_exits(synth: Synthesized) -> None:
@@ -294,8 +295,8 @@ def test_every_log_group_has_retention(synth: Synthesized) -> None:
 
 
 def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Synthesized) -> None:
-    """Failed and timed-out executions of both machines, failed backfills, files the sweep found,
-    dead letters, a stalled intake, and each function's errors."""
+    """Failed and timed-out executions of both machines, failed backfills and reprocesses, files
+    the sweep found, dead letters, a stalled intake, and each function's errors."""
     metrics = sorted(
         (a["Properties"]["Namespace"], a["Properties"]["MetricName"])
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
@@ -307,11 +308,12 @@ def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Sy
             ("AWS/States", "ExecutionsFailed"),
             ("AWS/States", "ExecutionsTimedOut"),
             ("AWS/States", "ExecutionsFailed"),
+            ("AWS/States", "ExecutionsFailed"),
             ("filepipe", "FilesStartedFromListing"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
         ]
-        + [("AWS/Lambda", "Errors")] * 5
+        + [("AWS/Lambda", "Errors")] * 6
     )
     for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

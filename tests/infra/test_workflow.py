@@ -34,6 +34,8 @@ def fake_values(substitutions: dict[str, Any]) -> dict[str, str | int]:
         "StandardStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:filepipe",
         "TriggerFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:trigger",
         "StagingBucket": "filepipe-staging",
+        "ArchiveBucket": "filepipe-archive",
+        "ReprocessFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:reprocess",
     }
     return {k: v if isinstance(v, str) else arns[k] for k, v in substitutions.items()}
 
@@ -241,33 +243,54 @@ def test_the_local_cloud_fills_the_same_express_placeholders(synth: Synthesized)
     assert set(LocalCloud().express_definition_values()) == set(props["DefinitionSubstitutions"])
 
 
-# -- the backfill machine --------------------------------------------------------------------------
+# -- the listing machines (backfill, reprocess) ----------------------------------------------------
+
+LISTING_MACHINES = {
+    "Backfill": (state_machine.backfill_template, "trigger", "backfill_definition_values"),
+    "Reprocess": (state_machine.reprocess_template, "reprocess", "reprocess_definition_values"),
+}
 
 
-def backfill_machine(synth: Synthesized) -> dict[str, Any]:
+def listing_machine(synth: Synthesized, construct: str) -> dict[str, Any]:
     (machine,) = [
         m
         for k, m in synth.resources("AWS::StepFunctions::StateMachine").items()
-        if k.startswith("BackfillStateMachine")
+        if k.startswith(f"{construct}StateMachine")
     ]
     return machine
 
 
-def test_the_backfill_is_a_distributed_map_over_a_staging_listing(synth: Synthesized) -> None:
-    props = backfill_machine(synth)["Properties"]
-    assert synth.definition_text(backfill_machine(synth)) == state_machine.backfill_template()
-    definition = state_machine.render(fake_values(props["DefinitionSubstitutions"]), state_machine.backfill_template())
+@pytest.mark.parametrize("construct", sorted(LISTING_MACHINES))
+def test_each_listing_machine_is_a_distributed_map_over_an_s3_listing(synth: Synthesized, construct: str) -> None:
+    template, function, _ = LISTING_MACHINES[construct]
+    machine = listing_machine(synth, construct)
+    props = machine["Properties"]
+    assert synth.definition_text(machine) == template()
+    definition = state_machine.render(fake_values(props["DefinitionSubstitutions"]), template())
     (each,) = definition["States"].values()
     assert each["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
     assert each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert each["MaxConcurrency"] > 0 and 0 < each["ToleratedFailurePercentage"] < 100
     (task,) = each["ItemProcessor"]["States"].values()
-    assert task["Parameters"]["FunctionName"] == "arn:aws:lambda:us-east-1:123456789012:function:trigger"
+    assert task["Parameters"]["FunctionName"] == f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
     assert each["ResultPath"] is None, "a million items' results must not become the execution's output"
 
 
-def test_the_local_cloud_fills_the_same_backfill_placeholders(synth: Synthesized) -> None:
+def test_the_reprocess_machine_lists_the_archive_under_its_outputs_prefix(synth: Synthesized) -> None:
+    props = listing_machine(synth, "Reprocess")["Properties"]
+    substitutions = props["DefinitionSubstitutions"]
+    assert substitutions["OutputsPrefix"] == "outputs/"
+    assert substitutions["ArchiveBucket"] == {
+        "Ref": next(k for k in synth.resources("AWS::S3::Bucket") if k.startswith("BucketsArchive"))
+    }
+    (each,) = state_machine.render(fake_values(substitutions), state_machine.reprocess_template())["States"].values()
+    assert each["ItemReader"]["Parameters"]["Prefix.$"] == "States.Format('outputs/{}', $.prefix)"
+
+
+@pytest.mark.parametrize("construct", sorted(LISTING_MACHINES))
+def test_the_local_cloud_fills_the_same_listing_placeholders(synth: Synthesized, construct: str) -> None:
     from filepipe.local import LocalCloud
 
-    props = backfill_machine(synth)["Properties"]
-    assert set(LocalCloud().backfill_definition_values()) == set(props["DefinitionSubstitutions"])
+    props = listing_machine(synth, construct)["Properties"]
+    values = getattr(LocalCloud(), LISTING_MACHINES[construct][2])()
+    assert set(values) == set(props["DefinitionSubstitutions"])

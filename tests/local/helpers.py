@@ -6,7 +6,7 @@ import time
 from typing import Any
 from urllib.parse import quote_plus
 
-from filepipe.operations import ExecutionView, Target, describe
+from filepipe.operations import ExecutionView, Target, describe, map_progress
 
 THRESHOLD = 256 * 1024
 """The local cloud's large-file threshold in these tests: above it, files take the Batch path."""
@@ -25,6 +25,18 @@ def settle(target: Target, expected: int, timeout: float = 60) -> list[Execution
             return [describe(target, e["executionArn"]) for e in listed]
         time.sleep(0.2)
     raise AssertionError(f"executions did not settle: {listed}")
+
+
+def follow_map_run(target: Target, arn: str, timeout: float = 240) -> dict[str, int]:
+    """Wait for a backfill's or reprocess's execution to succeed; its Map Run's item counts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = map_progress(target, arn)
+        if progress.done:
+            assert progress.status == "SUCCEEDED", progress
+            return progress.items
+        time.sleep(0.5)
+    raise AssertionError(f"{arn} did not end")
 
 
 def by_key(views: list[ExecutionView]) -> dict[str, ExecutionView]:

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from filepipe.local import LocalCloud
-from filepipe.operations import Target, backfill_progress, start_backfill
-from tests.local.helpers import settle
+from filepipe.operations import Target, start_backfill
+from tests.local.helpers import follow_map_run, settle
 from tests.reliability.helpers import assert_conserved, upload
 
 pytestmark = pytest.mark.local
@@ -25,17 +25,6 @@ def sqs_depth(cloud: LocalCloud) -> int:
     return sum(int(v) for v in attributes.values())
 
 
-def follow(target: Target, arn: str, timeout: float = 240) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        progress = backfill_progress(target, arn)
-        if progress.done:
-            assert progress.status == "SUCCEEDED", progress
-            return progress.items
-        time.sleep(0.5)
-    raise AssertionError("the backfill did not end")
-
-
 def test_a_backfill_processes_what_was_there_before_and_starts_nothing_twice(cloud: LocalCloud, target: Target) -> None:
     s3 = target.s3
     s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
@@ -44,7 +33,7 @@ def test_a_backfill_processes_what_was_there_before_and_starts_nothing_twice(clo
     cloud.create_resources_notification()
     with cloud.intake_paused():
         announced = upload(target, "before/announced.csv", b"a\n2\n")
-        items = follow(target, start_backfill(target, prefix="before/"))
+        items = follow_map_run(target, start_backfill(target, prefix="before/"))
     # The announced file's event, held back until the backfill had started it, now arrives too.
     assert items["total"] == FILES + 1 and items["failed"] == 0
     deadline = time.monotonic() + 30
@@ -71,7 +60,7 @@ def test_the_sweep_recovers_a_file_whose_message_was_lost(cloud: LocalCloud, tar
     (handled,) = settle(target, 1)
     assert handled.key == fresh.key, "only the fresh upload's event arrived"
     time.sleep(2)
-    items = follow(target, start_backfill(target, older_than_seconds=2, reason="sweep"))
+    items = follow_map_run(target, start_backfill(target, older_than_seconds=2, reason="sweep"))
     assert items["total"] == 1 and items["succeeded"] == 1, "the archived file is gone; the lost one is listed"
     views = settle(target, 2)
     assert {v.key: v.status for v in views} == {lost.key: "SUCCEEDED", fresh.key: "SUCCEEDED"}

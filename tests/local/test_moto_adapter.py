@@ -352,6 +352,45 @@ def test_moto_engine_still_leaves_an_aborted_batch_job_running() -> None:
 
 
 # -- IAM enforcement (filepipe/local/_moto_iam.py) ------------------------------------------------
+@contextlib.contextmanager
+def _s3_with_a_destination(copy_object: Any) -> Iterator[Any]:
+    """In-process moto S3 with ``copy_object`` answering CopyObject; ``dst`` already exists."""
+    import boto3
+    from moto import mock_aws
+    from moto.s3 import responses as s3_responses
+
+    shipped = s3_responses.S3Response.copy_object
+    s3_responses.S3Response.copy_object = copy_object  # type: ignore[method-assign]
+    try:
+        with mock_aws():
+            s3 = boto3.client("s3", region_name="us-east-1")
+            s3.create_bucket(Bucket="canary")
+            s3.put_object(Bucket="canary", Key="src", Body=b"new")
+            s3.put_object(Bucket="canary", Key="dst", Body=b"there first")
+            yield s3
+    finally:
+        s3_responses.S3Response.copy_object = shipped  # type: ignore[method-assign]
+
+
+def test_moto_copy_still_ignores_if_none_match() -> None:
+    """Why _copy_object_if_none_match exists: moto copies over a key that is there."""
+    with _s3_with_a_destination(_moto_adapter._original_copy_object_response) as s3:
+        s3.copy_object(Bucket="canary", Key="dst", CopySource={"Bucket": "canary", "Key": "src"}, IfNoneMatch="*")
+        assert s3.get_object(Bucket="canary", Key="dst")["Body"].read() == b"new"
+
+
+def test_patched_copy_refuses_to_replace_a_key_under_if_none_match() -> None:
+    from botocore.exceptions import ClientError
+
+    with _s3_with_a_destination(_moto_adapter._copy_object_if_none_match) as s3:
+        with pytest.raises(ClientError) as refused:
+            s3.copy_object(Bucket="canary", Key="dst", CopySource={"Bucket": "canary", "Key": "src"}, IfNoneMatch="*")
+        assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+        assert s3.get_object(Bucket="canary", Key="dst")["Body"].read() == b"there first"
+        s3.copy_object(Bucket="canary", Key="fresh", CopySource={"Bucket": "canary", "Key": "src"}, IfNoneMatch="*")
+        assert s3.get_object(Bucket="canary", Key="fresh")["Body"].read() == b"new", "an absent key is copied"
+
+
 # Each canary runs moto as shipped (in-process, its own access control switched on) and shows the
 # leniency a patch closes; tests/local/test_iam_enforcement.py shows the local cloud refusing it.
 

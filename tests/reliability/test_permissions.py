@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = "tests/local/test_pipeline.py::test_boto3_uploads_end_where_they_should"
 BATCH = "tests/local/test_pipeline.py::test_the_batch_path_runs_the_worker_with_the_job_definitions_environment"
 UPLOADS = "tests/local/test_uploads.py::test_cli_uploads_small_and_multipart_files_and_waits"
+REPROCESS = "tests/local/test_reprocess.py::test_reprocess_replaces_outputs_of_another_version_and_keeps_the_old_ones"
 
 
 def grant_index(principal: str, resource: Resource) -> int:
@@ -69,6 +70,8 @@ MUTATIONS = [
     ("upload", Objects("staging", ("uploads",)), UPLOADS),
     ("trigger", Named("state_machine"), PIPELINE),
     ("state_machine", Named("function", "transform"), PIPELINE),
+    ("reprocess", Objects("staging"), REPROCESS),
+    ("reprocess_state_machine", Named("function", "reprocess"), REPROCESS),
 ]
 
 
@@ -87,7 +90,7 @@ def run_without(principal: str, resource: Resource, test: str) -> subprocess.Com
 
 def test_without_any_one_grant_a_named_end_to_end_test_fails() -> None:
     """The control: remove one grant from each role in turn (an S3 grant from each function's and
-    the job's role; the trigger's StartExecution; the state machine's invoke) and the named test,
+    the job's role; the trigger's StartExecution; the state machines' invokes) and the named test,
     green with every grant, fails for want of it. Were enforcement off, every run would pass."""
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = list(pool.map(lambda m: run_without(*m), MUTATIONS))
