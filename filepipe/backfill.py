@@ -7,14 +7,24 @@ machine for its size. So a backfill racing a live event starts nothing twice, an
 already had its execution is counted as a duplicate. The scheduled sweep is the same backfill with
 an age: only objects older than the longest processing time are started, because anything that
 old in staging is a file nobody is working on.
+
+Instead of a listing, the machine can read a manifest: a CSV with a ``Key`` column under the
+archive's manifests prefix, written from a list of keys or from an S3 Inventory report.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus, urlparse
 
+from filepipe.config import MAX_KEY_BYTES
 from filepipe.errors import MalformedEvent
 from filepipe.events import ObjectRef
 from filepipe.moves._locate import head
@@ -99,3 +109,53 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def manifest_csv(keys: Iterable[str]) -> Iterator[bytes]:
+    """A manifest the backfill machine reads (a ``Key`` header, then one key per row, quoted as
+    CSV needs), in pieces; an invalid key raises ValueError before it is written."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["Key"])
+    for key in keys:
+        if not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:
+            raise ValueError(f"not an S3 key: {key!r}")
+        writer.writerow([key])
+        if buffer.tell() >= 1 << 20:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def lines(text: Iterable[str]) -> Iterator[str]:
+    """Keys from a key list, one per line (line ends dropped, blank lines skipped, spaces kept)."""
+    for line in text:
+        key = line.rstrip("\r\n")
+        if key:
+            yield key
+
+
+def inventory_keys(s3: S3Client, manifest_url: str, bucket: str) -> Iterator[str]:
+    """The current keys of ``bucket`` in an S3 Inventory report (CSV format), from its
+    ``manifest.json``: each data file is read as a stream, delete markers and older versions are
+    left out, and keys are URL-decoded as the report encodes them."""
+    location = urlparse(manifest_url)
+    if location.scheme != "s3" or not location.netloc or not location.path.endswith("manifest.json"):
+        raise ValueError(
+            f"an S3 Inventory report is named by its manifest: s3://BUCKET/.../manifest.json, not {manifest_url}"
+        )
+    manifest = json.loads(s3.get_object(Bucket=location.netloc, Key=location.path.lstrip("/"))["Body"].read())
+    if manifest.get("fileFormat") != "CSV":
+        raise ValueError(f"only CSV inventory reports can be read, not {manifest.get('fileFormat')}")
+    columns = [c.strip() for c in str(manifest["fileSchema"]).split(",")]
+    data_bucket = str(manifest.get("destinationBucket", location.netloc)).rsplit(":", 1)[-1]
+    for data in manifest["files"]:
+        body = s3.get_object(Bucket=data_bucket, Key=data["key"])["Body"]
+        with gzip.open(body, "rt", encoding="utf-8", newline="") as text:
+            for row in csv.reader(text):
+                record = dict(zip(columns, row, strict=False))
+                if record.get("Bucket") != bucket or record.get("IsDeleteMarker") == "true":
+                    continue
+                if record.get("IsLatest", "true") == "true":
+                    yield unquote_plus(record["Key"])

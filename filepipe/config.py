@@ -37,6 +37,8 @@ class ArchiveLayout:
     """Batch jobs' reports: a job's outcome or rejection, which the workflow's next step reads."""
     resolved: str = "resolved/"
     """Error records of failures a newer version of their key has since fixed."""
+    manifests: str = "manifests/"
+    """Key lists a backfill reads (``filepipe backfill --manifest``/``--inventory`` writes them)."""
 
     def original(self, key: str) -> str:
         return fit_key(self.originals, key)
@@ -113,6 +115,7 @@ class Settings:
                 grants=env.get("GRANTS_PREFIX", defaults.grants),
                 reports=env.get("REPORTS_PREFIX", defaults.reports),
                 resolved=env.get("RESOLVED_PREFIX", defaults.resolved),
+                manifests=env.get("MANIFESTS_PREFIX", defaults.manifests),
             ),
             copy_multipart_threshold=int(env.get("COPY_MULTIPART_THRESHOLD", MAX_SINGLE_COPY)),
             copy_part_size=int(env.get("COPY_PART_SIZE", 512 * MiB)),

@@ -44,7 +44,18 @@ CONSUME_QUEUE = (
 BATCH_SYNC_RULE = "StepFunctionsGetEventsForBatchJobsRule"
 """The EventBridge rule Step Functions manages to follow ``batch:submitJob.sync`` jobs."""
 
-AREAS = ("originals", "outputs", "failed", "errors", "superseded", "grants", "reports", "resolved", "uploads")
+AREAS = (
+    "originals",
+    "outputs",
+    "failed",
+    "errors",
+    "superseded",
+    "grants",
+    "reports",
+    "resolved",
+    "manifests",
+    "uploads",
+)
 """Prefix names a grant may use; each deployment maps them to its own prefixes."""
 
 
@@ -253,6 +264,8 @@ PRINCIPALS: dict[str, Principal] = {
             "filepipe: lists staging and hands the trigger batches of objects to start (backfill, sweep)",
             (
                 Grant(("s3:ListBucket",), (Bucket("staging"),)),
+                # Or a key list (``filepipe backfill --manifest``): the Map reads it as CSV.
+                Grant(("s3:GetObject",), (Objects("archive", ("manifests",)),)),
                 Grant(("lambda:InvokeFunction",), (Named("function", "trigger"),)),
                 # A Distributed Map runs its batches as child executions of this machine.
                 Grant(("states:StartExecution",), (Named("backfill_state_machine"),)),

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from filepipe.backfill import manifest_csv
 from filepipe.claims import ExecutionId
 from filepipe.config import ArchiveLayout, Settings
 from filepipe.errors import DeploymentError, error_code, is_transient
 from filepipe.events import ObjectRef, retry_name
 from filepipe.moves import locate, read_error_record
+from filepipe.storage import MultipartWriter
 from filepipe.trigger import start_once
 
 PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch", "ContinueOnStandard": "to standard"}
@@ -320,18 +322,45 @@ class MapProgress:
         return self.status != "RUNNING"
 
 
-def start_backfill(target: Target, prefix: str = "", older_than_seconds: int = 0, reason: str = "backfill") -> str:
-    """Start the backfill machine over ``prefix`` of staging; its execution ARN. Each object is
-    started as its upload's event would have been, so what already ran starts nothing new."""
+def start_backfill(
+    target: Target,
+    prefix: str = "",
+    older_than_seconds: int = 0,
+    reason: str = "backfill",
+    keys: Iterable[str] | None = None,
+) -> str:
+    """Start the backfill machine over ``prefix`` of staging, or over ``keys`` (written first as a
+    manifest under the archive's manifests prefix); its execution ARN. Each object is started as
+    its upload's event would have been, so what already ran starts nothing new."""
     if not target.backfill_state_machine_arn:
         raise DeploymentError("this pipeline has no backfill state machine (deployed before issue 17?)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     name = f"{reason}-{stamp}"
-    payload = {"prefix": prefix, "olderThanSeconds": older_than_seconds, "reason": reason}
+    payload: dict[str, Any] = {"prefix": prefix, "olderThanSeconds": older_than_seconds, "reason": reason}
+    if keys is not None:
+        payload["manifest"] = f"{name}.csv"
+        _write_manifest(target, target.layout.manifests + payload["manifest"], keys)
     started = target.sfn.start_execution(
         stateMachineArn=target.backfill_state_machine_arn, name=name, input=json.dumps(payload)
     )
     return str(started["executionArn"])
+
+
+def _write_manifest(target: Target, key: str, keys: Iterable[str]) -> None:
+    """Stream ``keys`` into a manifest object; none, or a bad key, writes nothing."""
+    listed = 0
+
+    def counted() -> Iterator[str]:
+        nonlocal listed
+        for each in keys:
+            listed += 1
+            yield each
+
+    with MultipartWriter(target.s3, target.archive_bucket, key, content_type="text/csv") as sink:
+        for piece in manifest_csv(counted()):
+            sink.write(piece)
+        if not listed:
+            raise ValueError("the manifest lists no keys")
 
 
 def start_reprocess(target: Target, transform: str, current_version: str | None = None, prefix: str = "") -> str:

@@ -38,6 +38,8 @@ class Backfill(Construct):
             BACKFILL_PATH,
             {
                 "StagingBucket": compute.resources.staging.bucket_name,
+                "ArchiveBucket": compute.resources.archive.bucket_name,
+                "ManifestsPrefix": config.manifests_prefix,
                 "TriggerFunctionArn": trigger_function.function_arn,
             },
             {"trigger": trigger_function},

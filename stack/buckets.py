@@ -132,8 +132,12 @@ def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: 
     rules.append(
         s3.LifecycleRule(id="ExpireGrantRecords", prefix=prefixes["grants"], expiration=Duration.days(failure_days))
     )
-    # A job's report is read by the step after the job, within its execution.
+    # A job's report is read by the step after the job, within its execution; a backfill's key list
+    # by its Map Run, once.
     rules.append(
         s3.LifecycleRule(id="ExpireJobReports", prefix=prefixes["reports"], expiration=Duration.days(REPORT_DAYS))
+    )
+    rules.append(
+        s3.LifecycleRule(id="ExpireManifests", prefix=prefixes["manifests"], expiration=Duration.days(REPORT_DAYS))
     )
     return rules

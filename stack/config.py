@@ -58,8 +58,9 @@ class PipelineConfig:
     grants_prefix: str = "grants/"
     reports_prefix: str = "reports/"
     resolved_prefix: str = "resolved/"
+    manifests_prefix: str = "manifests/"
     """``originalsPrefix`` ... ``supersededPrefix``, ``grantsPrefix``, ``reportsPrefix``,
-    ``resolvedPrefix``: the archive bucket's layout."""
+    ``resolvedPrefix``, ``manifestsPrefix``: the archive bucket's layout."""
     cors_allowed_origins: tuple[str, ...] = CORS_ALLOWED_ORIGINS
     """``corsAllowedOrigins``: origins allowed to PUT/POST into staging (comma-separated)."""
     trigger_batch_size: int = 10
@@ -157,6 +158,7 @@ class PipelineConfig:
             self.grants_prefix,
             self.reports_prefix,
             self.resolved_prefix,
+            self.manifests_prefix,
         ]
         if len(set(prefixes)) != len(prefixes) or any(not p.endswith("/") for p in prefixes):
             raise ValueError("archive prefixes must be distinct and end with '/'")
@@ -172,6 +174,7 @@ class PipelineConfig:
             "grants": self.grants_prefix,
             "reports": self.reports_prefix,
             "resolved": self.resolved_prefix,
+            "manifests": self.manifests_prefix,
             "uploads": self.upload_prefix,
         }
 
@@ -186,6 +189,7 @@ class PipelineConfig:
             "GRANTS_PREFIX": self.grants_prefix,
             "REPORTS_PREFIX": self.reports_prefix,
             "RESOLVED_PREFIX": self.resolved_prefix,
+            "MANIFESTS_PREFIX": self.manifests_prefix,
         }
 
 

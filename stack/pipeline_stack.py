@@ -105,6 +105,7 @@ class FilepipeStack(Stack):
             "ErrorsPrefix": self.config.errors_prefix,
             "OriginalsPrefix": self.config.originals_prefix,
             "OutputsPrefix": self.config.outputs_prefix,
+            "ManifestsPrefix": self.config.manifests_prefix,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

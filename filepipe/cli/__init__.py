@@ -9,14 +9,15 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Column, Table
 
+from filepipe import backfill as backfills
 from filepipe import operations
 
 if TYPE_CHECKING:
@@ -244,15 +245,41 @@ def list_files(endpoint: str, stack: str | None, region: str | None) -> None:
     type=click.IntRange(0),
     help="Only objects at least this many minutes old (the sweep uses the stack's sweepOlderThanMinutes).",
 )
+@click.option(
+    "--manifest",
+    type=click.File("r", encoding="utf-8"),
+    help="Only these keys of staging: a file with one key per line ('-' reads them from stdin).",
+)
+@click.option(
+    "--inventory",
+    metavar="S3URL",
+    help="Only the staging keys of an S3 Inventory report (CSV): s3://BUCKET/.../manifest.json.",
+)
 @click.option("--no-wait", is_flag=True, help="Start it and return; watch it in the console (its Map Run).")
 def backfill(
-    endpoint: str, stack: str | None, region: str | None, prefix: str, older_than_minutes: int, no_wait: bool
+    endpoint: str,
+    stack: str | None,
+    region: str | None,
+    prefix: str,
+    older_than_minutes: int,
+    manifest: TextIO | None,
+    inventory: str | None,
+    no_wait: bool,
 ) -> None:
     """Process files already in staging that no event started (made before the stack, or lost):
-    a Distributed Map over the listing starts each as its upload would have. Already started
-    files start nothing new."""
+    a Distributed Map over the listing (or over a manifest of keys) starts each as its upload
+    would have. Already started files start nothing new."""
+    sources = [manifest is not None, inventory is not None, bool(prefix or older_than_minutes)]
+    if sum(sources) > 1:
+        raise click.UsageError("choose one source: --prefix/--older-than (a listing), --manifest or --inventory")
     target = resolve(endpoint, stack, region)
-    arn = _call(lambda: operations.start_backfill(target, prefix, older_than_minutes * 60))
+    keys: Iterable[str] | None = None
+    if manifest is not None:
+        keys = backfills.lines(manifest)
+    elif inventory is not None:
+        keys = backfills.inventory_keys(target.s3, inventory, target.staging_bucket)
+    with console.status("writing the manifest…" if keys is not None else "starting…"):
+        arn = _call(lambda: operations.start_backfill(target, prefix, older_than_minutes * 60, keys=keys))
     console.print(f"backfill started: {arn}")
     if not no_wait:
         _follow_map_run(target, arn, "objects listed", "handed to the pipeline")
@@ -424,5 +451,5 @@ def _call(action: Callable[[], T]) -> T:
         raise click.ClickException(
             f"nothing answers at {exc.kwargs.get('endpoint_url')}: is `filepipe up` running?"
         ) from exc
-    except (ClientError, BotoCoreError, LookupError) as exc:
+    except (ClientError, BotoCoreError, LookupError, ValueError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from exc

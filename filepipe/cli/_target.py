@@ -61,6 +61,7 @@ def stack_target(stack: str, region: str | None = None) -> Target:
                 outputs=outputs.get("OutputsPrefix", "outputs/"),
                 failed=outputs.get("FailedPrefix", "failed/"),
                 errors=outputs.get("ErrorsPrefix", "errors/"),
+                manifests=outputs.get("ManifestsPrefix", "manifests/"),
             ),
         )
     except KeyError as exc:

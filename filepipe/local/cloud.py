@@ -280,7 +280,7 @@ class LocalCloud:
     def names(self) -> LocalNames:
         """What the grants table's resources are called here."""
         layout = self.config.layout
-        areas = ("originals", "outputs", "failed", "errors", "superseded", "grants", "reports", "resolved")
+        areas = ("originals", "outputs", "failed", "errors", "superseded", "grants", "reports", "resolved", "manifests")
         prefixes = {area: getattr(layout, area) for area in areas}
         return LocalNames(
             region=REGION,
@@ -322,6 +322,8 @@ class LocalCloud:
         return {
             "Partition": "aws",
             "StagingBucket": self.config.staging_bucket,
+            "ArchiveBucket": self.config.archive_bucket,
+            "ManifestsPrefix": self.config.layout.manifests,
             "TriggerFunctionArn": self.lambdas.arn(FUNCTIONS["trigger"].name),
         }
 
@@ -363,6 +365,7 @@ class LocalCloud:
             "GRANTS_PREFIX": layout.grants,
             "REPORTS_PREFIX": layout.reports,
             "RESOLVED_PREFIX": layout.resolved,
+            "MANIFESTS_PREFIX": layout.manifests,
             "STATE_MACHINE_ARN": self.state_machine_arn,
             "EXPRESS_STATE_MACHINE_ARN": (
                 self.express_state_machine_arn if self.config.small_file_workflow == "express" else ""

@@ -267,13 +267,38 @@ def test_each_listing_machine_is_a_distributed_map_over_an_s3_listing(synth: Syn
     props = machine["Properties"]
     assert synth.definition_text(machine) == template()
     definition = state_machine.render(fake_values(props["DefinitionSubstitutions"]), template())
-    (each,) = definition["States"].values()
-    assert each["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
-    assert each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
-    assert each["MaxConcurrency"] > 0 and 0 < each["ToleratedFailurePercentage"] < 100
-    (task,) = each["ItemProcessor"]["States"].values()
-    assert task["Parameters"]["FunctionName"] == f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
-    assert each["ResultPath"] is None, "a million items' results must not become the execution's output"
+    maps = [state for state in definition["States"].values() if state["Type"] == "Map"]
+    assert maps[0]["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    for each in maps:
+        assert each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+        assert each["MaxConcurrency"] > 0 and 0 < each["ToleratedFailurePercentage"] < 100
+        (task,) = each["ItemProcessor"]["States"].values()
+        assert task["Parameters"]["FunctionName"] == f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
+        assert each["ResultPath"] is None, "a million items' results must not become the execution's output"
+
+
+def test_a_backfill_reads_a_manifest_from_the_archive_when_given_one(synth: Synthesized) -> None:
+    props = listing_machine(synth, "Backfill")["Properties"]
+    definition = state_machine.render(fake_values(props["DefinitionSubstitutions"]), state_machine.backfill_template())
+    source = definition["States"][definition["StartAt"]]
+    ((choice,), listing) = source["Choices"], source["Default"]
+    assert choice["Variable"] == "$.manifest" and choice["IsPresent"] is True
+    manifest, listed = definition["States"][choice["Next"]], definition["States"][listing]
+    assert manifest["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert manifest["ItemReader"]["ReaderConfig"] == {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}
+    assert manifest["ItemReader"]["Parameters"] == {
+        "Bucket": "filepipe-archive",
+        "Key.$": "States.Format('manifests/{}', $.manifest)",
+    }
+
+    def handing(state: dict[str, Any]) -> Any:
+        """A Map without its reader and its state names (unique across the machine, as ASL asks)."""
+        processor = state["ItemProcessor"]
+        return {k: v for k, v in state.items() if k not in ("ItemReader", "ItemProcessor")}, list(
+            processor["States"].values()
+        )
+
+    assert handing(manifest) == handing(listed), "both sources hand the trigger the same batches"
 
 
 def test_the_reprocess_machine_lists_the_archive_under_its_outputs_prefix(synth: Synthesized) -> None:

@@ -3,10 +3,16 @@ file whose intake message was lost."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
+from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
+from click.testing import CliRunner
 
+from filepipe.cli import main
 from filepipe.local import LocalCloud
 from filepipe.operations import Target, start_backfill
 from tests.local.helpers import follow_map_run, settle
@@ -67,3 +73,80 @@ def test_the_sweep_recovers_a_file_whose_message_was_lost(cloud: LocalCloud, tar
     recovered = [m for m in cloud.lambdas.metrics if "FilesStartedFromListing" in m]
     assert [(m["reason"], m["FilesStartedFromListing"]) for m in recovered] == [("sweep", [1.0])]
     assert_conserved(target, [lost, fresh])
+
+
+def inventory_report(target: Target, cloud: LocalCloud, rows: list[list[str]]) -> str:
+    """An S3 Inventory report (CSV) of the staging bucket in a bucket of its own, as S3 writes
+    one: gzip data files without a header, keys URL-encoded, a manifest.json naming them."""
+    s3 = target.s3
+    s3.create_bucket(Bucket="inventory")
+    data = "inventory/staging/daily/data/0001.csv.gz"
+    text = "".join(",".join(f'"{v}"' for v in row) + "\n" for row in rows)
+    s3.put_object(Bucket="inventory", Key=data, Body=gzip.compress(text.encode()))
+    manifest = {
+        "sourceBucket": target.staging_bucket,
+        "destinationBucket": "arn:aws:s3:::inventory",
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size",
+        "files": [{"key": data, "size": 1, "MD5checksum": "x"}],
+    }
+    key = "inventory/staging/daily/2026-11-28T00-00Z/manifest.json"
+    s3.put_object(Bucket="inventory", Key=key, Body=json.dumps(manifest).encode())
+    return f"s3://inventory/{key}"
+
+
+def test_a_backfill_from_a_key_list_or_an_inventory_starts_exactly_those_keys(
+    cloud: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    s3 = target.s3
+    s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
+    listed = [upload(target, key, b"a\n1\n") for key in ("m/a.csv", "m/b c+d.csv", 'm/é,"q".csv')]
+    unlisted = upload(target, "m/unlisted.csv", b"a\n2\n")
+    cloud.create_resources_notification()
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{listed[0].key}\n\n{listed[1].key}\r\n", encoding="utf-8")
+
+    def backfill(*args: str) -> str:
+        result = CliRunner().invoke(main, ["backfill", *args, "--endpoint", cloud.endpoint])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "succeeded: 2 objects listed, 2 handed to the pipeline, 0 failed" in backfill("--manifest", str(keys))
+    assert {v.key for v in settle(target, 2)} == {listed[0].key, listed[1].key}
+
+    report = inventory_report(
+        target,
+        cloud,
+        [
+            [target.staging_bucket, quote_plus(listed[2].key), listed[2].version_id, "true", "false", "4"],
+            [target.staging_bucket, quote_plus(listed[0].key), listed[0].version_id, "true", "false", "4"],
+            [target.staging_bucket, quote_plus(unlisted.key), "old", "false", "false", "4"],
+            [target.staging_bucket, quote_plus("m/deleted.csv"), "dm", "true", "true", ""],
+            ["another-bucket", quote_plus(unlisted.key), "v", "true", "false", "4"],
+        ],
+    )
+    assert "succeeded: 2 objects listed" in backfill("--inventory", report)
+    views = settle(target, 3)
+    assert {v.key for v in views} == {u.key for u in listed}, "the archived key started nothing new"
+    assert {v.status for v in views} == {"SUCCEEDED"}
+    assert [v["Key"] for v in s3.list_objects_v2(Bucket=target.staging_bucket)["Contents"]] == [unlisted.key]
+    s3.delete_object(Bucket=target.staging_bucket, Key=unlisted.key, VersionId=unlisted.version_id)
+    assert_conserved(target, listed)
+
+
+def test_a_manifest_without_keys_or_with_another_source_is_refused(
+    cloud: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["backfill", "--manifest", str(empty), "--endpoint", cloud.endpoint])
+    assert result.exit_code == 1 and "the manifest lists no keys" in result.output
+    both = CliRunner().invoke(
+        main, ["backfill", "--manifest", str(empty), "--prefix", "a/", "--endpoint", cloud.endpoint]
+    )
+    assert both.exit_code == 2 and "choose one source" in both.output
+    bad = CliRunner().invoke(main, ["backfill", "--inventory", "s3://inventory/x.csv", "--endpoint", cloud.endpoint])
+    assert bad.exit_code == 1 and "s3://BUCKET/.../manifest.json" in bad.output
+    assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix=target.layout.manifests).get("Contents")
+    assert not target.sfn.list_executions(stateMachineArn=target.backfill_state_machine_arn)["executions"]

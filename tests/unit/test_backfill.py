@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +12,14 @@ from typing import Any
 import boto3
 import pytest
 
-from filepipe.backfill import is_listing_batch, parse_listing_batch, refs_to_start
+from filepipe.backfill import (
+    inventory_keys,
+    is_listing_batch,
+    lines,
+    manifest_csv,
+    parse_listing_batch,
+    refs_to_start,
+)
 from filepipe.config import Settings
 from filepipe.errors import MalformedEvent
 from filepipe.events import execution_name
@@ -65,3 +75,40 @@ def test_the_trigger_starts_a_listing_once(s3: Any, settings: Settings) -> None:
     assert len(first.started) == 2 and not first.duplicates
     executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert len(executions) == 2, "a second listing of the same versions starts nothing new"
+
+
+def test_a_manifest_holds_each_key_exactly_as_csv_reads_it_back() -> None:
+    awkward = ["plain.csv", "a b+c.csv", 'comma,and "quote".csv', "line\nbreak.csv", "é/ü.csv", " spaced "]
+    text = b"".join(manifest_csv(awkward)).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows == [["Key"], *([k] for k in awkward)]
+    with pytest.raises(ValueError, match="not an S3 key"):
+        b"".join(manifest_csv(["ok", "x" * 1025]))
+    assert list(lines(["a\n", "\n", " b \r\n", "c"])) == ["a", " b ", "c"]
+
+
+def test_an_inventory_reports_current_keys_of_its_bucket_decoded(s3: Any, settings: Settings) -> None:
+    s3.create_bucket(Bucket="inventory")
+    rows = [
+        ["staging", "in/a+b%2Bc.csv", "v2", "true", "false"],
+        ["staging", "in/a+b%2Bc.csv", "v1", "false", "false"],
+        ["staging", "in/%C3%A9.csv", "v1", "true", "true"],
+        ["other", "in/x.csv", "v1", "true", "false"],
+    ]
+    data = gzip.compress("".join(",".join(f'"{v}"' for v in r) + "\n" for r in rows).encode())
+    s3.put_object(Bucket="inventory", Key="r/data/1.csv.gz", Body=data)
+    manifest = {
+        "destinationBucket": "arn:aws:s3:::inventory",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker",
+        "files": [{"key": "r/data/1.csv.gz"}],
+    }
+    s3.put_object(Bucket="inventory", Key="r/manifest.json", Body=json.dumps(manifest).encode())
+    assert list(inventory_keys(s3, "s3://inventory/r/manifest.json", "staging")) == ["in/a b+c.csv"]
+    s3.put_object(
+        Bucket="inventory", Key="p/manifest.json", Body=json.dumps(manifest | {"fileFormat": "Parquet"}).encode()
+    )
+    with pytest.raises(ValueError, match="only CSV"):
+        list(inventory_keys(s3, "s3://inventory/p/manifest.json", "staging"))
+    with pytest.raises(ValueError, match=r"s3://BUCKET/\.\.\./manifest\.json"):
+        list(inventory_keys(s3, "https://inventory/r/manifest.json", "staging"))
