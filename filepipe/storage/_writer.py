@@ -46,7 +46,9 @@ class MultipartWriter(io.RawIOBase):
         self._s3, self.bucket, self.key = s3, bucket, key
         self._part_size, self._max_parts = part_size, max_parts
         self._extra: dict[str, Any] = {"ContentType": content_type, "Metadata": metadata or {}}
-        self._buffer = bytearray()
+        self._buffer: bytearray | None = None
+        """The part being filled, allocated at its final size so that each byte is copied once."""
+        self._filled = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._sender = ThreadPoolExecutor(1, "s3-part-upload") if send_ahead else None
@@ -61,13 +63,19 @@ class MultipartWriter(io.RawIOBase):
         if self.closed:
             raise ValueError("write to a closed MultipartWriter")
         view = memoryview(data).cast("B")
-        self._buffer += view
-        self.bytes_written += len(view)
-        while len(self._buffer) >= (size := self.next_part_size):
-            part = bytes(self._buffer[:size])
-            del self._buffer[:size]
-            self._upload_part(part)
-        return len(view)
+        written = len(view)
+        while view:
+            if self._buffer is None:
+                self._buffer, self._filled = bytearray(self.next_part_size), 0
+            taken = min(len(self._buffer) - self._filled, len(view))
+            self._buffer[self._filled : self._filled + taken] = view[:taken]
+            self._filled += taken
+            view = view[taken:]
+            if self._filled == len(self._buffer):
+                part, self._buffer = self._buffer, None
+                self._upload_part(part)
+        self.bytes_written += written
+        return written
 
     @property
     def next_part_size(self) -> int:
@@ -84,12 +92,10 @@ class MultipartWriter(io.RawIOBase):
             return
         try:
             if self._upload_id is None:
-                response = self._s3.put_object(
-                    Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), **self._extra
-                )
+                response = self._s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._pending(), **self._extra)
             else:
-                if self._buffer or not (self._parts or self._sending):
-                    self._upload_part(bytes(self._buffer))
+                if self._filled or not (self._parts or self._sending):
+                    self._upload_part(self._pending())
                 self._settle()
                 response = self._s3.complete_multipart_upload(
                     Bucket=self.bucket,
@@ -102,7 +108,7 @@ class MultipartWriter(io.RawIOBase):
             self.abort()
             raise
         finally:
-            self._buffer = bytearray()
+            self._buffer, self._filled = None, 0
             self._stop_sender()
             super().close()
 
@@ -112,7 +118,7 @@ class MultipartWriter(io.RawIOBase):
         if self._upload_id is not None:
             self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
             self._upload_id = None
-        self._buffer = bytearray()
+        self._buffer, self._filled = None, 0
         if not self.closed:
             super().close()
 
@@ -127,7 +133,11 @@ class MultipartWriter(io.RawIOBase):
         else:
             self.close()
 
-    def _upload_part(self, data: bytes) -> None:
+    def _pending(self) -> bytes:
+        """What the part being filled holds so far."""
+        return bytes(memoryview(self._buffer or b"")[: self._filled])
+
+    def _upload_part(self, data: bytes | bytearray) -> None:
         if self._upload_id is None:
             created = self._s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self._extra)
             self._upload_id = created["UploadId"]
@@ -140,7 +150,7 @@ class MultipartWriter(io.RawIOBase):
         else:
             self._sending = self._sender.submit(self._send, self._upload_id, number, data)
 
-    def _send(self, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+    def _send(self, upload_id: str, number: int, data: bytes | bytearray) -> dict[str, Any]:
         response = self._s3.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
         )
