@@ -277,8 +277,9 @@ PRINCIPALS: dict[str, Principal] = {
             "lambda.amazonaws.com",
             "filepipe: sends archived originals whose outputs an older transform made back to staging",
             (
-                # The output's metadata (which transform, which version, which key).
-                Grant(("s3:GetObject",), (Objects("archive", ("outputs",)),)),
+                # The output's metadata (which transform, which version, which key), and whether
+                # the key's latest upload failed (its error record).
+                Grant(("s3:GetObject",), (Objects("archive", ("outputs",)), Objects("archive", ("errors",)))),
                 Grant(READ_VERSION, (Objects("archive", ("originals",)),)),
                 # A copy into staging (only while the key has none: a HEAD first, then If-None-Match).
                 Grant(("s3:GetObject", *WRITE), (Objects("staging"),)),

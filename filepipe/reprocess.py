@@ -43,7 +43,9 @@ class Decision:
     outcome: str
     """``reprocessed`` (its original is back in staging), ``current`` (made by this version, or by
     another transform), ``inFlight`` (staging holds the key: a newer upload, or this original
-    sent back before, is on its way) or ``gone`` (the output or its original is no longer there)."""
+    sent back before, is on its way), ``failed`` (the key's latest upload failed and waits for a
+    fix or a retry, which the older original must not overtake) or ``gone`` (the output or its
+    original is no longer there)."""
     key: str | None = None
 
 
@@ -88,6 +90,8 @@ def reprocess_output(s3: S3Client, settings: Settings, output_key: str, transfor
     # The copy is conditional on that too, for an upload landing between this look and the copy.
     if head(s3, Bucket=settings.staging_bucket, Key=key) is not None:
         return Decision(output_key, "inFlight", key)
+    if head(s3, Bucket=settings.archive_bucket, Key=settings.layout.error_record(key)) is not None:
+        return Decision(output_key, "failed", key)
     original = head(s3, Bucket=settings.archive_bucket, Key=settings.layout.original(key))
     if original is None:
         return Decision(output_key, "gone", key)
@@ -119,7 +123,7 @@ def _send_back(s3: S3Client, settings: Settings, key: str, original: dict[str, A
 
 def reprocess_batch(s3: S3Client, settings: Settings, batch: ReprocessBatch) -> dict[str, list[str]]:
     """Each listed output's decision, as the Map's item result: output keys by outcome."""
-    outcomes: dict[str, list[str]] = {"reprocessed": [], "current": [], "inFlight": [], "gone": []}
+    outcomes: dict[str, list[str]] = {"reprocessed": [], "current": [], "inFlight": [], "failed": [], "gone": []}
     for output_key in batch.output_keys:
         decision = reprocess_output(s3, settings, output_key, batch.transform, batch.version)
         outcomes[decision.outcome].append(output_key)

@@ -88,7 +88,13 @@ def test_an_outdated_original_goes_back_once(s3: Any, settings: Settings) -> Non
             }
         ),
     )
-    assert again == {"reprocessed": [], "current": [], "inFlight": [output], "gone": ["outputs/gone/data.parquet"]}
+    assert again == {
+        "reprocessed": [],
+        "current": [],
+        "inFlight": [output],
+        "failed": [],
+        "gone": ["outputs/gone/data.parquet"],
+    }
     versions = s3.list_object_versions(Bucket=settings.staging_bucket)["Versions"]
     assert len(versions) == 1, "a second reprocess sent nothing while the first copy waits in staging"
 
@@ -119,3 +125,13 @@ def test_an_upload_landing_after_the_look_is_not_overtaken(
     versions = s3.list_object_versions(Bucket=settings.staging_bucket)["Versions"]
     assert [v["VersionId"] for v in versions] == [newer], "the newer upload is still the only version"
     assert not s3.list_multipart_uploads(Bucket=settings.staging_bucket).get("Uploads"), "no part left behind"
+
+
+def test_an_original_never_overtakes_a_newer_upload_that_failed(s3: Any, settings: Settings) -> None:
+    """The key's latest upload failed (its error record waits for a fix or a retry): sending the
+    older original back would archive it as the newest version and mark that failure resolved."""
+    output = archived(s3, settings)
+    s3.put_object(Bucket=settings.archive_bucket, Key=settings.layout.error_record(KEY), Body=b"{}")
+    decision = reprocess_output(s3, settings, output, "csv-to-parquet", "2")
+    assert (decision.outcome, decision.key) == ("failed", KEY)
+    assert not s3.list_object_versions(Bucket=settings.staging_bucket).get("Versions"), "nothing sent back"
