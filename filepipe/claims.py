@@ -93,6 +93,17 @@ class Claims:
         if self._put(version, me, expires, now, replacing=holder) is not None:
             raise DuplicateExecution("another execution took this version first")
 
+    def holder(self, version: str, now: float | None = None) -> str | None:
+        """The execution holding ``version`` now, if any (an Express execution cannot be found by
+        its name, so this is how the upload API's status sees one at work)."""
+        item = self.dynamodb.get_item(TableName=self.table, Key={"version": {"S": version}}, ConsistentRead=True).get(
+            "Item"
+        )
+        now = time.time() if now is None else now
+        if item is None or float(item["expires"]["N"]) < now:
+            return None
+        return str(item["holder"]["S"])
+
     def release(self, version: str, execution: str) -> None:
         """Give the claim up, if ``execution`` still holds it (after a failure, so that a retry
         need not wait for the lease to end)."""

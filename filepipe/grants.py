@@ -221,6 +221,8 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(("s3:PutObject", "s3:GetObject"), (Objects("archive", ("grants", "uploads")),)),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
                 Grant(("states:DescribeExecution",), (Named("executions"),)),
+                # An Express execution at work is seen by the claim it holds (filepipe/claims.py).
+                Grant(("dynamodb:GetItem",), (Named("claims_table"),)),
                 Grant(("sts:AssumeRole",), (Named("role", "upload"),)),
                 Grant(USE_KEY, (Named("kms_key"),)),
             ),

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from filepipe.claims import Claims
 from filepipe.config import Settings
 from filepipe.errors import error_code, is_access_denied
 from filepipe.storage import MiB
@@ -65,6 +66,9 @@ def service() -> UploadService:
         upload_config,
         sfn=boto3.client("stepfunctions", region_name=region),
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        claims=Claims(boto3.client("dynamodb", region_name=region), env["CLAIMS_TABLE"])
+        if env.get("CLAIMS_TABLE")
+        else None,
     )
 
 

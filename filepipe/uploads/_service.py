@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from filepipe.claims import Claims
 from filepipe.config import ArchiveLayout
 from filepipe.events import ObjectRef, execution_name
 from filepipe.grants import MULTIPART_UPLOAD
@@ -126,10 +127,19 @@ def session_policy(bucket: str, key: str) -> dict[str, Any]:
 
 
 class UploadService:
-    def __init__(self, s3: Any, sts: Any, config: UploadConfig, sfn: Any = None, state_machine_arn: str = "") -> None:
+    def __init__(
+        self,
+        s3: Any,
+        sts: Any,
+        config: UploadConfig,
+        sfn: Any = None,
+        state_machine_arn: str = "",
+        claims: Claims | None = None,
+    ) -> None:
         self._s3, self._sts, self._sfn = s3, sts, sfn
         self.config = config
         self._state_machine_arn = state_machine_arn
+        self._claims = claims
 
     def create(self, request: UploadRequest, owner: str = "", now: datetime | None = None) -> dict[str, Any]:
         """A presigned PUT or scoped multipart credentials for a new, server-chosen key, and the
@@ -274,7 +284,8 @@ class UploadService:
 
     def _execution(self, key: str, found: dict[str, Any]) -> str | None:
         """The execution of the version in staging, found by its name (made from the version,
-        as the trigger makes it): one DescribeExecution, no listing."""
+        as the trigger makes it): one DescribeExecution, no listing. An Express execution cannot
+        be described; one at work holds the version's claim, which one GetItem reads."""
         if self._sfn is None or not self._state_machine_arn or not found.get("VersionId"):
             return None
         ref = ObjectRef(self.config.bucket, key, str(found["VersionId"]), None, 0, None)
@@ -284,7 +295,7 @@ class UploadService:
             self._sfn.describe_execution(executionArn=arn)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-                return None
+                return self._claims.holder(execution_name(ref)) if self._claims is not None else None
             raise
         return arn
 

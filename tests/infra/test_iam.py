@@ -184,14 +184,19 @@ def rendered(synth: Synthesized, principal: str) -> dict[str, set[str]]:
 
 
 def test_only_the_claim_takers_touch_the_claims_table(synth: Synthesized) -> None:
-    """The transform step takes a version's claim; a failed execution gives it up; nobody else
-    (the Batch job runs only on the Standard machine, whose executions are started once)."""
+    """The transform step takes a version's claim; a failed execution gives it up; the upload
+    API only reads who holds one (its status); nobody else (the Batch job runs only on the
+    Standard machine, whose executions are started once)."""
     touching = {}
     for principal, prefix in ROLES.items():
         actions = set().union(*actions_on(synth.policy_statements(prefix)).values())
         if dynamodb := {a for a in actions if a.startswith("dynamodb:")}:
             touching[principal] = dynamodb
-    assert touching == {"transform": {"dynamodb:PutItem"}, "failure": {"dynamodb:DeleteItem"}}
+    assert touching == {
+        "transform": {"dynamodb:PutItem"},
+        "failure": {"dynamodb:DeleteItem"},
+        "upload_api": {"dynamodb:GetItem"},
+    }
 
 
 def test_the_express_machine_hands_over_only_to_the_standard_one(synth: Synthesized) -> None:

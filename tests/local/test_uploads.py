@@ -193,15 +193,21 @@ def end_session(access_key_id: str) -> None:
     session.expiration = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
 
 
+def put_small_csv(cloud: LocalCloud, filename: str) -> dict[str, Any]:
+    """Ask the API for a presigned PUT and upload a two-line CSV with it; the grant."""
+    _, grant = call(cloud, "POST", "/api/uploads", {"filename": filename, "contentType": "text/csv", "size": 8})
+    put = urllib.request.Request(grant["url"], data=b"a,b\n1,2\n", method="PUT", headers=grant["headers"])
+    urllib.request.urlopen(put).close()
+    return dict(grant)
+
+
 def test_status_finds_a_running_execution_by_name(cloud: LocalCloud, target: Target) -> None:
     def slow_transform(name: str, event: Any) -> None:
         if name == "filepipe-transform":
             time.sleep(3)
 
     cloud.lambdas.interceptors.append(slow_transform)
-    _, grant = call(cloud, "POST", "/api/uploads", {"filename": "slow.csv", "contentType": "text/csv", "size": 8})
-    put = urllib.request.Request(grant["url"], data=b"a,b\n1,2\n", method="PUT", headers=grant["headers"])
-    urllib.request.urlopen(put).close()
+    grant = put_small_csv(cloud, "slow.csv")
     deadline = time.monotonic() + 20
     while (state := call(cloud, "GET", "/api/uploads/status?key=" + urllib.request.quote(grant["key"]))[1])[
         "state"
@@ -248,3 +254,26 @@ def test_cli_reports_a_failed_file_and_exits_non_zero(cloud: LocalCloud, tmp_pat
     assert result.exit_code == 1
     assert "failed: TransformRejected" in result.output
     assert "Expected 2 columns, got 3" in result.output, "the reason, in one line"
+
+
+def test_status_sees_an_express_execution_at_work_by_its_claim(cloud: LocalCloud, target: Target) -> None:
+    """An Express execution cannot be described by name; while it works it holds the version's
+    claim, and the status reads that (with the upload API's own role)."""
+    cloud.use_small_file_workflow("express")
+
+    def slow_archive(name: str, event: Any) -> None:
+        if name == "filepipe-archive":
+            time.sleep(3)
+
+    cloud.lambdas.interceptors.append(slow_archive)
+    grant = put_small_csv(cloud, "quick.csv")
+    path = "/api/uploads/status?key=" + urllib.request.quote(grant["key"])
+    deadline = time.monotonic() + 20
+    while (state := call(cloud, "GET", path)[1])["state"] != "processing":
+        assert state["state"] == "waiting" and time.monotonic() < deadline, state
+        time.sleep(0.1)
+    assert ":express:" in state["execution"], state
+    while (state := call(cloud, "GET", path)[1])["state"] == "processing":
+        assert time.monotonic() < deadline, state
+        time.sleep(0.1)
+    assert state["state"] == "archived"

@@ -103,3 +103,12 @@ def test_only_the_holder_releases(claims: Claims) -> None:
 def test_history_points_express_executions_at_their_log_group() -> None:
     assert "CloudWatch Logs, log group /aws/vendedlogs/states/x" in history_of(EXPRESS_A, "/aws/vendedlogs/states/x")
     assert "Step Functions console" in history_of(STANDARD, "/aws/vendedlogs/states/x")
+
+
+def test_the_holder_is_read_while_its_lease_runs(claims: Claims) -> None:
+    assert claims.holder(VERSION, now=NOW) is None
+    claims.take(VERSION, EXPRESS_A, now=NOW)
+    assert claims.holder(VERSION, now=NOW + 10) == EXPRESS_A
+    assert claims.holder(VERSION, now=NOW + 24 * 3600) is None, "an Express lease that ran out holds nothing"
+    claims.release(VERSION, EXPRESS_A)
+    assert claims.holder(VERSION, now=NOW + 10) is None
