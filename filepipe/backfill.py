@@ -113,18 +113,22 @@ def _timestamp(value: Any) -> datetime | None:
 
 def manifest_csv(keys: Iterable[str]) -> Iterator[bytes]:
     """A manifest the backfill machine reads (a ``Key`` header, then one key per row, quoted as
-    CSV needs), in pieces; an invalid key raises ValueError before it is written."""
+    CSV needs), in pieces; an invalid key, or none at all, raises ValueError before it is written."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["Key"])
+    listed = 0
     for key in keys:
         if not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:
             raise ValueError(f"not an S3 key: {key!r}")
         writer.writerow([key])
+        listed += 1
         if buffer.tell() >= 1 << 20:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
+    if not listed:
+        raise ValueError("the manifest lists no keys")
     yield buffer.getvalue().encode("utf-8")
 
 

@@ -27,6 +27,7 @@ from filepipe.cli._target import DEFAULT_ENDPOINT, resolve, target_options
 T = TypeVar("T")
 
 console = Console(width=None if sys.stdout.isatty() else 150)
+NO_WAIT = click.option("--no-wait", is_flag=True, help="Start it and return; watch it in the console (its Map Run).")
 
 
 @click.group()
@@ -255,7 +256,7 @@ def list_files(endpoint: str, stack: str | None, region: str | None) -> None:
     metavar="S3URL",
     help="Only the staging keys of an S3 Inventory report (CSV): s3://BUCKET/.../manifest.json.",
 )
-@click.option("--no-wait", is_flag=True, help="Start it and return; watch it in the console (its Map Run).")
+@NO_WAIT
 def backfill(
     endpoint: str,
     stack: str | None,
@@ -294,7 +295,7 @@ def backfill(
     default=None,
     help="The version deployed, if not this code's: outputs of any other version are reprocessed.",
 )
-@click.option("--no-wait", is_flag=True, help="Start it and return; watch it in the console (its Map Run).")
+@NO_WAIT
 def reprocess(
     endpoint: str,
     stack: str | None,

@@ -35,7 +35,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 import state_machine
 from filepipe.config import CORS_ALLOWED_ORIGINS, ArchiveLayout
-from filepipe.grants import PRINCIPALS, Principal
+from filepipe.grants import AREAS, PRINCIPALS, Principal
 from filepipe.local import _moto_adapter
 from filepipe.local.api import UploadApiRoute
 from filepipe.local.authorizer import CognitoAuthorizer
@@ -280,8 +280,7 @@ class LocalCloud:
     def names(self) -> LocalNames:
         """What the grants table's resources are called here."""
         layout = self.config.layout
-        areas = ("originals", "outputs", "failed", "errors", "superseded", "grants", "reports", "resolved", "manifests")
-        prefixes = {area: getattr(layout, area) for area in areas}
+        prefixes = {area: getattr(layout, area) for area in AREAS if area != "uploads"}
         return LocalNames(
             region=REGION,
             account=ACCOUNT,

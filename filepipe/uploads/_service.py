@@ -288,14 +288,14 @@ class UploadService:
         be described; one at work holds the version's claim, which one GetItem reads."""
         if self._sfn is None or not self._state_machine_arn or not found.get("VersionId"):
             return None
-        ref = ObjectRef(self.config.bucket, key, str(found["VersionId"]), None, 0, None)
+        name = execution_name(ObjectRef(self.config.bucket, key, str(found["VersionId"]), None, 0, None))
         prefix = self._state_machine_arn.replace(":stateMachine:", ":execution:")
-        arn = f"{prefix}:{execution_name(ref)}"
+        arn = f"{prefix}:{name}"
         try:
             self._sfn.describe_execution(executionArn=arn)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-                return self._claims.holder(execution_name(ref)) if self._claims is not None else None
+                return self._claims.holder(name) if self._claims is not None else None
             raise
         return arn
 
