@@ -316,6 +316,9 @@ class MapProgress:
     status: str
     items: dict[str, int]
     error: str | None = None
+    cause: str | None = None
+    """Why it failed, as Step Functions says (a Map whose reader was refused says only
+    ``States.Runtime`` as its error; the cause names the call and the role)."""
 
     @property
     def done(self) -> bool:
@@ -385,4 +388,4 @@ def map_progress(target: Target, execution_arn: str) -> MapProgress:
                 raise
             counts = {}  # a Map Run just begun may not answer yet; the next poll asks again
         items = {k: int(v) for k, v in counts.items() if k in ("total", "succeeded", "failed", "running", "pending")}
-    return MapProgress(execution_arn, described["status"], items, described.get("error"))
+    return MapProgress(execution_arn, described["status"], items, described.get("error"), described.get("cause"))

@@ -330,6 +330,8 @@ def _follow_map_run(target: operations.Target, arn: str, listed: str, handed: st
         f"{progress.status.lower()}: {items.get('total', 0)} {listed}, {items.get('succeeded', 0)} {handed}, "
         f"{items.get('failed', 0)} failed" + (f" ({progress.error})" if progress.error else "")
     )
+    if progress.cause:
+        console.print(progress.cause, markup=False, highlight=False)
     console.print("`filepipe status` follows the files themselves.")
     if progress.status != "SUCCEEDED":
         sys.exit(1)

@@ -32,11 +32,20 @@ from moto.s3 import notifications as s3_notifications
 from moto.s3 import responses as s3_responses
 from moto.sqs import models as sqs_models
 from moto.stepfunctions.exceptions import InvalidArn, InvalidExecutionInput
-from moto.stepfunctions.parser.api import StateMachineType
+from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails, StateMachineType
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as sfn_item_reader,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    distributed_iteration_component as sfn_distributed,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils as sfn_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -45,6 +54,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_sfn as sfn_sfn,
 )
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path as sfn_json_path
@@ -79,6 +89,7 @@ def apply() -> None:
         _patch_sqs_retention_check()
         _patch_sqs_send_attributes()
         _patch_express_executions()
+        _patch_map_run_failure_tolerance()
         _moto_iam.apply()
         _applied = True
 
@@ -678,3 +689,49 @@ def _patch_express_executions() -> None:
     StepFunctionsParserBackend.stop_execution = _stop_execution  # type: ignore[method-assign]
     StepFunctionsParserBackend.list_executions = _list_executions  # type: ignore[method-assign,assignment]
     sfn_execution.BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
+
+
+# -- Distributed Map failure tolerance ---------------------------------------------------------
+# In AWS a Map Run fails (States.ExceedToleratedFailureThreshold) once more of its items failed
+# than ToleratedFailureCount / ToleratedFailurePercentage allow, none by default. moto counts the
+# failed items but always ends the Map Run SUCCEEDED, so a backfill whose every item was refused
+# looked fine. Here the thresholds are applied after the items have run. (A count and a
+# percentage of 0 both mean "not set" here: tolerating nothing unless the other is set.)
+
+_original_map_run = sfn_distributed.DistributedIterationComponent._map_run
+
+
+def exceeds_tolerance(failed: int, total: int, tolerated_count: int, tolerated_percentage: float) -> bool:
+    if not tolerated_count and not tolerated_percentage:
+        return failed > 0
+    over_count = bool(tolerated_count) and failed > tolerated_count
+    over_percentage = bool(tolerated_percentage) and total > 0 and failed * 100 / total > tolerated_percentage
+    return over_count or over_percentage
+
+
+def _map_run_within_tolerance(self: Any, env: Any, eval_input: Any) -> None:
+    _original_map_run(self, env, eval_input)
+    counter = eval_input.map_run_record.item_counter
+    failed, total = counter.failed.get() + counter.timed_out.get(), counter.total.get()
+    if not exceeds_tolerance(
+        failed, total, eval_input.tolerated_failure_count, eval_input.tolerated_failure_percentage
+    ):
+        return
+    error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+    raise FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=error,
+            event_type=HistoryEventType.MapRunFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict is total
+                mapRunFailedEventDetails=MapRunFailedEventDetails(
+                    error=error.error_name,
+                    cause=f"{failed} of {total} items failed, more than the Map Run tolerates",
+                )
+            ),
+        )
+    )
+
+
+def _patch_map_run_failure_tolerance() -> None:
+    sfn_distributed.DistributedIterationComponent._map_run = _map_run_within_tolerance  # type: ignore[method-assign]

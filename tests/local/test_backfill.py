@@ -7,14 +7,18 @@ import gzip
 import json
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
 from click.testing import CliRunner
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    distributed_iteration_component as sfn_distributed,
+)
 
 from filepipe.cli import main
-from filepipe.local import LocalCloud
-from filepipe.operations import Target, start_backfill
+from filepipe.local import LocalCloud, _moto_adapter
+from filepipe.operations import Target, map_progress, start_backfill
 from tests.local.helpers import follow_map_run, settle
 from tests.reliability.helpers import assert_conserved, upload
 
@@ -150,3 +154,40 @@ def test_a_manifest_without_keys_or_with_another_source_is_refused(
     assert bad.exit_code == 1 and "s3://BUCKET/.../manifest.json" in bad.output
     assert not target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix=target.layout.manifests).get("Contents")
     assert not target.sfn.list_executions(stateMachineArn=target.backfill_state_machine_arn)["executions"]
+
+
+class TriggerRefused(Exception):
+    """A stand-in for an item the trigger cannot start (not transient, so not retried)."""
+
+
+@pytest.mark.parametrize(
+    ("refused", "status", "shipped"), [(1, "SUCCEEDED", False), (2, "FAILED", False), (2, "SUCCEEDED", True)]
+)
+def test_a_backfill_fails_once_more_items_fail_than_it_tolerates(
+    cloud: LocalCloud, target: Target, monkeypatch: pytest.MonkeyPatch, refused: int, status: str, shipped: bool
+) -> None:
+    """ToleratedFailurePercentage is 5: 1 failed item of 30 is tolerated, 2 are not. The canary
+    (``shipped``) runs moto's own Map Run, which ends SUCCEEDED whatever failed: why
+    _map_run_within_tolerance exists; drop it when that case fails."""
+    if shipped:
+        monkeypatch.setattr(sfn_distributed.DistributedIterationComponent, "_map_run", _moto_adapter._original_map_run)
+    s3 = target.s3
+    s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
+    items = [upload(target, f"tol/{i:02}.csv", f"a\n{i}\n".encode()) for i in range(30)]
+    cloud.create_resources_notification()
+    failing = {item.key for item in items[:refused]}
+
+    def refuse(function: str, event: Any) -> None:
+        if function == "filepipe-trigger" and {i.get("Key") for i in event.get("Items", [])} & failing:
+            raise TriggerRefused("this item cannot be started")
+
+    cloud.lambdas.interceptors.append(refuse)
+    arn = start_backfill(target, prefix="tol/")
+    deadline = time.monotonic() + 120
+    while not (progress := map_progress(target, arn)).done:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert (progress.status, progress.items["failed"], progress.items["total"]) == (status, refused, 30)
+    if not shipped and status == "FAILED":
+        assert progress.error == "States.ExceedToleratedFailureThreshold"
+    assert len(settle(target, 30 - refused)) == 30 - refused

@@ -391,6 +391,24 @@ def test_patched_copy_refuses_to_replace_a_key_under_if_none_match() -> None:
         assert s3.get_object(Bucket="canary", Key="fresh")["Body"].read() == b"new", "an absent key is copied"
 
 
+@pytest.mark.parametrize(
+    ("failed", "total", "count", "percentage", "exceeded"),
+    [
+        (0, 10, 0, 0.0, False),
+        (1, 10, 0, 0.0, True),  # neither set: nothing is tolerated
+        (1, 20, 0, 5.0, False),
+        (2, 20, 0, 5.0, True),
+        (3, 100, 3, 0.0, False),
+        (4, 100, 3, 0.0, True),
+        (4, 100, 3, 50.0, True),  # either threshold crossed fails the Map Run
+    ],
+)
+def test_map_run_tolerance_is_applied_as_aws_applies_it(
+    failed: int, total: int, count: int, percentage: float, exceeded: bool
+) -> None:
+    assert _moto_adapter.exceeds_tolerance(failed, total, count, percentage) is exceeded
+
+
 # Each canary runs moto as shipped (in-process, its own access control switched on) and shows the
 # leniency a patch closes; tests/local/test_iam_enforcement.py shows the local cloud refusing it.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from filepipe.grants import PRINCIPALS, Named, Objects, Resource, grant_covering
+from filepipe.grants import PRINCIPALS, Bucket, Named, Objects, Resource, grant_covering
 from filepipe.local import LocalCloud
 from filepipe.operations import Target, error_records, redrive, stranded
 from tests.conftest import REVOKE, keys
@@ -26,6 +26,7 @@ PIPELINE = "tests/local/test_pipeline.py::test_boto3_uploads_end_where_they_shou
 BATCH = "tests/local/test_pipeline.py::test_the_batch_path_runs_the_worker_with_the_job_definitions_environment"
 UPLOADS = "tests/local/test_uploads.py::test_cli_uploads_small_and_multipart_files_and_waits"
 REPROCESS = "tests/local/test_reprocess.py::test_reprocess_replaces_outputs_of_another_version_and_keeps_the_old_ones"
+MANIFEST = "tests/local/test_backfill.py::test_a_backfill_from_a_key_list_or_an_inventory_starts_exactly_those_keys"
 
 
 def grant_index(principal: str, resource: Resource) -> int:
@@ -72,6 +73,9 @@ MUTATIONS = [
     ("state_machine", Named("function", "transform"), PIPELINE),
     ("reprocess", Objects("staging"), REPROCESS),
     ("reprocess_state_machine", Named("function", "reprocess"), REPROCESS),
+    # A Distributed Map's ItemReader reads S3 with the machine's role: a listing, and a manifest.
+    ("reprocess_state_machine", Bucket("archive"), REPROCESS),
+    ("backfill_state_machine", Objects("archive", ("manifests",)), MANIFEST),
 ]
 
 
