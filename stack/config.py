@@ -149,19 +149,15 @@ class PipelineConfig:
             raise ValueError("uploadAuth must be 'cognito', 'iam' or 'jwt'")
         if self.upload_auth == "jwt" and not (self.upload_jwt_issuer and self.upload_jwt_audience):
             raise ValueError("uploadAuth=jwt needs uploadJwtIssuer and uploadJwtAudience")
-        prefixes = [
-            self.originals_prefix,
-            self.outputs_prefix,
-            self.failed_prefix,
-            self.errors_prefix,
-            self.superseded_prefix,
-            self.grants_prefix,
-            self.reports_prefix,
-            self.resolved_prefix,
-            self.manifests_prefix,
-        ]
+        self._validate_archive_prefixes()
+
+    def _validate_archive_prefixes(self) -> None:
+        prefixes = [prefix for area, prefix in self.area_prefixes().items() if area != "uploads"]  # staging's
         if len(set(prefixes)) != len(prefixes) or any(not p.endswith("/") for p in prefixes):
             raise ValueError("archive prefixes must be distinct and end with '/'")
+        # The listing machines build their S3 prefixes with States.Format, where these are syntax.
+        if any(c in p for p in prefixes for c in "{}'\\"):
+            raise ValueError("archive prefixes may not contain {, }, ' or \\ (States.Format syntax)")
 
     def area_prefixes(self) -> dict[str, str]:
         """The prefix of each area the grants table names (``filepipe/grants.py``)."""

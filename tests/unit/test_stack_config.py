@@ -46,6 +46,8 @@ def test_context_strings_are_coerced() -> None:
         ({"uploadAuth": "basic"}, "iam' or 'jwt"),
         ({"uploadAuth": "jwt"}, "uploadJwtIssuer"),
         ({"failedPrefix": "originals/"}, "distinct"),
+        ({"outputsPrefix": "out{1}/"}, "States.Format"),
+        ({"manifestsPrefix": "it's/"}, "States.Format"),
     ],
 )
 def test_bad_values_fail_with_the_key_named(context: dict[str, Any], message: str) -> None:
