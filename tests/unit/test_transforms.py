@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from decimal import Decimal
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -85,8 +87,13 @@ class TestCsvToParquet:
         assert table.column_names == ["id", "name", "score"]
         assert table.column("id").to_pylist() == [1, 2, 3]
         assert table.column("name").to_pylist() == ["ann", "bob", "éve"]
-        assert table.column("score").to_pylist() == [1.5, 2.25, 3.0]
-        assert summary == {"rows": 3, "columns": ["id", "name", "score"]}
+        assert table.column("score").to_pylist() == [Decimal("1.50"), Decimal("2.25"), Decimal("3.00")]
+        assert table.schema.field("score").type == pa.decimal128(18, 2)
+        assert summary == {
+            "rows": 3,
+            "columns": ["id", "name", "score"],
+            "dialect": {"delimiter": ",", "header": True},
+        }
 
     def test_parses_chunks_in_parallel_into_row_groups_in_file_order(self) -> None:
         rows = "".join(f'{i},{i * 2},"row {i}, with a comma"\n' for i in range(50_000))
@@ -147,13 +154,14 @@ class TestCsvToParquet:
         assert table.column("size")[0].as_py() == '5" screen'
 
     @pytest.mark.parametrize("chunk_size", [1024, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024])
-    def test_types_come_from_the_first_block_whatever_the_chunk_size(self, chunk_size: int) -> None:
-        """An integer column with a decimal after the first block is refused, as the streaming
-        reader refuses it: the chunks parse with the types the first block gave."""
+    def test_types_come_from_the_sample_whatever_the_chunk_size(self, chunk_size: int) -> None:
+        """An integer column with a decimal after the sample is refused, naming the row, the
+        column and the value, whatever the chunking: never a crash, never a changed value."""
         rows = "".join(f"{i},{i * 3}\n" for i in range(200_000))
         data = ("a,b\n" + rows + "1.5,2\n").encode()
         assert len(data) > 2 * 1024 * 1024
-        with pytest.raises(TransformRejected, match="int64"):
+        message = r"k: row 200001: column 'a': '1.5' is not an integer within int64 \(int64\) \(its type was found"
+        with pytest.raises(TransformRejected, match=message):
             CsvToParquet(chunk_size=chunk_size).run(io.BytesIO(data), io.BytesIO(), SourceInfo("k", len(data)))
         good = ("a,b\n" + rows).encode()
         sink = io.BytesIO()
@@ -168,19 +176,22 @@ class TestCsvToParquet:
     @pytest.mark.parametrize(
         ("data", "message"),
         [
-            (b"a,b\n1,2,3\n", "Expected 2 columns"),
-            (b"a,b\n1,2\n3\n", "Expected 2 columns, got 1"),
-            (b"", "Empty CSV"),
-            (b"a,b\n\xff\xfe,1\n", "column 'a' is not UTF-8 text"),
-            (b'a,b\n1,"x\n2,y\n3,z\n', "a quoted field is never closed"),
+            (b"a,b\n1,2,3\n4,5,6\n", "would drop its first 1 line\\(s\\), 1 of them rows \\('a,b'\\)"),
+            (b"a,b\n1,2\n3,4\n5,6,7\n", "its rows disagree on their count of fields"),
+            (b"a,b\n" + b"1,2\n" * 5000 + b"3,4,5\n", "row 5001: it has 3 fields where the header has 2: '3,4,5'"),
+            (b"a,b\n\xff\xfe,1\n", "byte b'\\\\xff' at offset 4 is not UTF-8"),
+            (b"a,b\n" + b'1,"x"\n' * 5000 + b'2,"y\n3,z\n', "a quoted field is never closed"),
             (b"a,b\n1,x\x00y\n", "NUL byte"),
         ],
-        ids=["too-many", "too-few", "empty", "not-utf-8", "open-quote", "nul"],
+        ids=["too-many", "too-few-late", "too-many-late", "not-utf-8", "open-quote", "nul"],
     )
     def test_malformed_input_is_rejected_with_a_clear_message(self, data: bytes, message: str) -> None:
+        """Found in the sample, or (with a sample of 4 KiB) after it: refused either way."""
         with pytest.raises(TransformRejected, match=message) as caught:
-            run("csv-to-parquet", data, key="bad.csv")
-        assert "bad.csv" in str(caught.value)
+            CsvToParquet(sample_size=4096, chunk_size=8192).run(
+                io.BytesIO(data), io.BytesIO(), SourceInfo("bad.csv", 1)
+            )
+        assert str(caught.value).startswith("bad.csv: ")
 
 
 def test_a_summary_is_cut_to_fit_the_execution() -> None:

@@ -1,0 +1,158 @@
+"""How a CSV is written: its dialect, found by DuckDB's sniffer on the file's first bytes.
+
+Detection only: the rows are parsed by pyarrow (``csv_to_parquet.py``). DuckDB's ``sniff_csv``
+was chosen on measurement over clevercsv and Python's ``csv.Sniffer`` (docs/csv-to-parquet.md):
+it finds the delimiter (``,`` ``;`` ``|`` tab and others), the quote and escape characters, the
+rows to skip before the header, a comment character, and whether the first row is a header; and
+it names the columns the way DuckDB does (a header's names trimmed and made unique, ``a``,
+``a_1``; ``column0``... for missing ones). It reads only the sample, so the choice is the same
+whatever the file's size and wherever the transform runs. A file whose rows disagree on their
+count of fields gets the dialect DuckDB gives it (often one column holding each line whole):
+every value is kept, nothing is invented.
+
+A declared schema (``csv_schemas.py``) fixes any of these; the sniffer then finds the rest.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from filepipe.errors import TransformRejected
+
+EMPTY = "(empty)"
+"""What sniff_csv reports for "no such character"."""
+NEWLINES = {"\\r": "\r", "\\r\\n": "\r\n", "\\n": "\n"}
+"""sniff_csv's NewLineDelimiter is written escaped (a backslash and a letter)."""
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Dialect:
+    delimiter: str = ","
+    quote: str | None = '"'
+    escape: str | None = None
+    """A character other than the quote that escapes one (``\\"``); ``None``: quotes are doubled."""
+    comment: str | None = None
+    skip: int = 0
+    """Lines before the header (or the first row) that are not part of the table."""
+    header: bool = True
+    names: tuple[str, ...] = ()
+    newline: str = "\n"
+
+    def summary(self) -> dict[str, Any]:
+        """What the output's summary says of the dialect (small, JSON-able)."""
+        found: dict[str, Any] = {"delimiter": self.delimiter, "header": self.header}
+        if self.skip:
+            found["skipped_lines"] = self.skip
+        if self.comment:
+            found["comment"] = self.comment
+        return found
+
+
+def sniff(sample: bytes, key: str, fixed: dict[str, Any] | None = None) -> Dialect:
+    """The dialect of ``sample`` (UTF-8, whole lines), as DuckDB's sniffer finds it; ``fixed``
+    holds read_csv options a declared schema sets (``delim``, ``header``, ``skip``...)."""
+    options = "".join(f", {name} = ${name}" for name in fixed or {})
+    query = (
+        "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader, Columns "
+        f"FROM sniff_csv($path{options})"
+    )
+    with tempfile.NamedTemporaryFile(suffix=".csv", prefix="filepipe-sniff-") as file:
+        file.write(sample)
+        file.flush()
+        try:
+            row = _connection().execute(query, {"path": file.name, **(fixed or {})}).fetchone()
+        except Exception as exc:  # duckdb's errors share no base class worth naming here
+            message = " ".join(str(exc).replace(file.name, key).split())
+            raise TransformRejected(f"{key}: its CSV dialect could not be detected: {message[:400]}") from exc
+    assert row is not None
+    delimiter, quote, escape, newline, comment, skip, header, columns = row
+    return Dialect(
+        delimiter=delimiter,
+        quote=_character(quote),
+        escape=None if _character(escape) in (None, _character(quote)) else escape,
+        comment=_character(comment),
+        skip=int(skip),
+        header=bool(header),
+        names=tuple(column["name"] for column in columns),
+        newline=NEWLINES.get(newline, "\n"),
+    )
+
+
+def _character(found: str) -> str | None:
+    return None if found in (EMPTY, "") else found
+
+
+_state: dict[str, Any] = {}
+
+
+def _connection() -> Any:
+    """One DuckDB connection per process, on one thread: it is only asked to sniff (a few
+    milliseconds), and connecting costs more than that."""
+    with _LOCK:
+        if "connection" not in _state or _state.get("pid") != os.getpid():
+            import duckdb  # imported on first use: the manifest transform never needs it
+
+            _state["connection"] = duckdb.connect(config={"threads": 1})
+            _state["pid"] = os.getpid()
+            atexit.register(_state["connection"].close)  # not left to the interpreter's teardown
+        return _state["connection"].cursor()
+
+
+def data_start(head: bytes, dialect: Dialect) -> int:
+    """The offset in ``head`` where the data rows begin: after the skipped lines, blank and
+    comment lines, and the header row (whose quoted values may span lines)."""
+    newline = b"\r" if dialect.newline == "\r" else b"\n"
+    quote = dialect.quote.encode() if dialect.quote else b""
+    comment = dialect.comment.encode() if dialect.comment else None
+    at = 0
+    for _ in range(dialect.skip):
+        at = _line_end(head, at, newline)
+    if not dialect.header:
+        return at
+    while at < len(head):
+        end = _line_end(head, at, newline)
+        line = head[at:end].strip()
+        if line and not (comment and line.startswith(comment)):
+            break
+        at = end
+    end = _line_end(head, at, newline)
+    while quote and head.count(quote, at, end) % 2 and end < len(head):
+        end = _line_end(head, end, newline)
+    return end
+
+
+def _line_end(data: bytes, at: int, newline: bytes) -> int:
+    found = data.find(newline, at)
+    return len(data) if found < 0 else found + len(newline)
+
+
+def strip_comments(data: bytes, comment: str, quote: str | None) -> bytes:
+    """``data`` (whole lines) without its comment lines, and each line cut at a comment
+    character outside quotes, as DuckDB reads a file with ``comment``."""
+    mark = comment.encode()
+    if mark not in data:
+        return data
+    quote_byte = quote.encode() if quote else b""
+    kept = []
+    for line in data.splitlines(keepends=True):
+        if line.lstrip().startswith(mark):
+            continue
+        cut = _outside_quotes(line, mark, quote_byte)
+        kept.append(line if cut < 0 else line[:cut] + line[len(line.rstrip(b"\r\n")) :])
+    return b"".join(kept)
+
+
+def _outside_quotes(line: bytes, mark: bytes, quote: bytes) -> int:
+    """The first ``mark`` in ``line`` that is not inside a quoted value, or -1."""
+    at = line.find(mark)
+    while at >= 0:
+        if not quote or line.count(quote, 0, at) % 2 == 0:
+            return at
+        at = line.find(mark, at + 1)
+    return -1

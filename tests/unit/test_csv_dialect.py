@@ -1,0 +1,78 @@
+"""CSV dialects as DuckDB's sniffer finds them, and the few byte-level helpers around it."""
+
+from __future__ import annotations
+
+import pytest
+
+from filepipe.errors import TransformRejected
+from filepipe.transforms._csv_dialect import Dialect, data_start, sniff, strip_comments
+
+
+@pytest.mark.parametrize(
+    ("sample", "delimiter", "header", "names"),
+    [
+        (b"a;b\n1;2\n3;4\n", ";", True, ("a", "b")),
+        (b"a|b\n1|2\n", "|", True, ("a", "b")),
+        (b"a\tb\nx\t2\ny\t3\n", "\t", True, ("a", "b")),
+        (b"1,2,3\n4,5,6\n", ",", False, ("column0", "column1", "column2")),
+        (b"a,a,,b\n1,2,3,4\n", ",", True, ("a", "a_1", "column2", "b")),
+        (b"A,a\n1,2\n", ",", True, ("A", "a_1")),
+        (b" x , y \n1,2\n", ",", True, ("x", "y")),
+    ],
+    ids=["semicolon", "pipe", "tab", "no-header", "duplicate-and-empty-names", "names-ignore-case", "trimmed"],
+)
+def test_sniffing_finds_the_delimiter_header_and_duckdb_names(
+    sample: bytes, delimiter: str, header: bool, names: tuple[str, ...]
+) -> None:
+    found = sniff(sample, "k")
+    assert (found.delimiter, found.header, found.names) == (delimiter, header, names)
+
+
+def test_twelve_unnamed_columns_are_numbered_with_two_digits() -> None:
+    sample = b"".join(b",".join(str(i * j).encode() for i in range(12)) + b"\n" for j in range(1, 4))
+    assert sniff(sample, "k").names[:2] == ("column00", "column01")
+
+
+def test_preamble_comments_and_quote_characters() -> None:
+    preamble = sniff(b"Report 2026\nby a team\n\na;b\n1;2\n3;4\n", "k")
+    assert (preamble.skip, preamble.header, preamble.names) == (3, True, ("a", "b"))
+    commented = sniff(b"# made by hand\na,b\n1,2\n# later\n3,4\n", "k")
+    assert commented.comment == "#"
+    single = sniff(b"a,b\n'x,y',2\n'z',3\n", "k")
+    assert single.quote == "'"
+    escaped = sniff(b'a,b\n"x\\"y",2\n"z",3\n', "k")
+    assert (escaped.quote, escaped.escape) == ('"', "\\")
+
+
+def test_fixed_options_are_kept_and_the_rest_sniffed() -> None:
+    found = sniff(b"a;b\n1;2\n", "k", {"header": False})
+    assert (found.delimiter, found.header, found.names) == (";", False, ("column0", "column1"))
+
+
+def test_an_undetectable_dialect_is_refused_naming_the_key_not_a_temporary_file() -> None:
+    with pytest.raises(TransformRejected, match=r"^data/x\.csv: its CSV dialect could not be detected") as caught:
+        sniff(b"a,b\n1,2\n" + b"1,2,3\n4\n" * 3, "data/x.csv", {"delim": ",", "quote": '"'})
+    assert "filepipe-sniff" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("head", "dialect", "start"),
+    [
+        (b"a,b\n1,2\n", Dialect(), 4),
+        (b"1,2\n", Dialect(header=False), 0),
+        (b"title\n\na,b\n1,2\n", Dialect(skip=2), 11),
+        (b"# note\n\na,b\n1,2\n", Dialect(comment="#"), 12),
+        (b'"a\nb",c\n1,2\n', Dialect(), 8),
+        (b"a,b\r1,2\r", Dialect(newline="\r"), 4),
+        (b"a,b", Dialect(), 3),
+    ],
+    ids=["header", "no-header", "skip", "comments-before-header", "quoted-line-break", "cr", "header-only"],
+)
+def test_data_starts_after_the_preamble_and_header(head: bytes, dialect: Dialect, start: int) -> None:
+    assert data_start(head, dialect) == start
+
+
+def test_comments_are_stripped_outside_quotes_only() -> None:
+    data = b'# whole line\n1,2 # after values\n  # indented\n3,"a # in quotes"\n4,5\r\n'
+    assert strip_comments(data, "#", '"') == b'1,2 \n3,"a # in quotes"\n4,5\r\n'
+    assert strip_comments(b"1,2\n", "#", '"') == b"1,2\n"

@@ -1,0 +1,198 @@
+"""csv-to-parquet on real-world shapes: detected dialects, exact values, declared schemas."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from filepipe.errors import TransformRejected
+from filepipe.transforms import SourceInfo
+from filepipe.transforms.csv_schemas import load
+from filepipe.transforms.csv_to_parquet import CsvToParquet
+
+
+def convert(data: bytes, key: str = "in.csv", **options: int) -> tuple[pa.Table, dict[str, object]]:
+    sink = io.BytesIO()
+    summary = CsvToParquet(**options).run(io.BytesIO(data), sink, SourceInfo(key, len(data)))  # type: ignore[arg-type]
+    return pq.read_table(io.BytesIO(sink.getvalue())), summary
+
+
+@pytest.mark.parametrize(
+    ("data", "rows", "names"),
+    [
+        (b"id;name\n1;ann\n2;bob\n", [(1, "ann"), (2, "bob")], ["id", "name"]),
+        (b"id|name\n1|ann\n", [(1, "ann")], ["id", "name"]),
+        (b"id\tname\n1\tann\n", [(1, "ann")], ["id", "name"]),
+        (b"1,ann\n2,bob\n", [(1, "ann"), (2, "bob")], ["column0", "column1"]),
+        (b"Exported 2026-01-31\n\nid,name\n1,ann\n", [(1, "ann")], ["id", "name"]),
+        (b"# made by hand\nid,name\n1,ann\n# a note\n2,bob\n", [(1, "ann"), (2, "bob")], ["id", "name"]),
+        (b"id,name,\n1,ann,\n", [(1, "ann", None)], ["id", "name", "column2"]),
+        (b"id,name\n1,ann,\n2,bob,\n", [(1, "ann"), (2, "bob")], ["id", "name"]),
+        (b"id,name\n1,ann\n\n\n2,bob\n", [(1, "ann"), (2, "bob")], ["id", "name"]),
+        (b"a,a,,b\n1,2,3,4\n", [(1, 2, 3, 4)], ["a", "a_1", "column2", "b"]),
+        (b"\xef\xbb\xbfid,name\r\n1,ann\r\n", [(1, "ann")], ["id", "name"]),
+        (b"id,name\r1,ann\r2,bob\r", [(1, "ann"), (2, "bob")], ["id", "name"]),
+    ],
+    ids=[
+        "semicolon",
+        "pipe",
+        "tab",
+        "no-header",
+        "preamble",
+        "comments",
+        "trailing-delimiter-everywhere",
+        "trailing-delimiter-in-rows",
+        "blank-lines",
+        "duplicate-and-empty-names",
+        "bom-crlf",
+        "cr",
+    ],
+)
+def test_dialects_and_headers_are_detected(data: bytes, rows: list[tuple[object, ...]], names: list[str]) -> None:
+    table, summary = convert(data)
+    assert table.column_names == names == summary["columns"]
+    assert [tuple(row.values()) for row in table.to_pylist()] == rows
+
+
+def test_values_are_never_changed() -> None:
+    data = b"zip,account,amount,big\n02134,0012,19.99,12345678901234567890\n10001,7,-0.5,3\n"
+    table, _ = convert(data)
+    assert table.schema.types == [pa.string(), pa.string(), pa.decimal128(18, 2), pa.decimal128(38, 0)]
+    assert table.to_pylist()[0] == {
+        "zip": "02134",
+        "account": "0012",
+        "amount": Decimal("19.99"),
+        "big": Decimal("12345678901234567890"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "types"),
+    [
+        (b"", {"column0": pa.string()}),
+        (b"a,b,c\n", {"a": pa.string(), "b": pa.string(), "c": pa.string()}),
+    ],
+    ids=["empty", "header-only"],
+)
+def test_a_file_without_rows_gives_a_valid_parquet_file_with_its_columns(
+    data: bytes, types: dict[str, pa.DataType]
+) -> None:
+    table, summary = convert(data)
+    assert dict(zip(table.column_names, table.schema.types, strict=True)) == types
+    assert table.num_rows == summary["rows"] == 0
+
+
+@pytest.mark.parametrize(
+    ("late", "message"),
+    [
+        ("00123,x", r"row 3001: column 'id': '00123' has a leading zero that a number would lose \(int64\)"),
+        ("1.5,x", r"row 3001: column 'id': '1.5' is not an integer within int64"),
+        ("7,", None),
+    ],
+    ids=["leading-zero", "decimal", "null-is-fine"],
+)
+def test_late_evidence_fails_with_row_column_and_value_or_passes(late: str, message: str | None) -> None:
+    data = ("id,name\n" + "".join(f"{i},n{i}\n" for i in range(1, 3001)) + late + "\n").encode()
+    options = {"sample_size": 1024, "chunk_size": 4096, "threads": 2}
+    if message is None:
+        table, _ = convert(data, "in.csv", **options)
+        assert table.column("id").to_pylist()[-1] == 7 and table.column("name").to_pylist()[-1] is None
+        return
+    with pytest.raises(TransformRejected, match=message):
+        convert(data, "in.csv", **options)
+
+
+def test_a_line_of_whitespace_after_the_sample_is_skipped_as_a_blank_line() -> None:
+    data = ("id,name\n" + "".join(f"{i},n{i}\n" for i in range(3000)) + " \t\n3000,last\n").encode()
+    table, _ = convert(data, sample_size=1024, chunk_size=4096)
+    assert table.num_rows == 3001 and table.column("name")[-1].as_py() == "last"
+
+
+def test_the_output_is_the_same_bytes_whatever_the_threads() -> None:
+    rows = "".join(f'{i:05d};{i}.{i % 100:02d};"x;{i}"\n' for i in range(30_000))
+    data = ("zip;amount;note\n" + rows).encode()
+    outputs = set()
+    for threads in (1, 2, 5):
+        sink = io.BytesIO()
+        CsvToParquet(chunk_size=16 * 1024, threads=threads).run(io.BytesIO(data), sink, SourceInfo("k", len(data)))
+        outputs.add(sink.getvalue())
+    assert len(outputs) == 1
+    table = pq.read_table(io.BytesIO(outputs.pop()))
+    assert table.column("zip")[7].as_py() == "00007" and table.column("note")[7].as_py() == "x;7"
+
+
+DECLARED = """
+[[schema]]
+pattern = "finance/*.csv"
+delimiter = ";"
+skip = 1
+nulls = ["", "n/a"]
+encoding = "latin-1"
+[schema.columns]
+account = "string"
+amount = "decimal(12,2)"
+booked = "date(%d.%m.%Y)"
+
+[[schema]]
+pattern = "raw/*.csv"
+header = false
+[schema.columns]
+a = "int64"
+b = "string"
+"""
+
+
+@pytest.fixture
+def declared(tmp_path: Path) -> CsvToParquet:
+    path = tmp_path / "csv_schemas.toml"
+    path.write_text(DECLARED, encoding="utf-8")
+    return CsvToParquet(schemas=load(path))
+
+
+def run_declared(transform: CsvToParquet, key: str, data: bytes) -> tuple[pa.Table, dict[str, object]]:
+    sink = io.BytesIO()
+    summary = transform.run(io.BytesIO(data), sink, SourceInfo(key, len(data)))
+    return pq.read_table(io.BytesIO(sink.getvalue())), summary
+
+
+def test_a_declared_schema_gives_every_file_of_its_pattern_the_same_schema(declared: CsvToParquet) -> None:
+    first = "Konto export\naccount;amount;booked\n0042;19,5;31.01.2026\n".replace("19,5", "19.5")
+    second = "Bank: Zürich\nbooked;account;amount\nn/a;7;3\n"
+    one, summary = run_declared(declared, "finance/jan.csv", first.encode("latin-1"))
+    two, _ = run_declared(declared, "finance/feb.csv", second.encode("latin-1"))
+    assert one.schema == two.schema
+    assert one.schema.types == [pa.string(), pa.decimal128(12, 2), pa.date32()]
+    assert one.to_pylist()[0]["account"] == "0042" and str(one.to_pylist()[0]["booked"]) == "2026-01-31"
+    assert two.to_pylist() == [{"account": "7", "amount": Decimal("3.00"), "booked": None}]
+    assert summary["schema"] == "finance/*.csv"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            "x\naccount;amount;booked\n1;2.50;01.01.2026\n2;2.505;01.01.2026\n",
+            r"finance/x.csv: row 2: column 'amount': '2.505' is not a decimal with at most 10 digits before",
+        ),
+        ("x\naccount;amount;booked\n1;2;2026-01-01\n", r"row 1: column 'booked': '2026-01-01' is not a date32"),
+        ("x\naccount;amount\n1;2\n", r"does not match the declared schema 'finance/\*.csv': missing \['booked'\]"),
+    ],
+    ids=["scale", "format", "missing-column"],
+)
+def test_a_file_breaking_its_declared_schema_fails_with_row_column_and_value(
+    declared: CsvToParquet, data: str, message: str
+) -> None:
+    with pytest.raises(TransformRejected, match=message):
+        run_declared(declared, "finance/x.csv", data.encode("latin-1"))
+
+
+def test_declared_names_for_a_file_without_header(declared: CsvToParquet) -> None:
+    table, _ = run_declared(declared, "raw/1.csv", b"1,x\n2,y\n")
+    assert table.column_names == ["a", "b"] and table.column("a").to_pylist() == [1, 2]
+    with pytest.raises(TransformRejected, match="its rows have 3 fields; the declared schema has 2"):
+        run_declared(declared, "raw/2.csv", b"1,x,3\n")
