@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+
 from filepipe.errors import TransformRejected
 
 EMPTY = "(empty)"
@@ -67,7 +69,7 @@ def sniff(sample: bytes, key: str, fixed: dict[str, Any] | None = None) -> Diale
         file.flush()
         try:
             row = _connection().execute(query, {"path": file.name, **(fixed or {})}).fetchone()
-        except Exception as exc:  # duckdb's errors share no base class worth naming here
+        except duckdb.Error as exc:
             message = " ".join(str(exc).replace(file.name, key).split())
             raise TransformRejected(f"{key}: its CSV dialect could not be detected: {message[:400]}") from exc
     assert row is not None
@@ -93,11 +95,10 @@ _state: dict[str, Any] = {}
 
 def _connection() -> Any:
     """One DuckDB connection per process, on one thread: it is only asked to sniff (a few
-    milliseconds), and connecting costs more than that."""
+    milliseconds), and connecting costs more than that. duckdb itself is imported with this
+    module, as pyarrow is: a Lambda pays it once, at its start, not per file."""
     with _LOCK:
         if "connection" not in _state or _state.get("pid") != os.getpid():
-            import duckdb  # imported on first use: the manifest transform never needs it
-
             _state["connection"] = duckdb.connect(config={"threads": 1})
             _state["pid"] = os.getpid()
             atexit.register(_state["connection"].close)  # not left to the interpreter's teardown

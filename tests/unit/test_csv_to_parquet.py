@@ -196,3 +196,47 @@ def test_declared_names_for_a_file_without_header(declared: CsvToParquet) -> Non
     assert table.column_names == ["a", "b"] and table.column("a").to_pylist() == [1, 2]
     with pytest.raises(TransformRejected, match="its rows have 3 fields; the declared schema has 2"):
         run_declared(declared, "raw/2.csv", b"1,x,3\n")
+
+
+EDGE_CASES = {
+    "header-trailing-delimiter-only": b"a,b,c,\n1,2,3\n4,5,6\n",
+    "backslash-escape": b'a,b\n"x\\"y",2\n"z\\\\",3\n"w",4\n',
+    "single-quotes": b"a;b\n'x;y';2\n'z''q';3\n",
+    "inline-comment": b"a,b\n1,2 # note\n3,4\n#c\n5,6\n",
+    "all-quoted": b'"a","b"\n"1","2"\n"3","4"\n',
+    "only-delimiters": b"a,b,c\n,,\n1,2,3\n",
+    "whitespace-line-one-column": b"a\n1\n \n2\n",
+    "no-final-newline": b"a,b\n1,2\n3,4",
+    "quoted-line-break-in-header": b'"a\nx",b\n1,2\n3,4\n',
+    "space-delimited": b"a b c\n1 2 3\n4 5 6\n",
+    "colon-delimited": b"a:b:c\n1:2:3\n4:5:6\n",
+    "crlf-quoted-line-break": b'a,b\r\n"x\r\ny",2\r\n"z",3\r\n',
+    "blank-lines-first": b"\n\na,b\n1,2\n3,4\n",
+    "one-line-no-newline": b"a,b,c",
+    "one-value": b"x",
+    "literal-quote-in-value": b'a,b\n5" screen,2\n6" tv,3\n',
+    "empty-quoted": b'a,b\n"",1\n"x",2\n',
+    "decimal-comma": b"a;b\n1,5;2\n3,25;4\n",
+    "tab-quoted": b'a\tb\n"x\ty"\t1\n"z"\t2\n',
+    "names-differing-in-case": b"Name,name,NAME\n1,2,3\n",
+    "numeric-header": b"1,2,3\n4,5,6\n7,8,9\n",
+    "date-header": b"2020-01-01,2020-01-02\n1,2\n3,4\n",
+    "pipe-and-spaces": b"a | b\n1 | 2\n3 | 4\n",
+    "bom-without-header": b"\xef\xbb\xbf1,2\n3,4\n",
+    "quote-then-text": b'a,b\n"x"y,1\n"z",2\n',
+    "null-words": b"a,b\nNULL,1\nNA,2\n",
+    "short-last-row": b"a,b,c\n1,2,3\n4,5,6\n7,8\n",
+    "comment-with-delimiters": b"# comment; with; semis\na;b\n1;2\n",
+    "sep-line": b"sep=;\na;b\n1;2\n",
+}
+
+
+@pytest.mark.parametrize("data", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_edge_cases_come_out_with_duckdbs_rows_and_columns(data: bytes, tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "edge.csv"
+    path.write_bytes(data)
+    reference = duckdb.connect().sql("SELECT * FROM read_csv($path)", params={"path": str(path)}).to_arrow_table()
+    table, _ = convert(data)
+    assert (table.num_rows, table.num_columns) == (reference.num_rows, reference.num_columns)
