@@ -42,6 +42,7 @@ DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
 ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 MAX_DOUBLE_DIGITS = 17
+SCREEN = 64
 UNITS = ((0, "s"), (3, "ms"), (6, "us"), (9, "ns"))
 
 
@@ -175,6 +176,10 @@ def _describe(to: ColumnType) -> str:
 
 
 def _all(values: pa.Array | pa.ChunkedArray, pattern: str) -> bool:
+    """Whether every value matches; the first ``SCREEN`` values are tried first, so that a type
+    the column is plainly not costs almost nothing (most candidates fail on the first value)."""
+    if len(values) > SCREEN and not pc.all(pc.match_substring_regex(values.slice(0, SCREEN), pattern)).as_py():
+        return False
     return bool(pc.all(pc.match_substring_regex(values, pattern)).as_py())
 
 
@@ -237,8 +242,10 @@ def _timestamp(values: pa.Array | pa.ChunkedArray) -> ColumnType | None:
     zoned = pc.match_substring_regex(values, ZONE)
     if pc.any(zoned).as_py() and not pc.all(zoned).as_py():
         return None
-    fractions = pc.extract_regex(values, r"T?[0-9:]+\.(?P<digits>[0-9]+)")
-    digits = pc.max(pc.utf8_length(pc.struct_field(fractions, [0]))).as_py() or 0
+    digits = 0
+    if pc.any(pc.match_substring(values, ".")).as_py():
+        fractions = pc.extract_regex(values, r"T?[0-9:]+\.(?P<digits>[0-9]+)")
+        digits = pc.max(pc.utf8_length(pc.struct_field(fractions, [0]))).as_py() or 0
     unit = next(name for most, name in UNITS if digits <= most)
     found = ColumnType(pa.timestamp(unit, "UTC" if pc.all(zoned).as_py() else None))
     return found if _fits(values, found) else None

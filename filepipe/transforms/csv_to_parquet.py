@@ -58,6 +58,8 @@ BLOCK_SIZE = 1 * MiB
 """The streaming reader's block, where the file cannot be cut into chunks."""
 SAMPLE_SIZE = 2 * MiB
 """The dialect and the column types are found in the file's first bytes, this many."""
+SNIFF_LINES = 20_480
+"""DuckDB's sniffer reads this many rows of a file (its ``sample_size``): it is given no more."""
 CHUNK_SIZE = 4 * MiB
 """Bytes of CSV per parsed chunk, and so per row group."""
 MAX_CARRY = 64 * MiB
@@ -181,6 +183,23 @@ def _sample(head: bytes, size: int, whole: bool) -> bytes:
     return head[: end + 1] if end >= 0 else head[:size]
 
 
+def _first_lines(sample: bytes, lines: int) -> bytes:
+    """The first ``lines`` lines of ``sample`` (all of it if fewer), and more up to a line
+    break outside ``"`` quotes: a sample cut inside a quoted value would mislead the sniffer."""
+    at = 0
+    for _ in range(lines):
+        at = sample.find(b"\n", at) + 1
+        if at == 0:
+            return sample
+    quotes = sample.count(b'"', 0, at)
+    while quotes % 2:
+        after = sample.find(b"\n", at) + 1
+        if after == 0:
+            return sample
+        quotes, at = quotes + sample.count(b'"', at, after), after
+    return sample[:at]
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the sample decided: the dialect, the output's columns and types, how to parse."""
@@ -199,7 +218,7 @@ class Plan:
     def of(cls, sample: bytes, key: str, declared: Declared | None) -> Plan:
         _require_utf8(sample, key, declared)
         fixed = declared.sniff_options() if declared else {}
-        dialect = _usual_quote(sniff(sample, key, fixed), sample, fixed)
+        dialect = _usual_quote(sniff(_first_lines(sample, SNIFF_LINES), key, fixed), sample, fixed)
         if "skip" not in fixed:
             _require_preamble(sample, dialect, key)
         names = _declared_names(dialect, key, declared)
@@ -255,7 +274,7 @@ def _require_preamble(sample: bytes, dialect: Dialect, key: str) -> None:
     Blank and comment lines may be skipped, and one line holding the delimiter (a title, a note)
     before a header; more than that is refused, unless a declared schema says to skip them."""
     newline = b"\r" if dialect.newline == "\r" else b"\n"
-    lines = sample.split(newline)[: dialect.skip]
+    lines = sample.split(newline, dialect.skip)[: dialect.skip]
     comment = dialect.comment.encode() if dialect.comment else None
     delimiter = dialect.delimiter.encode()
     rows = [line for line in lines if delimiter in line and not (comment and line.startswith(comment))]

@@ -240,3 +240,12 @@ def test_edge_cases_come_out_with_duckdbs_rows_and_columns(data: bytes, tmp_path
     reference = duckdb.connect().sql("SELECT * FROM read_csv($path)", params={"path": str(path)}).to_arrow_table()
     table, _ = convert(data)
     assert (table.num_rows, table.num_columns) == (reference.num_rows, reference.num_columns)
+
+
+def test_the_sniffer_gets_whole_rows_up_to_its_sample_size() -> None:
+    from filepipe.transforms.csv_to_parquet import _first_lines
+
+    assert _first_lines(b"a\nb\nc\n", 2) == b"a\nb\n"
+    assert _first_lines(b"a\nb\n", 5) == b"a\nb\n"
+    assert _first_lines(b'a\n"b\nc"\nd\n', 2) == b'a\n"b\nc"\n', "not cut inside a quoted value"
+    assert _first_lines(b'a\n"b\nc', 2) == b'a\n"b\nc'
