@@ -331,7 +331,7 @@ def _sample_rows(
 
 
 def _read_text(body: bytes, dialect: Dialect, names: list[str], nulls: tuple[str, ...], invalid: list[Any]) -> pa.Table:
-    if not body.strip():
+    if not body or body.isspace():
         return _no_rows(names)
     return pacsv.read_csv(
         pa.py_buffer(body),
@@ -425,7 +425,7 @@ class _Parser:
     def chunk(self, data: bytes) -> _Parsed:
         if self.plan.dialect.comment:
             data = strip_comments(data, self.plan.dialect.comment, self.plan.dialect.quote)
-        if not data.strip():
+        if not data or data.isspace():
             return self.typed(_no_rows(self.plan.parsed))
         try:
             return self.typed(self._read(data, self.plan.convert_options(), []))
