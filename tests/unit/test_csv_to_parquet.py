@@ -249,3 +249,17 @@ def test_the_sniffer_gets_whole_rows_up_to_its_sample_size() -> None:
     assert _first_lines(b"a\nb\n", 5) == b"a\nb\n"
     assert _first_lines(b'a\n"b\nc"\nd\n', 2) == b'a\n"b\nc"\n', "not cut inside a quoted value"
     assert _first_lines(b'a\n"b\nc', 2) == b'a\n"b\nc'
+
+
+def test_an_escaped_quote_is_read_as_one_stream_past_the_sample() -> None:
+    """Escaped quotes defeat the cutting by quote parity: such a file is parsed as one stream."""
+    rows = "".join(f'{i},"say \\"hi\\" {i}"\n' for i in range(50_000))
+    table, summary = convert(("id,text\n" + rows).encode(), sample_size=4096, chunk_size=8192)
+    assert summary["rows"] == 50_000 and table.column("text")[49_999].as_py() == 'say "hi" 49999'
+
+
+def test_comment_lines_after_the_sample_are_dropped_in_every_chunk() -> None:
+    rows = "".join(f"{i},n{i}\n" + ("# note\n" if i % 1000 == 0 else "") for i in range(50_000))
+    table, summary = convert(("# head\nid,name\n" + rows).encode(), sample_size=4096, chunk_size=8192)
+    assert summary["rows"] == 50_000 and summary["dialect"] == {"delimiter": ",", "header": True, "comment": "#"}
+    assert table.column("id").to_pylist() == list(range(50_000))
