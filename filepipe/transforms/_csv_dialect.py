@@ -90,6 +90,9 @@ def _character(found: str) -> str | None:
     return None if found in (EMPTY, "") else found
 
 
+CONFIG = {"threads": 1, "autoload_known_extensions": False, "autoinstall_known_extensions": False}
+"""Sniffing needs one thread and no extension: none is fetched at run time (a Lambda has no
+business downloading code), and connecting is faster without them."""
 _state: dict[str, Any] = {}
 
 
@@ -99,7 +102,7 @@ def _connection() -> Any:
     module, as pyarrow is: a Lambda pays it once, at its start, not per file."""
     with _LOCK:
         if "connection" not in _state or _state.get("pid") != os.getpid():
-            _state["connection"] = duckdb.connect(config={"threads": 1})
+            _state["connection"] = duckdb.connect(config=CONFIG)
             _state["pid"] = os.getpid()
             atexit.register(_state["connection"].close)  # not left to the interpreter's teardown
         return _state["connection"].cursor()
