@@ -90,7 +90,11 @@ def _character(found: str) -> str | None:
     return None if found in (EMPTY, "") else found
 
 
-CONFIG = {"threads": 1, "autoload_known_extensions": False, "autoinstall_known_extensions": False}
+CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "threads": 1,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+}
 """Sniffing needs one thread and no extension: none is fetched at run time (a Lambda has no
 business downloading code), and connecting is faster without them."""
 _state: dict[str, Any] = {}
