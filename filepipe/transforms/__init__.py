@@ -18,6 +18,7 @@ Adding one is a class with the :class:`Transform` interface and a line in
 """
 
 from filepipe.transforms._base import SourceInfo, Transform
+from filepipe.transforms.csv_schemas import validate as validate_csv_schemas
 from filepipe.transforms.registry import RULES, TRANSFORMS, transform_for
 
-__all__ = ["RULES", "TRANSFORMS", "SourceInfo", "Transform", "transform_for"]
+__all__ = ["RULES", "TRANSFORMS", "SourceInfo", "Transform", "transform_for", "validate_csv_schemas"]
