@@ -118,13 +118,13 @@ class CsvToParquet:
         head = head[len(BOM) :] if head.startswith(BOM) else head
         if b"\x00" in head:
             raise TransformRejected(f"{info.key}: it holds a NUL byte, so it is not CSV text (UTF-16, or binary?)")
-        plan = Plan.of(_sample(head, self._sample_size, whole=len(head) < wanted), info.key, declared)
-        dialect = plan.dialect
-        quote = dialect.quote.encode() if dialect.quote else None
-        chunks = RowChunks(source, self._chunk_size, MAX_CARRY, head[data_start(head, dialect) :], quote)
-        chunks.undivided = dialect.escape is not None  # an escaped quote defeats counting: one stream
-        parser = _Parser(plan, self._block_size)
         try:
+            plan = Plan.of(_sample(head, self._sample_size, whole=len(head) < wanted), info.key, declared)
+            dialect = plan.dialect
+            quote = dialect.quote.encode() if dialect.quote else None
+            chunks = RowChunks(source, self._chunk_size, MAX_CARRY, head[data_start(head, dialect) :], quote)
+            chunks.undivided = dialect.escape is not None  # an escaped quote defeats counting: one stream
+            parser = _Parser(plan, self._block_size)
             with _Output(sink, plan, self._compression) as output:
                 self._convert(iter(chunks), chunks, output, parser)
         except ARROW_ERRORS as exc:
