@@ -8,12 +8,13 @@ import os
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stack import FilepipeStack, PipelineConfig
+from filepipe.deployment import Deployment
+from stack import FilepipeStack
 
 
 def build_app(app: cdk.App | None = None) -> tuple[cdk.App, FilepipeStack]:
     app = app or cdk.App()
-    config = PipelineConfig.from_context(app.node.try_get_context)
+    config = Deployment.from_context(app.node.try_get_context)
     stack_name = app.node.try_get_context("stackName") or "Filepipe"
     env = None
     if config.vpc_id:

@@ -28,9 +28,11 @@ from typing import Any
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
 from bench import prices
-from filepipe.local import FUNCTIONS, LocalCloud, LocalConfig
+from filepipe.deployment import Deployment
+from filepipe.local import LocalCloud, LocalConfig
+from filepipe.local.config import LocalNaming
 
-MEMORY_MB = {f.name: f.memory_mb for f in FUNCTIONS.values()}
+MEMORY_MB = {LocalNaming.function_name(p): spec.memory_mb for p, spec in Deployment().functions().items()}
 BATCH_VCPUS, BATCH_MEMORY_GB = 2, 4
 TRIGGER_BATCH = 10
 """Files per trigger invocation and per SQS receive/delete, with the stack's batch size."""
@@ -189,7 +191,7 @@ def plain_pattern(pipeline: Usage) -> Usage:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("moto").setLevel(logging.CRITICAL)
-    config = LocalConfig(port=0, runner="process", large_file_threshold_bytes=1024 * 1024)
+    config = LocalConfig(Deployment(large_file_threshold_bytes=1024 * 1024), port=0, runner="process")
     small_csv = b"a,b\n" + b"1,2\n" * 100
     with LocalCloud(config) as cloud:
         counts, route = request_counter((config.staging_bucket, config.archive_bucket))

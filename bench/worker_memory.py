@@ -37,7 +37,7 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
-from filepipe.local import _moto_adapter
+from filepipe.local import adapter
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
@@ -121,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     cores = args.cores or len(os.sched_getaffinity(0))
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    _moto_adapter.apply()  # the local cloud's S3, whose ranged GETs read only their range
+    adapter.apply()  # the local cloud's S3, whose ranged GETs read only their range
     spare = sorted(os.sched_getaffinity(0))[cores:]
     if spare:  # S3 is not on the worker's cores in AWS: the endpoint gets the others
         os.sched_setaffinity(0, spare)

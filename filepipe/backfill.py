@@ -27,7 +27,7 @@ from urllib.parse import unquote_plus, urlparse
 from filepipe.config import MAX_KEY_BYTES
 from filepipe.errors import MalformedEvent
 from filepipe.events import ObjectRef
-from filepipe.moves._locate import head
+from filepipe.storage import head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

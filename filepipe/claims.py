@@ -146,5 +146,5 @@ class Claims:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             item = exc.response.get("Item")
-            return dict(item) if item else {"holder": {"S": "unknown"}}
+            return dict(item) if isinstance(item, dict) and item else {"holder": {"S": "unknown"}}
         return None

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from filepipe.storage import MAX_SINGLE_COPY, MiB
 
@@ -39,6 +39,41 @@ class ArchiveLayout:
     """Error records of failures a newer version of their key has since fixed."""
     manifests: str = "manifests/"
     """Key lists a backfill reads (``filepipe backfill --manifest``/``--inventory`` writes them)."""
+
+    @classmethod
+    def areas(cls) -> tuple[str, ...]:
+        """Every area's name, in this class's order: the one list of them."""
+        return tuple(f.name for f in fields(cls))
+
+    def prefixes(self) -> dict[str, str]:
+        """Area name -> prefix (``originals`` -> ``originals/``)."""
+        return {area: getattr(self, area) for area in self.areas()}
+
+    @staticmethod
+    def env_name(area: str) -> str:
+        return f"{area.upper()}_PREFIX"
+
+    def to_env(self) -> dict[str, str]:
+        """The variables :meth:`from_env` reads: what the stack and the local cloud give handlers."""
+        return {self.env_name(area): prefix for area, prefix in self.prefixes().items()}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ArchiveLayout:
+        """The layout the environment names; an area it leaves out keeps its default."""
+        return cls(**{area: env[cls.env_name(area)] for area in cls.areas() if cls.env_name(area) in env})
+
+    @staticmethod
+    def output_name(area: str) -> str:
+        """The stack output that says an area's prefix (``OriginalsPrefix``)."""
+        return f"{area.title()}Prefix"
+
+    def to_outputs(self) -> dict[str, str]:
+        return {self.output_name(area): prefix for area, prefix in self.prefixes().items()}
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, str]) -> ArchiveLayout:
+        """The layout a deployed stack's outputs name (a stack older than an area: its default)."""
+        return cls(**{area: outputs[cls.output_name(area)] for area in cls.areas() if cls.output_name(area) in outputs})
 
     def original(self, key: str) -> str:
         return fit_key(self.originals, key)
@@ -102,21 +137,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        defaults = ArchiveLayout()
         return cls(
             staging_bucket=env["STAGING_BUCKET"],
             archive_bucket=env["ARCHIVE_BUCKET"],
-            layout=ArchiveLayout(
-                originals=env.get("ORIGINALS_PREFIX", defaults.originals),
-                outputs=env.get("OUTPUTS_PREFIX", defaults.outputs),
-                failed=env.get("FAILED_PREFIX", defaults.failed),
-                errors=env.get("ERRORS_PREFIX", defaults.errors),
-                superseded=env.get("SUPERSEDED_PREFIX", defaults.superseded),
-                grants=env.get("GRANTS_PREFIX", defaults.grants),
-                reports=env.get("REPORTS_PREFIX", defaults.reports),
-                resolved=env.get("RESOLVED_PREFIX", defaults.resolved),
-                manifests=env.get("MANIFESTS_PREFIX", defaults.manifests),
-            ),
+            layout=ArchiveLayout.from_env(env),
             copy_multipart_threshold=int(env.get("COPY_MULTIPART_THRESHOLD", MAX_SINGLE_COPY)),
             copy_part_size=int(env.get("COPY_PART_SIZE", 512 * MiB)),
             read_chunk_size=int(env.get("READ_CHUNK_SIZE", 8 * MiB)),

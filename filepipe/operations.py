@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -15,9 +15,14 @@ from filepipe.claims import ExecutionId
 from filepipe.config import ArchiveLayout, Settings
 from filepipe.errors import DeploymentError, error_code, is_transient
 from filepipe.events import ObjectRef, retry_name
-from filepipe.moves import locate, read_error_record
+from filepipe.moves import FailureRecord, locate, read_error_record, read_record
 from filepipe.storage import MultipartWriter
 from filepipe.trigger import start_once
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 PATH_STATES = {"TransformOnLambda": "lambda", "TransformOnBatch": "batch", "ContinueOnStandard": "to standard"}
 EXPRESS_TERMINAL = {
@@ -36,13 +41,13 @@ DEPLOYMENT_ERROR = DeploymentError.__name__
 class Target:
     """Where a pipeline lives: its buckets, state machine and layout, and clients to reach them."""
 
-    s3: Any
-    sfn: Any
+    s3: S3Client
+    sfn: SFNClient
     staging_bucket: str
     archive_bucket: str
     state_machine_arn: str
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
-    logs: Any = None
+    logs: CloudWatchLogsClient | None = None
     """A CloudWatch Logs client, to read the Express machine's executions (their only history)."""
     express_log_group: str | None = None
     backfill_state_machine_arn: str | None = None
@@ -193,14 +198,10 @@ def listing(target: Target) -> dict[str, list[str]]:
     return areas
 
 
-def error_records(target: Target) -> list[dict[str, Any]]:
+def error_records(target: Target) -> list[FailureRecord]:
     """Every error record in the archive: one per file waiting in the failure prefix."""
-    records = []
-    for key in _keys(target.s3, target.archive_bucket, target.layout.errors):
-        body = target.s3.get_object(Bucket=target.archive_bucket, Key=key)["Body"]
-        with body:
-            records.append(json.loads(body.read()))
-    return records
+    keys = _keys(target.s3, target.archive_bucket, target.layout.errors)
+    return [r for key in keys if (r := read_record(target.s3, target.archive_bucket, key)) is not None]
 
 
 def retry(target: Target, execution: str) -> tuple[str, bool]:
@@ -236,9 +237,8 @@ def redrive(target: Target) -> list[tuple[str, str, bool]]:
     (see :func:`stranded`): ``(key, execution name, started)`` each."""
     results = []
     for record in error_records(target):
-        ref = ObjectRef.from_state(record)
-        name, started = _start_retry(target, ref, attempt=int(record.get("attempts", 1)))
-        results.append((ref.key, name, started))
+        name, started = _start_retry(target, record.ref, attempt=record.attempts)
+        results.append((record.ref.key, name, started))
     for ref, attempts in stranded(target):
         name, started = _start_retry(target, ref, attempt=attempts)
         results.append((ref.key, name, started))
@@ -282,7 +282,7 @@ def _start_retry(target: Target, ref: ObjectRef, attempt: int | None = None) -> 
 def _attempts(target: Target, ref: ObjectRef) -> int:
     settings = Settings(target.staging_bucket, target.archive_bucket, target.layout)
     record = read_error_record(target.s3, ref, settings)
-    return int(record["attempts"]) if record else 1
+    return record.attempts if record else 1
 
 
 def _exists(target: Target, name: str) -> bool:
@@ -302,7 +302,7 @@ def _execution_arn(target: Target, name: str) -> str:
     return f"{prefix}:{name}"
 
 
-def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+def _keys(s3: S3Client, bucket: str, prefix: str) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
@@ -383,9 +383,8 @@ def map_progress(target: Target, execution_arn: str) -> MapProgress:
     if runs:
         try:
             counts = target.sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["itemCounts"]
+            items = {k: counts[k] for k in ("total", "succeeded", "failed", "running", "pending")}
         except ClientError as exc:
             if not is_transient(exc):
-                raise
-            counts = {}  # a Map Run just begun may not answer yet; the next poll asks again
-        items = {k: int(v) for k, v in counts.items() if k in ("total", "succeeded", "failed", "running", "pending")}
+                raise  # a Map Run just begun may not answer yet; the next poll asks again
     return MapProgress(execution_arn, described["status"], items, described.get("error"), described.get("cause"))

@@ -11,13 +11,11 @@ from filepipe.claims import DuplicateExecution, ExecutionId, WouldNotFit
 from filepipe.config import Settings
 from filepipe.errors import UploadRefused, classified
 from filepipe.events import ObjectRef
-from filepipe.moves import locate, provenance
-from filepipe.moves._locate import Source, read_json
-from filepipe.moves._placement import place
+from filepipe.moves import Source, locate, place, provenance
 from filepipe.reports import bounded_summary
-from filepipe.storage import MiB, MultipartWriter, RangeReader
+from filepipe.storage import MiB, MultipartWriter, RangeReader, read_json
 from filepipe.transforms import SourceInfo, transform_for
-from filepipe.uploads._media import InvalidMediaType, media_type
+from filepipe.uploads import InvalidMediaType, media_type
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
-from filepipe.moves._locate import read_json
-from filepipe.moves._placement import version_label
+from filepipe.storage import read_json
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,7 +37,7 @@ def bounded_summary(summary: dict[str, Any], limit: int = MAX_SUMMARY_BYTES) -> 
 def write_report(s3: S3Client, ref: ObjectRef, settings: Settings, report: dict[str, Any]) -> None:
     s3.put_object(
         Bucket=settings.archive_bucket,
-        Key=settings.layout.job_report(ref.key, version_label(ref)),
+        Key=settings.layout.job_report(ref.key, ref.version_label),
         Body=json.dumps(report, default=str).encode(),
         ContentType="application/json",
     )
@@ -46,7 +45,7 @@ def write_report(s3: S3Client, ref: ObjectRef, settings: Settings, report: dict[
 
 def read_report(s3: S3Client, ref: ObjectRef, settings: Settings) -> dict[str, Any] | None:
     """The report a Batch job left for ``ref``'s version, if any."""
-    return read_json(s3, settings.archive_bucket, settings.layout.job_report(ref.key, version_label(ref)))
+    return read_json(s3, settings.archive_bucket, settings.layout.job_report(ref.key, ref.version_label))
 
 
 def transform_summary(

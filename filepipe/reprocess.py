@@ -18,8 +18,7 @@ from botocore.exceptions import ClientError
 
 from filepipe.config import Settings
 from filepipe.errors import MalformedEvent, error_code
-from filepipe.moves._locate import head
-from filepipe.storage import copy_version
+from filepipe.storage import copy_version, head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,6 +14,7 @@ from filepipe.errors import MalformedEvent, error_code, is_transient
 from filepipe.events import ObjectRef, execution_name, load_body, parse_notification, parse_sqs_event
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 _log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Trigger:
         self._sfn, self._arn, self._log = sfn, state_machine_arn, log
         self._express_arn, self._express_max_bytes = express_arn, express_max_bytes
 
-    def handle_listing(self, s3: Any, event: dict[str, Any]) -> TriggerReport:
+    def handle_listing(self, s3: S3Client, event: dict[str, Any]) -> TriggerReport:
         """A backfill's (or the sweep's) batch of listed objects: each started as its upload's
         event would have started it (``filepipe.backfill``)."""
         batch = parse_listing_batch(event)
@@ -121,7 +122,7 @@ class Trigger:
             report.duplicates.append(name)
 
 
-def start_once(sfn: Any, state_machine_arn: str, name: str, ref: ObjectRef) -> bool:
+def start_once(sfn: SFNClient, state_machine_arn: str, name: str, ref: ObjectRef) -> bool:
     """StartExecution under a deterministic name: False when that execution already exists
     (Standard machines only: an Express machine starts a second one, and the claim stops it)."""
     try:

@@ -1,6 +1,5 @@
 """The CDK stack: one construct per concern, composed by :class:`FilepipeStack`."""
 
-from stack.config import PipelineConfig
 from stack.pipeline_stack import FilepipeStack
 
-__all__ = ["FilepipeStack", "PipelineConfig"]
+__all__ = ["FilepipeStack"]

@@ -10,44 +10,22 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from stack import permissions as perm
-from stack.compute import Compute
-from stack.config import PipelineConfig
-from stack.listing_machine import listing_machine
-from state_machine import BACKFILL_PATH
+from stack.names import StackNames
+from stack.workflow import state_machine
 
 
 class Backfill(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        compute: Compute,
-        trigger_function: lambda_.IFunction,
-        config: PipelineConfig,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, registry: StackNames) -> None:
         super().__init__(scope, construct_id)
-        self.state_machine, self.role, resources = listing_machine(
-            self,
-            "backfill",
-            BACKFILL_PATH,
-            {
-                "StagingBucket": compute.resources.staging.bucket_name,
-                "ArchiveBucket": compute.resources.archive.bucket_name,
-                "ManifestsPrefix": config.manifests_prefix,
-                "TriggerFunctionArn": trigger_function.function_arn,
-            },
-            {"trigger": trigger_function},
-            compute,
-            config,
-        )
+        config = registry.deployment
+        self.state_machine, _ = state_machine(self, registry, "backfill", name=registry.machine_name("backfill"))
+        self.role = registry.roles["backfill_state_machine"]
         self.schedule_role = perm.role(self, "SweepScheduleRole", "sweep_schedule")
-        perm.apply(self.schedule_role, "sweep_schedule", resources)
+        registry.roles["sweep_schedule"] = self.schedule_role
         every = config.sweep_every_minutes
         self.schedule = scheduler.CfnSchedule(
             self,

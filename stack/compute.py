@@ -6,16 +6,13 @@ transform code and its native libraries are the same on both paths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, Size
 from aws_cdk import aws_batch as batch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
@@ -23,9 +20,8 @@ from constructs import Construct
 from batch_image import job
 from filepipe.grants import PRINCIPALS
 from stack import permissions as perm
-from stack.buckets import Buckets
-from stack.config import PipelineConfig
-from stack.log_groups import express_log_group_name, log_group
+from stack.log_groups import log_group
+from stack.names import StackNames
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ENTRYPOINT = ["/usr/local/bin/filepipe-lambda"]
@@ -36,95 +32,45 @@ PLATFORM = Platform.LINUX_AMD64
 otherwise make an image neither these x86_64 functions nor Fargate's default can run."""
 
 
-@dataclass(frozen=True)
-class FunctionSpec:
-    construct_id: str
-    principal: str
-    """Whose grants its role gets (``filepipe/grants.py``); the caller applies them."""
-    handler: str
-    memory_mb: int
-    timeout_seconds: int
-
-
 class Compute(Construct):
     """The transformer and moves functions, and the Batch job queue and job definition."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        buckets: Buckets,
-        claims_table: dynamodb.ITable,
-        config: PipelineConfig,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, registry: StackNames) -> None:
         super().__init__(scope, construct_id)
-        self._buckets, self._config = buckets, config
-        self.environment = {
-            "STAGING_BUCKET": buckets.staging.bucket_name,
-            "ARCHIVE_BUCKET": buckets.archive.bucket_name,
-            "CLAIMS_TABLE": claims_table.table_name,
-            "EXPRESS_LOG_GROUP": express_log_group_name(self),
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            **config.handler_environment(),
-        }
-        self.resources = perm.StackResources(
-            buckets.staging,
-            buckets.archive,
-            config.area_prefixes(),
-            claims_table=claims_table,
-            kms_key=kms.Key.from_key_arn(self, "BucketKey", config.kms_key_arn) if config.kms_key_arn else None,
-        )
-        self.transform_function = self.function(
-            FunctionSpec(
-                "TransformFunction",
-                "transform",
-                "transform_lambda.handler.handler",
-                config.transform_memory_mb,
-                config.transform_timeout_seconds,
-            )
-        )
-        self.archive_function = self.function(
-            FunctionSpec(
-                "ArchiveFunction", "archive", "moves_lambda.handler.archive_handler", 512, config.moves_timeout_seconds
-            )
-        )
-        self.failure_function = self.function(
-            FunctionSpec(
-                "FailureFunction", "failure", "moves_lambda.handler.failure_handler", 512, config.moves_timeout_seconds
-            )
-        )
-        for function, principal in (
-            (self.transform_function, "transform"),
-            (self.archive_function, "archive"),
-            (self.failure_function, "failure"),
-        ):
-            perm.apply(function.role, principal, self.resources)  # type: ignore[arg-type]
+        self._registry, self._config = registry, registry.deployment
+        for principal in ("transform", "archive", "failure"):
+            self.function(principal)
+        self.transform_function = registry.functions["transform"]
+        self.archive_function = registry.functions["archive"]
+        self.failure_function = registry.functions["failure"]
         self._batch()
 
-    def function(
-        self, spec: FunctionSpec, environment: dict[str, str] | None = None, scope: Construct | None = None
-    ) -> lambda_.Function:
-        """A function of the worker image with its own role and log group, in ``scope``."""
+    def function(self, principal: str, scope: Construct | None = None) -> lambda_.Function:
+        """``principal``'s function (``Deployment.functions``) of the worker image, with its own
+        role and log group, in ``scope``; registered with its role."""
         scope = scope or self
+        spec = self._config.functions()[principal]
         logs = log_group(scope, f"{spec.construct_id}Logs", self._config.log_retention_days)
-        role = perm.role(scope, f"{spec.construct_id}Role", spec.principal)
+        role = self._registry.roles.get(principal) or perm.role(scope, f"{spec.construct_id}Role", principal)
         logs.grant_write(role)
-        return lambda_.DockerImageFunction(
+        function = lambda_.DockerImageFunction(
             scope,
             spec.construct_id,
-            description=PRINCIPALS[spec.principal].description,
+            description=PRINCIPALS[principal].description,
             code=lambda_.DockerImageCode.from_image_asset(
                 str(REPOSITORY_ROOT), entrypoint=LAMBDA_ENTRYPOINT, cmd=[spec.handler], platform=PLATFORM
             ),
             architecture=lambda_.Architecture.X86_64,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
-            environment={**self.environment, **(environment or {})},
+            environment=self._config.function_environment(principal, self._registry.resources()),
             role=role,
             log_group=logs,
             logging_format=lambda_.LoggingFormat.JSON,
         )
+        self._registry.functions[principal] = function
+        self._registry.roles[principal] = role
+        return function
 
     def _batch(self) -> None:
         config = self._config
@@ -154,7 +100,7 @@ class Compute(Construct):
             ],
         )
         job_role = perm.role(self, "JobRole", "job")
-        perm.apply(job_role, "job", self.resources)
+        self._registry.roles["job"] = job_role
         execution_role = iam.Role(
             self,
             "JobExecutionRole",
@@ -174,7 +120,7 @@ class Compute(Construct):
                 command=list(job.COMMAND),
                 cpu=config.batch_vcpus,
                 memory=Size.mebibytes(config.batch_memory_mb),
-                environment=self.environment,
+                environment=config.handler_environment(self._registry.resources()),
                 job_role=job_role,
                 execution_role=execution_role,
                 assign_public_ip=True,
@@ -192,6 +138,8 @@ class Compute(Construct):
             ],
             propagate_tags=True,
         )
+        self._registry.job_queue_arn = self.job_queue.job_queue_arn
+        self._registry.job_definition_arn = self.job_definition.job_definition_arn
 
     def _network(self) -> ec2.IVpc:
         """An existing VPC from context, or public subnets with no NAT gateway (no idle cost)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -13,17 +11,10 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stack import permissions as perm
-from stack.buckets import Buckets
-from stack.compute import Compute, FunctionSpec
-from stack.config import PipelineConfig
-
-TRIGGER_TIMEOUT_SECONDS = 60
-VISIBILITY_FACTOR = 6
-"""AWS's advice: a queue's visibility timeout at least 6x its consumer's timeout."""
+from stack.compute import Compute
+from stack.names import StackNames
 
 
 class Intake(Construct):
@@ -34,18 +25,9 @@ class Intake(Construct):
     message that never succeeds lands in the dead-letter queue (alarmed), never dropped.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        buckets: Buckets,
-        compute: Compute,
-        state_machine: sfn.StateMachine,
-        express_state_machine: sfn.StateMachine,
-        config: PipelineConfig,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, registry: StackNames) -> None:
         super().__init__(scope, construct_id)
+        config, buckets = registry.deployment, registry.buckets
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -59,7 +41,7 @@ class Intake(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
-            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * TRIGGER_TIMEOUT_SECONDS),
+            visibility_timeout=Duration.seconds(config.queue_visibility_seconds()),
             dead_letter_queue=sqs.DeadLetterQueue(
                 max_receive_count=config.queue_max_receive_count, queue=self.dead_letter_queue
             ),
@@ -87,28 +69,8 @@ class Intake(Construct):
         else:
             buckets.staging.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue))
 
-        self.trigger_function = compute.function(
-            FunctionSpec("TriggerFunction", "trigger", "trigger_lambda.handler.handler", 256, TRIGGER_TIMEOUT_SECONDS),
-            environment={
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
-                "LARGE_FILE_THRESHOLD_BYTES": str(config.large_file_threshold_bytes),
-                # Empty with smallFileWorkflow=standard: every file then runs on the Standard machine.
-                "EXPRESS_STATE_MACHINE_ARN": (
-                    express_state_machine.state_machine_arn if config.small_file_workflow == "express" else ""
-                ),
-            },
-            scope=self,
-        )
-        perm.apply(
-            self.trigger_function.role,  # type: ignore[arg-type]
-            "trigger",
-            replace(
-                compute.resources,
-                state_machine=state_machine,
-                express_state_machine=express_state_machine,
-                queue=self.queue,
-            ),
-        )
+        registry.queue = self.queue
+        self.trigger_function = compute.function("trigger", scope=self)
         self.trigger_function.add_event_source(
             sources.SqsEventSource(
                 self.queue,

@@ -47,12 +47,11 @@ def log_group(scope: Construct, construct_id: str, days: int, name: str | None =
     )
 
 
+def vended_log_group_name(scope: Construct, service: str, purpose: str) -> str:
+    """``/aws/vendedlogs/<service>/<stack>-<purpose>``: where a service delivers a stack's logs."""
+    return f"{VENDED_LOGS}{service}/{Stack.of(scope).stack_name}-{purpose}"
+
+
 def vended_log_group(scope: Construct, construct_id: str, days: int, service: str, purpose: str) -> logs.LogGroup:
-    """A log group a service delivers to: ``/aws/vendedlogs/<service>/<stack>-<purpose>``."""
-    name = f"{VENDED_LOGS}{service}/{Stack.of(scope).stack_name}-{purpose}"
-    return log_group(scope, construct_id, days, name)
-
-
-def express_log_group_name(scope: Construct) -> str:
-    """The Express machine's log group: its executions' only history."""
-    return f"{VENDED_LOGS}states/{Stack.of(scope).stack_name}-express-executions"
+    """A log group a service delivers to (:func:`vended_log_group_name`)."""
+    return log_group(scope, construct_id, days, vended_log_group_name(scope, service, purpose))

@@ -3,63 +3,71 @@ resource, with its reason. Grant-level ones live beside their grants (``stack/pe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import IConstruct
+
+from filepipe.deployment import LISTING_MACHINES, MACHINES
 from stack.permissions import acknowledge, logical_id
-
-if TYPE_CHECKING:
-    from stack.pipeline_stack import FilepipeStack
 
 NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 """The function CDK adds to configure S3 notifications (a fixed construct ID in aws-cdk-lib)."""
+MAP_FUNCTIONS = {"backfill": "trigger", "reprocess": "reprocess"}
+"""The function each listing machine's Distributed Map hands its items to."""
 
 
-def acknowledge_findings(stack: FilepipeStack) -> None:
-    compute, workflow = stack.compute, stack.workflow
+def acknowledge_findings(
+    stack: Stack,
+    *,
+    machine_roles: Mapping[str, iam.IRole],
+    functions: Mapping[str, lambda_.IFunction],
+    job_execution_role: IConstruct,
+) -> None:
     acknowledge(
-        compute.node.find_child("JobExecutionRole"),
+        job_execution_role,
         "AwsSolutions-IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped to the asset repository.",
     )
     acknowledge(
-        workflow.role,
+        machine_roles["standard"],
         "AwsSolutions-IAM5[Resource::*]",
         "batch:DescribeJobs (submitJob.sync), X-Ray and log delivery actions have no resource-level permissions.",
     )
     acknowledge(
-        workflow.role,
+        machine_roles["standard"],
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]",
         "Job IDs are generated at submit time; TerminateJob (a timed-out or aborted execution) names them.",
     )
     acknowledge(
-        workflow.express_role,
+        machine_roles["express"],
         "AwsSolutions-IAM5[Resource::*]",
         "X-Ray and log delivery actions (the Express machine's history is its log group) have no resource-level "
         "permissions.",
     )
-    for role in (workflow.role, workflow.express_role):
-        for function in (compute.transform_function, compute.archive_function, compute.failure_function):
+    for key in ("standard", "express"):
+        for principal in ("transform", "archive", "failure"):
             acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
+                machine_roles[key],
+                f"AwsSolutions-IAM5[Resource::<{logical_id(functions[principal])}.Arn>:*]",
                 "Invoking any version or alias of this one function (CDK's grantInvoke).",
             )
-    for machine, role, function in (
-        ("backfill", stack.backfill.role, stack.intake.trigger_function),
-        ("reprocess", stack.reprocess.role, stack.reprocess.function),
-    ):
+    for key in LISTING_MACHINES:
+        role = machine_roles[key]
         acknowledge(
             role, "AwsSolutions-IAM5[Resource::*]", "X-Ray and log delivery actions have no resource-level permissions."
         )
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
+            f"AwsSolutions-IAM5[Resource::<{logical_id(functions[MAP_FUNCTIONS[key]])}.Arn>:*]",
             "Invoking any version or alias of the one function its Map hands items to (CDK's grantInvoke).",
         )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"{stack.stack_name}-{machine}/*]",
+            f"{stack.stack_name}{MACHINES[key].suffix}/*]",
             "The Distributed Map's child executions, named by Step Functions at run time.",
         )
     handler = stack.node.try_find_child(NOTIFICATIONS_HANDLER)

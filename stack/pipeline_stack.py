@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from filepipe.deployment import MACHINES, Deployment
+from filepipe.grants import PRINCIPALS
+from stack import permissions as perm
 from stack.backfill import Backfill
 from stack.buckets import Buckets
 from stack.claims import ClaimsTable
 from stack.compute import Compute
-from stack.config import PipelineConfig
 from stack.intake import Intake
 from stack.monitoring import Monitoring
 from stack.nag import acknowledge_findings
+from stack.names import StackNames
 from stack.reprocess import Reprocess
 from stack.upload_api import UploadApi
 from stack.workflow import Workflow
@@ -23,7 +27,7 @@ from stack.workflow import Workflow
 class FilepipeStack(Stack):
     """Everything ``cdk deploy`` creates. Its outputs are what the ``filepipe`` CLI reads."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: Deployment, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.buckets = Buckets(
@@ -39,29 +43,20 @@ class FilepipeStack(Stack):
             existing_archive=config.archive_bucket_name,
         )
         self.claims = ClaimsTable(self, "Claims", destroy_on_removal=config.removal_policy_destroy)
-        self.compute = Compute(self, "Compute", buckets=self.buckets, claims_table=self.claims.table, config=config)
-        self.workflow = Workflow(self, "Workflow", compute=self.compute, config=config)
-        self.intake = Intake(
+        self.registry = StackNames(
             self,
-            "Intake",
-            buckets=self.buckets,
-            compute=self.compute,
-            state_machine=self.workflow.state_machine,
-            express_state_machine=self.workflow.express_state_machine,
-            config=config,
+            config,
+            self.buckets,
+            self.claims.table,
+            kms_key=kms.Key.from_key_arn(self, "BucketKey", config.kms_key_arn) if config.kms_key_arn else None,
         )
-        self.backfill = Backfill(
-            self, "Backfill", compute=self.compute, trigger_function=self.intake.trigger_function, config=config
-        )
-        self.reprocess = Reprocess(self, "Reprocess", compute=self.compute, config=config)
-        self.upload_api = UploadApi(
-            self,
-            "UploadApi",
-            buckets=self.buckets,
-            compute=self.compute,
-            state_machine=self.workflow.state_machine,
-            config=config,
-        )
+        self.compute = Compute(self, "Compute", registry=self.registry)
+        self.workflow = Workflow(self, "Workflow", registry=self.registry)
+        self.intake = Intake(self, "Intake", compute=self.compute, registry=self.registry)
+        self.backfill = Backfill(self, "Backfill", registry=self.registry)
+        self.reprocess = Reprocess(self, "Reprocess", compute=self.compute, registry=self.registry)
+        self.upload_api = UploadApi(self, "UploadApi", compute=self.compute, registry=self.registry)
+        self._grant()
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -82,7 +77,22 @@ class FilepipeStack(Stack):
             reprocess_state_machine=self.reprocess.state_machine,
         )
         self._outputs()
-        acknowledge_findings(self)
+        acknowledge_findings(
+            self,
+            machine_roles={key: self.registry.roles[spec.principal] for key, spec in MACHINES.items()},
+            functions=self.registry.functions,
+            job_execution_role=self.compute.node.find_child("JobExecutionRole"),
+        )
+
+    def _grant(self) -> None:
+        """Every role gets its grants from the table, now that every resource it names exists."""
+        roles = self.registry.roles
+        missing = set(PRINCIPALS) - set(roles)
+        assert not missing, f"no role was made for {sorted(missing)}"
+        names = self.registry.names()
+        buckets = {"staging": self.buckets.staging, "archive": self.buckets.archive}
+        for principal, role in roles.items():
+            perm.apply(role, principal, names, buckets)
 
     def _outputs(self) -> None:
         outputs = {
@@ -101,11 +111,7 @@ class FilepipeStack(Stack):
             "UploadPageUrl": f"{self.upload_api.api.api_endpoint}/ui/",
             "UserPoolId": self.upload_api.users.user_pool.user_pool_id,
             "UserPoolClientId": self.upload_api.users.page_client.user_pool_client_id,
-            "FailedPrefix": self.config.failed_prefix,
-            "ErrorsPrefix": self.config.errors_prefix,
-            "OriginalsPrefix": self.config.originals_prefix,
-            "OutputsPrefix": self.config.outputs_prefix,
-            "ManifestsPrefix": self.config.manifests_prefix,
+            **self.config.layout.to_outputs(),
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

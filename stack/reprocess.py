@@ -11,37 +11,14 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from stack import permissions as perm
-from stack.compute import Compute, FunctionSpec
-from stack.config import PipelineConfig
-from stack.listing_machine import listing_machine
-from state_machine import REPROCESS_PATH
+from stack.compute import Compute
+from stack.names import StackNames
+from stack.workflow import state_machine
 
 
 class Reprocess(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, config: PipelineConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, registry: StackNames) -> None:
         super().__init__(scope, construct_id)
-        self.function = compute.function(
-            FunctionSpec(
-                "ReprocessFunction",
-                "reprocess",
-                "moves_lambda.handler.reprocess_handler",
-                512,
-                config.moves_timeout_seconds,
-            ),
-            scope=self,
-        )
-        perm.apply(self.function.role, "reprocess", compute.resources)  # type: ignore[arg-type]
-        self.state_machine, self.role, _ = listing_machine(
-            self,
-            "reprocess",
-            REPROCESS_PATH,
-            {
-                "ArchiveBucket": compute.resources.archive.bucket_name,
-                "OutputsPrefix": config.outputs_prefix,
-                "ReprocessFunctionArn": self.function.function_arn,
-            },
-            {"reprocess": self.function},
-            compute,
-            config,
-        )
+        self.function = compute.function("reprocess", scope=self)
+        self.state_machine, _ = state_machine(self, registry, "reprocess", name=registry.machine_name("reprocess"))
+        self.role = registry.roles["reprocess_state_machine"]

@@ -4,22 +4,19 @@ credentials, reports upload status, and serves the upload page."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from filepipe.uploads import UploadConfig
+from filepipe.deployment import Deployment
 from stack import permissions as perm
-from stack.buckets import Buckets
-from stack.compute import Compute, FunctionSpec
-from stack.config import PipelineConfig
+from stack.compute import Compute
 from stack.log_groups import vended_log_group
+from stack.names import StackNames
 from stack.users import UploadUsers
 
 ACCESS_LOG_FORMAT = {
@@ -38,48 +35,28 @@ ACCESS_LOG_FORMAT = {
 class UploadApi(Construct):
     """``POST /api/uploads``, ``GET /api/uploads/status`` (authorized: IAM or JWT) and ``/ui/``."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        buckets: Buckets,
-        compute: Compute,
-        state_machine: sfn.StateMachine,
-        config: PipelineConfig,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, registry: StackNames) -> None:
         super().__init__(scope, construct_id)
-        defaults = UploadConfig(bucket="", role_arn="")
-        self.function = compute.function(
-            FunctionSpec("UploadApiFunction", "upload_api", "upload_api.handler.handler", 512, 29),
-            environment={
-                "UPLOAD_PREFIX": config.upload_prefix,
-                "PRESIGN_MAX_BYTES": str(config.upload_presign_max_bytes),
-                "MAX_UPLOAD_BYTES": str(config.upload_max_bytes),
-                "UPLOAD_CONTENT_TYPES": ",".join(config.upload_content_types or defaults.content_types),
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
-            },
-            scope=self,
-        )
-        role = self.function.role
-        assert isinstance(role, iam.Role)
+        config, buckets = registry.deployment, registry.buckets
+        spec = config.functions()["upload_api"]
+        role = perm.role(self, f"{spec.construct_id}Role", "upload_api")
+        registry.roles["upload_api"] = role
         # Only the API's function may assume the upload role: its trust policy names that role.
         self.upload_role = perm.role(self, "UploadRole", "upload", assumed_by=iam.ArnPrincipal(role.role_arn))
-        resources = replace(compute.resources, state_machine=state_machine, roles={"upload": self.upload_role})
-        perm.apply(self.upload_role, "upload", resources)
-        perm.apply(role, "upload_api", resources)
+        registry.roles["upload"] = self.upload_role
+        self.users = UploadUsers(self, "Users", destroy_on_removal=config.removal_policy_destroy)
+        if config.upload_auth == "cognito":
+            registry.upload_auth_environment.update(
+                USER_POOL_ID=self.users.user_pool.user_pool_id,
+                USER_POOL_CLIENT_ID=self.users.page_client.user_pool_client_id,
+            )
+        self.function = compute.function("upload_api", scope=self)
         perm.acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"<{perm.logical_id(state_machine)}.Name>:*]",
+            f"<{perm.logical_id(registry.machines['standard'])}.Name>:*]",
             "Executions are named at start time; status reads only this state machine's executions.",
         )
-        self.function.add_environment("UPLOAD_ROLE_ARN", self.upload_role.role_arn)
-        self.function.add_environment("UPLOAD_AUTH", config.upload_auth)
-        self.users = UploadUsers(self, "Users", destroy_on_removal=config.removal_policy_destroy)
-        if config.upload_auth == "cognito":
-            self.function.add_environment("USER_POOL_ID", self.users.user_pool.user_pool_id)
-            self.function.add_environment("USER_POOL_CLIENT_ID", self.users.page_client.user_pool_client_id)
         self.api = self._api(config)
         if isinstance(buckets.staging, s3.Bucket):  # an existing bucket's CORS is its owner's
             buckets.staging.add_cors_rule(
@@ -90,7 +67,7 @@ class UploadApi(Construct):
                 max_age=3600,
             )
 
-    def _authorizer(self, config: PipelineConfig) -> apigw.IHttpRouteAuthorizer:
+    def _authorizer(self, config: Deployment) -> apigw.IHttpRouteAuthorizer:
         if config.upload_auth == "cognito":
             assert self.users is not None
             return authorizers.HttpUserPoolAuthorizer(
@@ -102,7 +79,7 @@ class UploadApi(Construct):
             )
         return authorizers.HttpIamAuthorizer()
 
-    def _api(self, config: PipelineConfig) -> apigw.HttpApi:
+    def _api(self, config: Deployment) -> apigw.HttpApi:
         authorizer = self._authorizer(config)
         api = apigw.HttpApi(self, "Api", description="filepipe upload API", create_default_stage=True)
         integration = integrations.HttpLambdaIntegration("Function", self.function)

@@ -97,17 +97,21 @@ def grants_for_session() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def session_cloud() -> Iterator[LocalCloud]:
     """One local cloud per session (started on first use), emptied before each test."""
+    from filepipe.deployment import Deployment
     from filepipe.local import LocalCloud, LocalConfig
     from tests.local.helpers import PRESIGN_MAX, THRESHOLD
 
-    config = LocalConfig(
-        port=0,
+    deployment = Deployment(
         large_file_threshold_bytes=THRESHOLD,
-        runner="process",
-        presign_max_bytes=PRESIGN_MAX,
-        queue_visibility_timeout=2,
-        max_receive_count=3,
+        upload_presign_max_bytes=PRESIGN_MAX,
+        queue_max_receive_count=3,
         upload_part_size=5 * 1024 * 1024,
+    )
+    config = LocalConfig(
+        deployment=deployment,
+        port=0,
+        runner="process",
+        retry_after_seconds=2,
         grants=grants_for_session(),
         idle_timeout_seconds=5,
     )

@@ -25,7 +25,6 @@ from botocore.exceptions import ClientError
 from filepipe.claims import Claims
 from filepipe.config import Settings
 from filepipe.errors import error_code, is_access_denied
-from filepipe.storage import MiB
 from filepipe.uploads import UploadConfig, UploadRejected, UploadRequest, UploadService
 
 logger = Logger(service="filepipe-upload-api")
@@ -45,20 +44,13 @@ def service() -> UploadService:
     settings = Settings.from_env()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3})
-    types = tuple(t.strip() for t in env.get("UPLOAD_CONTENT_TYPES", "").split(",") if t.strip())
-    optional: dict[str, Any] = {"content_types": types} if types else {}
-    upload_config = UploadConfig(
+    upload_config = UploadConfig.from_env(
+        env,
         bucket=settings.staging_bucket,
-        role_arn=env["UPLOAD_ROLE_ARN"],
         region=region,
-        prefix=env.get("UPLOAD_PREFIX", "uploads/"),
-        presign_max_bytes=int(env.get("PRESIGN_MAX_BYTES", 100 * MiB)),
-        max_bytes=int(env.get("MAX_UPLOAD_BYTES", 5 * 1024**4)),
-        part_size=int(env.get("UPLOAD_PART_SIZE", 16 * MiB)),
         archive_bucket=settings.archive_bucket,
         layout=settings.layout,
         s3_endpoint=env.get("AWS_ENDPOINT_URL"),
-        **optional,
     )
     return UploadService(
         boto3.client("s3", region_name=region, config=config),

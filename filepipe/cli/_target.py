@@ -9,32 +9,30 @@ import click
 from botocore.config import Config
 
 from filepipe.config import ArchiveLayout
-from filepipe.local.cloud import ACCOUNT, CREDENTIALS, REGION
+from filepipe.local.config import CREDENTIALS, REGION, LocalNaming
 from filepipe.operations import Target
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 
 
-def local_target(
-    endpoint: str, staging: str = "filepipe-staging", archive: str = "filepipe-archive", machine: str = "filepipe"
-) -> Target:
-    kwargs = {
-        "endpoint_url": endpoint,
-        "region_name": REGION,
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "config": Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3),
-    }
+def local_target(endpoint: str, naming: LocalNaming | None = None) -> Target:
+    naming = naming or LocalNaming()
+    session = boto3.Session(
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3)
     return Target(
-        s3=boto3.client("s3", **kwargs),
-        sfn=boto3.client("stepfunctions", **kwargs),
-        staging_bucket=staging,
-        archive_bucket=archive,
-        state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}",
-        logs=boto3.client("logs", **kwargs),
-        express_log_group=f"/aws/vendedlogs/states/{machine}-express-executions",
-        backfill_state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}-backfill",
-        reprocess_state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}-reprocess",
+        s3=session.client("s3", endpoint_url=endpoint, config=config),
+        sfn=session.client("stepfunctions", endpoint_url=endpoint, config=config),
+        staging_bucket=naming.staging_bucket,
+        archive_bucket=naming.archive_bucket,
+        state_machine_arn=naming.machine_arn("standard"),
+        logs=session.client("logs", endpoint_url=endpoint, config=config),
+        express_log_group=naming.log_group("express"),
+        backfill_state_machine_arn=naming.machine_arn("backfill"),
+        reprocess_state_machine_arn=naming.machine_arn("reprocess"),
     )
 
 
@@ -56,13 +54,7 @@ def stack_target(stack: str, region: str | None = None) -> Target:
             express_log_group=outputs.get("ExpressLogGroupName"),
             backfill_state_machine_arn=outputs.get("BackfillStateMachineArn"),
             reprocess_state_machine_arn=outputs.get("ReprocessStateMachineArn"),
-            layout=ArchiveLayout(
-                originals=outputs.get("OriginalsPrefix", "originals/"),
-                outputs=outputs.get("OutputsPrefix", "outputs/"),
-                failed=outputs.get("FailedPrefix", "failed/"),
-                errors=outputs.get("ErrorsPrefix", "errors/"),
-                manifests=outputs.get("ManifestsPrefix", "manifests/"),
-            ),
+            layout=ArchiveLayout.from_outputs(outputs),
         )
     except KeyError as exc:
         raise click.ClickException(f"stack {stack} has no output {exc}; is it a filepipe stack?") from exc

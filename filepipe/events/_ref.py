@@ -18,6 +18,11 @@ class ObjectRef:
     sequencer: str | None = None
     event_time: str | None = None
 
+    @property
+    def version_label(self) -> str:
+        """What names this version in archive keys: its version ID, else its ETag."""
+        return self.version_id or self.etag or "unversioned"
+
     def to_state(self) -> dict[str, Any]:
         """The state machine's input (DESIGN.md: bucket, key, versionId, etag, size, ...)."""
         return {

@@ -6,6 +6,7 @@ Example::
         cloud.client("s3").put_object(Bucket="filepipe-staging", Key="a.csv", Body=b"a,b\\n1,2\\n")
 """
 
-from filepipe.local.cloud import FUNCTIONS, LocalCloud, LocalConfig
+from filepipe.local.cloud import LocalCloud
+from filepipe.local.config import LocalConfig
 
-__all__ = ["FUNCTIONS", "LocalCloud", "LocalConfig"]
+__all__ = ["LocalCloud", "LocalConfig"]

@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from filepipe.local.cloud import LocalCloud, LocalConfig
+from filepipe.deployment import Deployment
+from filepipe.local.cloud import LocalCloud
+from filepipe.local.config import LocalConfig
 from filepipe.operations import ExecutionView, Target, describe, express_executions
 from filepipe.storage import MiB
 
@@ -95,9 +97,8 @@ def run_demo(
     console: Console, port: int = 0, timeout: float = 180, runner: str = "auto", image: str | None = None
 ) -> int:
     """Start the local cloud, upload the samples, follow them; 0 when each ended where expected."""
-    config = LocalConfig(
-        port=port, large_file_threshold_bytes=DEMO_THRESHOLD, runner=runner, small_file_workflow="express"
-    )
+    deployment = Deployment(large_file_threshold_bytes=DEMO_THRESHOLD, small_file_workflow="express")
+    config = LocalConfig(deployment=deployment, port=port, runner=runner)
     if image:
         config = replace(config, image=image)
     console.print("[bold]filepipe demo[/]: the whole pipeline on this machine, no AWS account")

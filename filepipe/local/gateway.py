@@ -3,7 +3,7 @@ other request to moto's server (S3, SQS, Step Functions, IAM, STS).
 
 Every AWS API request is held to IAM as AWS holds it: its signature is verified and its caller's
 role (narrowed by any session policy) must allow the action on the resource
-(``_moto_iam.py``); an unsigned request never reaches a service. moto's own control API
+(``adapter/iam.py``); an unsigned request never reaches a service. moto's own control API
 (``/moto-api/``), which could empty every service, is not served: the local cloud drives moto
 in-process. What reaches the gateway has passed the front door (``guard.py``).
 """
@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from werkzeug.datastructures import EnvironHeaders
 
-from filepipe.local import _moto_iam
+from filepipe.local.adapter import iam, policy
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
 from filepipe.local.lambdas import LocalLambda
 
@@ -43,7 +43,7 @@ class Gateway:
         self.routes: list[Route] = [self._moto_api, self._task_credentials, self._lambda_invoke, self._batch_api]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        with _moto_iam.enforcing():
+        with iam.enforcing():
             for route in self.routes:
                 answer = route(environ, start_response)
                 if answer is not None:
@@ -56,8 +56,8 @@ class Gateway:
 
     def authorize(self, environ: dict[str, Any], body: bytes, action: str, resources: Iterable[str]) -> None:
         """Check the request's signature, and that its caller may do ``action`` on each resource;
-        raises :class:`_moto_iam.Refused`."""
-        caller = _moto_iam.signed_request(
+        raises :class:`policy.Refused`."""
+        caller = iam.signed_request(
             self._account,
             environ["REQUEST_METHOD"],
             raw_path(environ),
@@ -97,7 +97,7 @@ class Gateway:
             return json_error(start_response, 404, "ResourceNotFoundException", f"Function not found: {name}")
         try:
             self.authorize(environ, body, "InvokeFunction", [self._lambdas.arn(self._lambdas.name_of(name))])
-        except _moto_iam.Refused as refused:
+        except policy.Refused as refused:
             return refused_response(start_response, refused)
         result = self._lambdas.invoke(name, body)
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
@@ -113,7 +113,7 @@ class Gateway:
         try:
             request = json.loads(body or b"{}")
             self.authorize(environ, body, _BATCH[path], self._batch_resources(path, request))
-        except _moto_iam.Refused as refused:
+        except policy.Refused as refused:
             return refused_response(start_response, refused)
         except ValueError:
             return json_error(start_response, 400, "ClientException", "the request body is not JSON")
@@ -164,7 +164,7 @@ def keep_form_body(environ: dict[str, Any]) -> None:
     request parsing consumes: keep the bytes for the signature check."""
     if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
         body = read_body(environ)
-        environ[_moto_iam.RAW_BODY] = body
+        environ[policy.RAW_BODY] = body
         environ["wsgi.input"] = io.BytesIO(body)
 
 
@@ -208,6 +208,6 @@ def json_error(start_response: Callable[..., Any], status: int, code: str, messa
     return respond(start_response, status, body, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)])
 
 
-def refused_response(start_response: Callable[..., Any], refused: _moto_iam.Refused) -> list[bytes]:
+def refused_response(start_response: Callable[..., Any], refused: policy.Refused) -> list[bytes]:
     code = _REFUSED_JSON_CODES.get(refused.code, refused.code)
     return json_error(start_response, refused.status, code, refused.message)

@@ -27,10 +27,12 @@ class QueuePoller:
         batch_size: int = 10,
         concurrency: int = 5,
         region: str = "us-east-1",
+        retry_after_seconds: int | None = None,
     ) -> None:
         self._sqs, self._url, self._arn = sqs, queue_url, queue_arn
         self._lambdas, self._function = lambdas, function
         self._batch_size, self._region = batch_size, region
+        self._retry_after = retry_after_seconds
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, name=f"intake-poller-{n}", daemon=True) for n in range(concurrency)
@@ -75,6 +77,7 @@ class QueuePoller:
         result = self._lambdas.invoke(self._function, json.dumps(event).encode())
         if result.function_error:
             _log.warning("trigger failed the whole batch: %s", result.payload[:500])
+            self._retry_soon(messages)
             return len(messages)
         failed = {f["itemIdentifier"] for f in json.loads(result.payload).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
@@ -83,7 +86,19 @@ class QueuePoller:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
             ]
             self._sqs.delete_message_batch(QueueUrl=self._url, Entries=entries)
+        self._retry_soon([m for m in messages if m["MessageId"] in failed])
         return len(messages)
+
+    def _retry_soon(self, messages: list[dict[str, Any]]) -> None:
+        """Failed messages become visible after ``retry_after_seconds`` (AWS: the queue's timeout)."""
+        if self._retry_after is None:
+            return
+        for start in range(0, len(messages), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self._retry_after}
+                for i, m in enumerate(messages[start : start + 10])
+            ]
+            self._sqs.change_message_visibility_batch(QueueUrl=self._url, Entries=entries)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -200,8 +200,8 @@ class LocalLambda:
         self._generation: dict[str, int] = {}
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
-        self.environment: dict[str, str] = {}
-        """Variables every function gets (the stack's, and how to reach the endpoint)."""
+        self._configured: dict[str, dict[str, str]] = {}
+        """Each function's environment, as deployed (:meth:`configure`)."""
         self.credentials: Credentials | None = None
         """Sessions of each function's role; None: functions get no credentials of their own."""
         self.interceptors: list[Interceptor] = []
@@ -227,6 +227,11 @@ class LocalLambda:
     def name_of(self, name_or_arn: str) -> str:
         """The function's name, from its name, ARN or qualified name."""
         return self._name(name_or_arn)
+
+    def configure(self, name: str, variables: Mapping[str, str]) -> None:
+        """A function's environment as the deployment gives it (later invocations get it)."""
+        with self._lock:
+            self._configured[name] = dict(variables)
 
     def update_environment(self, name: str, variables: Mapping[str, str]) -> None:
         """Add variables to one function, as UpdateFunctionConfiguration does: its warm
@@ -334,7 +339,8 @@ class LocalLambda:
         expires = None
         if self.credentials is not None and function.principal is not None:
             role, expires = self.credentials(function.principal)
-        variables = self.environment | self._overrides.get(function.name, {}) | lambda_reserved | role
+        configured = self._configured.get(function.name, {}) | self._overrides.get(function.name, {})
+        variables = configured | lambda_reserved | role
         return child_environment(variables), expires
 
     @staticmethod

@@ -7,15 +7,22 @@ twice: a duplicate execution or a retried step finds the work done and says so.
 
 from filepipe.moves._archive import ArchiveOutcome, archive
 from filepipe.moves._failure import FailureOutcome, move_to_failed
-from filepipe.moves._locate import Source, locate, provenance, read_error_record
+from filepipe.moves._locate import Source, locate, provenance
+from filepipe.moves._placement import Placement, place
+from filepipe.moves._record import FailureRecord, Resolution, read_error_record, read_record
 
 __all__ = [
     "ArchiveOutcome",
     "FailureOutcome",
+    "FailureRecord",
+    "Placement",
+    "Resolution",
     "Source",
     "archive",
     "locate",
     "move_to_failed",
+    "place",
     "provenance",
     "read_error_record",
+    "read_record",
 ]

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from filepipe.config import Settings
 from filepipe.events import ObjectRef, sequencer_is_newer
-from filepipe.moves._locate import (
-    Source,
-    copy_into_archive,
-    head,
-    locate,
-    read_error_record,
-    read_json,
-    same_version,
-)
-from filepipe.moves._placement import place, version_label
-from filepipe.storage import copy_version
+from filepipe.moves._locate import Source, copy_into_archive, locate, same_version
+from filepipe.moves._placement import place
+from filepipe.moves._record import Resolution, read_error_record, read_record, write_record
+from filepipe.storage import copy_version, head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -74,16 +66,16 @@ def resolve_earlier_failure(
     and its record moves to ``resolved/<key>.json`` saying which version resolved it, so
     ``redrive`` no longer retries it."""
     layout = settings.layout
-    record = read_json(s3, settings.archive_bucket, layout.error_record(ref.key))
-    if record is None or record.get("versionId") == ref.version_id:
+    record = read_record(s3, settings.archive_bucket, layout.error_record(ref.key))
+    if record is None or record.ref.version_id == ref.version_id:
         return None
-    failed = ObjectRef.from_state(record)
-    if record.get("sequencer") and not sequencer_is_newer(ref.sequencer, failed.sequencer):
+    failed = record.ref
+    if failed.sequencer and not sequencer_is_newer(ref.sequencer, failed.sequencer):
         return None  # the failed version is the newer one: it is still the key's failure
     kept = None
     copy = head(s3, Bucket=settings.archive_bucket, Key=layout.failed_copy(ref.key))
     if copy is not None and same_version(copy.get("Metadata", {}), failed):
-        kept = layout.superseded_original(ref.key, version_label(failed))
+        kept = layout.superseded_original(ref.key, failed.version_label)
         copy_version(
             s3,
             source_bucket=settings.archive_bucket,
@@ -100,18 +92,10 @@ def resolve_earlier_failure(
         s3.delete_object(
             Bucket=settings.archive_bucket, Key=layout.failed_copy(ref.key), VersionId=str(copy["VersionId"])
         )
-    resolution = {
-        "by": ref.version_id,
-        "sequencer": ref.sequencer,
-        "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
-        "original": kept,
-    }
-    s3.put_object(
-        Bucket=settings.archive_bucket,
-        Key=layout.resolved_record(ref.key),
-        Body=json.dumps(record | {"resolved": resolution}, ensure_ascii=False, indent=2).encode("utf-8"),
-        ContentType="application/json",
+    resolution = Resolution(
+        ref.version_id, ref.sequencer, (now or datetime.now(UTC)).isoformat(timespec="seconds"), kept
     )
+    write_record(s3, settings.archive_bucket, layout.resolved_record(ref.key), record.resolved_by(resolution), {})
     s3.delete_object(Bucket=settings.archive_bucket, Key=layout.error_record(ref.key))
     return layout.resolved_record(ref.key)
 

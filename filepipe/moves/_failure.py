@@ -11,8 +11,10 @@ from filepipe.claims import history_of
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
 from filepipe.moves._archive import remove_source
-from filepipe.moves._locate import copy_into_archive, head, locate, provenance, read_error_record, same_version
+from filepipe.moves._locate import copy_into_archive, locate, provenance, same_version
+from filepipe.moves._record import FailureRecord, read_error_record, write_record
 from filepipe.reports import read_report
+from filepipe.storage import head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -70,31 +72,20 @@ def move_to_failed(
         return FailureOutcome("archived", layout.original(ref.key), None, 0, execution_error_name(error), told)
     failed_key = layout.failed_copy(ref.key)
     previous = read_error_record(s3, ref, settings)
-    attempts = int((previous or {}).get("attempts", 0)) + 1
+    attempts = (previous.attempts if previous else 0) + 1
     if source.where == "staging":
         copy_into_archive(s3, source, ref, settings, failed_key, execution)
-    record = {
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "versionId": ref.version_id,
-        "etag": ref.etag,
-        "sequencer": ref.sequencer,
-        "size": ref.size,
-        "error": error,
-        "cause": _parse_cause(cause),
-        "execution": execution,
-        "history": history or history_of(execution, None),
-        "attempts": attempts,
-        "failedKey": failed_key,
-        "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
-    }
-    s3.put_object(
-        Bucket=settings.archive_bucket,
-        Key=layout.error_record(ref.key),
-        Body=json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
-        ContentType="application/json",
-        Metadata=provenance(ref, execution),
+    record = FailureRecord(
+        ref=ref,
+        error=error,
+        cause=_parse_cause(cause),
+        attempts=attempts,
+        failed_key=failed_key,
+        time=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        execution=execution,
+        history=history or history_of(execution, None),
     )
+    write_record(s3, settings.archive_bucket, layout.error_record(ref.key), record, provenance(ref, execution))
     if source.where == "staging":
         remove_source(s3, source, ref, settings)
     return FailureOutcome(

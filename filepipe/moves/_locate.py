@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from botocore.exceptions import ClientError
-
 from filepipe.config import Settings, key_metadata
 from filepipe.events import ObjectRef
-from filepipe.storage import copy_version
+from filepipe.storage import copy_version, head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-GONE_CODES = frozenset(
-    {"404", "NoSuchKey", "NoSuchVersion", "NotFound", "405", "MethodNotAllowed", "412", "PreconditionFailed"}
-)
-"""Head errors that mean "this version is not here": missing, a delete marker, another ETag."""
 
 META_SOURCE_VERSION = "filepipe-source-version"
 META_SOURCE_ETAG = "filepipe-source-etag"
@@ -71,45 +63,11 @@ def copy_into_archive(
     )
 
 
-def head(s3: S3Client, **params: Any) -> dict[str, Any] | None:
-    """HeadObject, or None when the object (version) is not there."""
-    try:
-        return dict(s3.head_object(**params))
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
-            return None
-        raise
-
-
 def same_version(metadata: dict[str, str], ref: ObjectRef) -> bool:
     """Whether an archived or failed copy was made from exactly ``ref``'s version."""
     if ref.version_id:
         return metadata.get(META_SOURCE_VERSION) == ref.version_id
     return bool(ref.etag) and metadata.get(META_SOURCE_ETAG) == ref.etag
-
-
-def read_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
-    """A JSON object the pipeline wrote, or None when it is not there."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in GONE_CODES:
-            return None
-        raise
-    with body:
-        return dict(json.loads(body.read()))
-
-
-def read_error_record(s3: S3Client, ref: ObjectRef, settings: Settings) -> dict[str, Any] | None:
-    """The key's error record when it is about ``ref``'s version, else None."""
-    record = read_json(s3, settings.archive_bucket, settings.layout.error_record(ref.key))
-    if record is None:
-        return None
-    if ref.version_id and record.get("versionId") != ref.version_id:
-        return None
-    if not ref.version_id and record.get("etag") != ref.etag:
-        return None
-    return dict(record)
 
 
 def locate(s3: S3Client, ref: ObjectRef, settings: Settings) -> Source | None:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from filepipe.config import Settings
 from filepipe.events import ObjectRef, sequencer_is_newer
-from filepipe.moves._locate import META_SEQUENCER, META_SOURCE_ETAG, META_SOURCE_VERSION, head, same_version
-from filepipe.storage import copy_version
+from filepipe.moves._locate import META_SEQUENCER, META_SOURCE_ETAG, META_SOURCE_VERSION, same_version
+from filepipe.storage import copy_version, head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -23,10 +23,6 @@ class Placement:
     """A newer version already holds the main name: this copy goes beside it."""
     done: bool
     """Exactly this version is already there (a duplicate or a retried step)."""
-
-
-def version_label(ref: ObjectRef) -> str:
-    return ref.version_id or ref.etag or "unversioned"
 
 
 def place(
@@ -42,7 +38,7 @@ def place(
     if same_version(metadata, ref):
         return Placement(main_key, superseded=False, done=True)
     if sequencer_is_newer(metadata.get(META_SEQUENCER), ref.sequencer):
-        return Placement(superseded_key(version_label(ref)), superseded=True, done=False)
+        return Placement(superseded_key(ref.version_label), superseded=True, done=False)
     older = metadata.get(META_SOURCE_VERSION) or metadata.get(META_SOURCE_ETAG) or "unversioned"
     copy_version(
         s3,

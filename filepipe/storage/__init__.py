@@ -8,6 +8,7 @@ Example::
 """
 
 from filepipe.storage._copy import copy_version
+from filepipe.storage._objects import GONE_CODES, head, read_json
 from filepipe.storage._parts import (
     MAX_PARTS,
     MAX_SINGLE_COPY,
@@ -23,6 +24,7 @@ from filepipe.storage._reader import RangeReader
 from filepipe.storage._writer import MultipartWriter
 
 __all__ = [
+    "GONE_CODES",
     "MAX_PARTS",
     "MAX_SINGLE_COPY",
     "MIN_PART_SIZE",
@@ -34,5 +36,7 @@ __all__ = [
     "byte_ranges",
     "copy_version",
     "growing_part_size",
+    "head",
     "part_size_for",
+    "read_json",
 ]

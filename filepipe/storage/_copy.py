@@ -9,6 +9,7 @@ from filepipe.storage._parts import MAX_SINGLE_COPY, MiB, byte_ranges, part_size
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
 
 def copy_version(
@@ -34,20 +35,27 @@ def copy_version(
     ``only_if_absent`` the copy is made only while ``key`` has no current version (S3's
     ``If-None-Match: *``; a ``PreconditionFailed`` error otherwise, and nothing written).
     """
-    source: dict[str, Any] = {"Bucket": source_bucket, "Key": source_key}
+    source: CopySourceTypeDef = {"Bucket": source_bucket, "Key": source_key}
     if source_version:
         source["VersionId"] = source_version
-    extra = {"Metadata": metadata, "ContentType": content_type}
-    condition = {"IfNoneMatch": "*"} if only_if_absent else {}
+    condition: dict[str, Any] = {"IfNoneMatch": "*"} if only_if_absent else {}
     if size <= multipart_threshold:
-        response = s3.copy_object(
-            Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **extra, **condition
+        copied = s3.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource=source,
+            MetadataDirective="REPLACE",
+            Metadata=metadata,
+            ContentType=content_type,
+            **condition,
         )
-        return str(response["CopyObjectResult"].get("ETag", "")).strip('"') or None
+        return str(copied["CopyObjectResult"].get("ETag", "")).strip('"') or None
 
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata, ContentType=content_type)[
+        "UploadId"
+    ]
 
-    def copy_part(numbered: tuple[int, tuple[int, int]]) -> dict[str, Any]:
+    def copy_part(numbered: tuple[int, tuple[int, int]]) -> CompletedPartTypeDef:
         number, (first, last) = numbered
         response = s3.upload_part_copy(
             Bucket=bucket,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from filepipe.storage._parts import MAX_PARTS, MIN_PART_SIZE, MiB, growing_part_size
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 
 class MultipartWriter(io.RawIOBase):
@@ -50,9 +51,9 @@ class MultipartWriter(io.RawIOBase):
         """The part being filled, allocated at its final size so that each byte is copied once."""
         self._filled = 0
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[CompletedPartTypeDef] = []
         self._sender = ThreadPoolExecutor(1, "s3-part-upload") if send_ahead else None
-        self._sending: Future[dict[str, Any]] | None = None
+        self._sending: Future[CompletedPartTypeDef] | None = None
         self.bytes_written = 0
         self.etag: str | None = None
 
@@ -92,18 +93,19 @@ class MultipartWriter(io.RawIOBase):
             return
         try:
             if self._upload_id is None:
-                response = self._s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._pending(), **self._extra)
+                put = self._s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._pending(), **self._extra)
+                self.etag = str(put.get("ETag", "")).strip('"') or None
             else:
                 if self._filled or not (self._parts or self._sending):
                     self._upload_part(self._pending())
                 self._settle()
-                response = self._s3.complete_multipart_upload(
+                completed = self._s3.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=self.key,
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": self._parts},
                 )
-            self.etag = str(response.get("ETag", "")).strip('"') or None
+                self.etag = str(completed.get("ETag", "")).strip('"') or None
         except BaseException:
             self.abort()
             raise
@@ -150,9 +152,9 @@ class MultipartWriter(io.RawIOBase):
         else:
             self._sending = self._sender.submit(self._send, self._upload_id, number, data)
 
-    def _send(self, upload_id: str, number: int, data: bytes | bytearray) -> dict[str, Any]:
+    def _send(self, upload_id: str, number: int, data: bytes | bytearray) -> CompletedPartTypeDef:
         response = self._s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
+            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=cast(bytes, data)
         )
         return {"PartNumber": number, "ETag": response["ETag"]}
 

@@ -8,6 +8,7 @@ Example::
 """
 
 from filepipe.uploads._keys import sanitize_filename, upload_key
+from filepipe.uploads._media import InvalidMediaType, media_type
 from filepipe.uploads._service import (
     UploadConfig,
     UploadRejected,
@@ -17,10 +18,12 @@ from filepipe.uploads._service import (
 )
 
 __all__ = [
+    "InvalidMediaType",
     "UploadConfig",
     "UploadRejected",
     "UploadRequest",
     "UploadService",
+    "media_type",
     "sanitize_filename",
     "session_policy",
     "upload_key",

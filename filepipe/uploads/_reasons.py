@@ -4,7 +4,10 @@ data from the file. The full record (``errors/<key>.json``) stays for operators.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from filepipe.moves import FailureRecord
 
 MAX_REASON = 200
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -19,19 +22,18 @@ _FIXED = {
 }
 
 
-def public_reason(record: dict[str, Any]) -> str:
+def public_reason(record: FailureRecord) -> str:
     """One line on why ``record``'s file failed, fit to show the person who uploaded it."""
-    error = str(record.get("error") or "Unknown")
+    error = record.error
     if error in _FIXED:
         return _FIXED[error]
-    cause = record.get("cause")
-    message = cause.get("errorMessage") if isinstance(cause, dict) else None
-    if error not in ("TransformRejected", "UploadRefused") or not isinstance(message, str):
+    message = record.message
+    if error not in ("TransformRejected", "UploadRefused") or message is None:
         return f"processing failed ({error})"
     line = message.strip().splitlines()[0] if message.strip() else error
     if error == "UploadRefused":  # written by filepipe itself, about sizes and types only
         return line[:MAX_REASON]
-    key = str(record.get("key") or "")
+    key = record.ref.key
     if key:
         line = line.replace(f"{key}: ", "").replace(key, "the file")
     line = _AFTER_COUNT.sub(r"\1", _QUOTED.sub("…", line))

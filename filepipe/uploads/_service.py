@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
@@ -14,17 +15,22 @@ from filepipe.claims import Claims
 from filepipe.config import ArchiveLayout
 from filepipe.events import ObjectRef, execution_name
 from filepipe.grants import MULTIPART_UPLOAD
-from filepipe.storage import GiB, MiB
+from filepipe.moves import read_record
+from filepipe.storage import GiB, MiB, head, read_json
 from filepipe.uploads._keys import InvalidFilename, upload_key
 from filepipe.uploads._media import InvalidMediaType, accepted, media_type
 from filepipe.uploads._reasons import public_reason
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 CREDENTIALS_SECONDS = 3600
 """Multipart credentials last an hour: the most AssumeRole gives a role session (the API's
 function is one). Clients renew them (``POST /api/uploads/renew``) for longer uploads."""
 MAX_UPLOAD_HOURS = 72
 """How long after its grant an upload may still renew its credentials (5 TiB at 50 MB/s is 29 h)."""
-_GONE = ("404", "NoSuchKey", "NotFound")
 
 DEFAULT_CONTENT_TYPES = (
     "text/csv",
@@ -68,6 +74,33 @@ class UploadConfig:
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
     s3_endpoint: str | None = None
     """Where clients send the bytes; None means the regional AWS endpoint."""
+
+    def to_env(self) -> dict[str, str]:
+        """The upload API function's variables that :meth:`from_env` reads back."""
+        return {
+            "UPLOAD_ROLE_ARN": self.role_arn,
+            "UPLOAD_PREFIX": self.prefix,
+            "PRESIGN_MAX_BYTES": str(self.presign_max_bytes),
+            "MAX_UPLOAD_BYTES": str(self.max_bytes),
+            "UPLOAD_PART_SIZE": str(self.part_size),
+            "UPLOAD_CONTENT_TYPES": ",".join(self.content_types),
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **given: Any) -> UploadConfig:
+        """Read :meth:`to_env`'s variables (a missing one keeps its default); ``given`` adds what
+        the function knows otherwise (its buckets, region and endpoint)."""
+        types = tuple(t.strip() for t in env.get("UPLOAD_CONTENT_TYPES", "").split(",") if t.strip())
+        values: dict[str, Any] = {
+            "role_arn": env["UPLOAD_ROLE_ARN"],
+            "prefix": env.get("UPLOAD_PREFIX", cls.prefix),
+            "presign_max_bytes": int(env.get("PRESIGN_MAX_BYTES", cls.presign_max_bytes)),
+            "max_bytes": int(env.get("MAX_UPLOAD_BYTES", cls.max_bytes)),
+            "part_size": int(env.get("UPLOAD_PART_SIZE", cls.part_size)),
+        }
+        if types:
+            values["content_types"] = types
+        return cls(**values, **given)
 
 
 @dataclass(frozen=True)
@@ -129,10 +162,10 @@ def session_policy(bucket: str, key: str) -> dict[str, Any]:
 class UploadService:
     def __init__(
         self,
-        s3: Any,
-        sts: Any,
+        s3: S3Client,
+        sts: STSClient,
         config: UploadConfig,
-        sfn: Any = None,
+        sfn: SFNClient | None = None,
         state_machine_arn: str = "",
         claims: Claims | None = None,
     ) -> None:
@@ -178,7 +211,7 @@ class UploadService:
             raise UploadRejected(403, "only whoever was granted the upload may renew it")
         if (now or datetime.now(UTC)) - record.issued_at > timedelta(hours=MAX_UPLOAD_HOURS):
             raise UploadRejected(410, f"the grant is over {MAX_UPLOAD_HOURS} hours old; ask for a new upload")
-        if self._head(self.config.bucket, record.key) is not None:
+        if head(self._s3, Bucket=self.config.bucket, Key=record.key) is not None:
             raise UploadRejected(409, "the upload is complete; there is nothing left to send")
         return {"key": record.key} | self._multipart_credentials(record.key)
 
@@ -195,7 +228,7 @@ class UploadService:
     def _record(self, key: str) -> GrantRecord | None:
         if not self.config.archive_bucket:
             return None
-        found = self._read_json(self.config.archive_bucket, self.config.layout.grant_record(key))
+        found = read_json(self._s3, self.config.archive_bucket, self.config.layout.grant_record(key))
         return GrantRecord(**found) if found is not None else None
 
     def _presigned_put(self, key: str, request: UploadRequest) -> dict[str, Any]:
@@ -251,7 +284,7 @@ class UploadService:
         """Where an upload is: waiting, processing, archived or failed (with a one-line reason)."""
         key = self._upload_key(key)
         archive, layout = self.config.archive_bucket, self.config.layout
-        if archive and self._head(archive, layout.original(key)) is not None:
+        if archive and head(self._s3, Bucket=archive, Key=layout.original(key)) is not None:
             outputs = self._s3.list_objects_v2(Bucket=archive, Prefix=layout.output(key, ""))
             return {
                 "key": key,
@@ -260,16 +293,16 @@ class UploadService:
                 "outputs": [o["Key"] for o in outputs.get("Contents", [])],
             }
         if archive:
-            record = self._read_json(archive, layout.error_record(key))
+            record = read_record(self._s3, archive, layout.error_record(key))
             if record is not None:
                 return {
                     "key": key,
                     "state": "failed",
-                    "error": record.get("error"),
+                    "error": record.error,
                     "reason": public_reason(record),
-                    "attempts": record.get("attempts"),
+                    "attempts": record.attempts,
                 }
-        found = self._head(self.config.bucket, key)
+        found = head(self._s3, Bucket=self.config.bucket, Key=key)
         if found is None:
             return {"key": key, "state": "unknown"}
         execution = self._execution(key, found)
@@ -298,21 +331,3 @@ class UploadService:
                 return self._claims.holder(name) if self._claims is not None else None
             raise
         return arn
-
-    def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            return dict(self._s3.head_object(Bucket=bucket, Key=key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _GONE:
-                return None
-            raise
-
-    def _read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _GONE:
-                return None
-            raise
-        with body:
-            return dict(json.loads(body.read()))

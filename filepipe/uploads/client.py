@@ -74,10 +74,17 @@ class SignIn:
         )
         try:
             if self._refresh:
-                flow, params = "REFRESH_TOKEN_AUTH", {"REFRESH_TOKEN": self._refresh}
+                result = idp.initiate_auth(
+                    AuthFlow="REFRESH_TOKEN_AUTH",
+                    ClientId=config["clientId"],
+                    AuthParameters={"REFRESH_TOKEN": self._refresh},
+                )
             else:
-                flow, params = "USER_PASSWORD_AUTH", {"USERNAME": self._username, "PASSWORD": self._password}
-            result = idp.initiate_auth(AuthFlow=flow, ClientId=config["clientId"], AuthParameters=params)
+                result = idp.initiate_auth(
+                    AuthFlow="USER_PASSWORD_AUTH",
+                    ClientId=config["clientId"],
+                    AuthParameters={"USERNAME": self._username, "PASSWORD": self._password},
+                )
         except ClientError as exc:
             if self._refresh:  # an expired or revoked refresh token: sign in again
                 self._refresh = None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from filepipe.local import FUNCTIONS, LocalCloud
+from filepipe.local import LocalCloud
 from filepipe.local.api import to_event
 from filepipe.local.containers import PODMAN_FLAGS
 from filepipe.operations import Target
@@ -37,12 +37,11 @@ def entrypoint() -> list[str]:
 def function(engine: str, cloud: LocalCloud, role: str) -> Iterator[RuntimeApi]:
     """The function's image running under a Runtime API, with its configuration and a session of
     its role in the environment, as Lambda starts an execution environment."""
-    spec = FUNCTIONS[role]
+    spec = cloud.functions[role]
     api = RuntimeApi(cloud.lambdas.arn(spec.name), spec.timeout_seconds)
     credentials, _ = cloud.identities.environment(role)
     env = (
-        cloud.handler_environment()
-        | cloud.aws_environment()
+        cloud.function_environment(role)
         | credentials
         | {
             "AWS_LAMBDA_RUNTIME_API": api.address,
@@ -82,7 +81,7 @@ def test_every_function_answers_through_awslambdaric_with_its_own_role(
     engine: str, cloud: LocalCloud, target: Target
 ) -> None:
     def hold_the_pipeline(name: str, event: Any) -> None:
-        if name == FUNCTIONS["trigger"].name:
+        if name == cloud.functions["trigger"].name:
             raise RuntimeError("this test invokes the functions itself")
 
     cloud.lambdas.interceptors.append(hold_the_pipeline)

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import App
 
 from app import build_app
-from filepipe.grants import PRINCIPALS, Named
+from filepipe.grants import PRINCIPALS, Kind, Named
 from tests.infra.conftest import actions_on
 
 pytestmark = pytest.mark.infra
@@ -71,7 +71,7 @@ def test_kms_goes_to_exactly_the_roles_that_read_and_write_objects(adopted: dict
     expected = {p: set() for p in granted}
     for principal in granted:
         for grant in PRINCIPALS[principal].grants:
-            if Named("kms_key") in grant.resources:
+            if Named(Kind.KMS_KEY) in grant.resources:
                 expected[principal] |= set(grant.actions)
     assert granted == expected
     assert {p for p, actions in granted.items() if actions} == {

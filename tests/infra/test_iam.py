@@ -3,9 +3,6 @@ grants table (``filepipe/grants.py``) says: the table is what the local cloud en
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 import pytest
 
 from filepipe.grants import DELETE_VERSION, LIST, PRINCIPALS, READ_VERSION, WRITE
@@ -157,29 +154,11 @@ def test_roles_trust_the_principal_the_table_names(synth: Synthesized) -> None:
 def rendered(synth: Synthesized, principal: str) -> dict[str, set[str]]:
     """The table's grants for ``principal`` resolved in the synthesized stack."""
     stack = synth.stack
-    resources = replace(
-        stack.compute.resources,
-        state_machine=stack.workflow.state_machine,
-        express_state_machine=stack.workflow.express_state_machine,
-        queue=stack.intake.queue,
-        map_machine_names={"backfill": f"{stack.stack_name}-backfill", "reprocess": f"{stack.stack_name}-reprocess"},
-        functions={
-            "trigger": stack.intake.trigger_function,
-            "transform": stack.compute.transform_function,
-            "archive": stack.compute.archive_function,
-            "failure": stack.compute.failure_function,
-            "reprocess": stack.reprocess.function,
-        },
-        roles={"upload": stack.upload_api.upload_role},
-        job_queue=stack.compute.job_queue,
-        job_definition=stack.compute.job_definition,
-    )
-    statements: list[dict[str, Any]] = []
-    for grant in PRINCIPALS[principal].grants:
-        arns = [stack.resolve(arn) for resource in grant.resources for arn in resources.arns(stack, resource)]
-        if not arns:  # the KMS key, in a deployment without one
-            continue
-        statements.append({"Effect": "Allow", "Action": list(grant.actions), "Resource": arns})
+    names = stack.registry.names()
+    statements = [
+        {"Effect": "Allow", "Action": list(actions), "Resource": [stack.resolve(arn) for arn in arns]}
+        for actions, arns in names.statements(PRINCIPALS[principal])
+    ]
     return actions_on(statements)
 
 

@@ -144,7 +144,7 @@ def test_nothing_but_references_travels(definition: dict[str, Any]) -> None:
 def test_the_local_cloud_fills_the_same_placeholders_as_cdk(substitutions: dict[str, Any]) -> None:
     from filepipe.local import LocalCloud
 
-    local = LocalCloud().definition_values()
+    local = LocalCloud().resources.definition_values("standard")
     assert set(local) == set(substitutions) == state_machine.placeholders()
     rendered = state_machine.render(local)
     deployed = state_machine.render(fake_values(substitutions))
@@ -153,17 +153,22 @@ def test_the_local_cloud_fills_the_same_placeholders_as_cdk(substitutions: dict[
 
 def test_local_handlers_get_the_environment_the_stack_gives(synth: Synthesized) -> None:
     from filepipe.local import LocalCloud
+    from filepipe.local.config import STEM
 
-    local = LocalCloud().handler_environment()
-    for function in synth.resources("AWS::Lambda::Function").values():
-        props = function["Properties"]
-        if props.get("PackageType") != "Image":
-            continue
-        deployed = set(props["Environment"]["Variables"])
-        assert deployed <= set(local) | {"STATE_MACHINE_ARN"}, deployed - set(local)
-        for name, value in props["Environment"]["Variables"].items():
-            if isinstance(value, str) and name.endswith("_PREFIX"):
-                assert local[name] == value
+    cloud = LocalCloud()
+    reaching_the_endpoint = set(cloud.aws_environment()) | {"COGNITO_ENDPOINT"}
+    for principal, function in synth.stack.registry.functions.items():
+        (props,) = [
+            r["Properties"]
+            for logical_id, r in synth.resources("AWS::Lambda::Function").items()
+            if logical_id == synth.stack.resolve(synth.stack.get_logical_id(function.node.default_child))
+        ]
+        deployed = props["Environment"]["Variables"]
+        local = cloud.function_environment(principal)
+        assert set(local) - reaching_the_endpoint == set(deployed), principal
+        for name, value in deployed.items():
+            if isinstance(value, str) and name != "POWERTOOLS_LOG_LEVEL":  # local: quieter by default
+                assert local[name] == value.replace(synth.stack.stack_name, STEM), (principal, name)
 
 
 def _shape(value: Any) -> Any:
@@ -240,14 +245,14 @@ def test_the_local_cloud_fills_the_same_express_placeholders(synth: Synthesized)
     from filepipe.local import LocalCloud
 
     props = synth.machine("EXPRESS")["Properties"]
-    assert set(LocalCloud().express_definition_values()) == set(props["DefinitionSubstitutions"])
+    assert set(LocalCloud().resources.definition_values("express")) == set(props["DefinitionSubstitutions"])
 
 
 # -- the listing machines (backfill, reprocess) ----------------------------------------------------
 
 LISTING_MACHINES = {
-    "Backfill": (state_machine.backfill_template, "trigger", "backfill_definition_values"),
-    "Reprocess": (state_machine.reprocess_template, "reprocess", "reprocess_definition_values"),
+    "Backfill": (state_machine.backfill_template, "trigger", "backfill"),
+    "Reprocess": (state_machine.reprocess_template, "reprocess", "reprocess"),
 }
 
 
@@ -317,5 +322,5 @@ def test_the_local_cloud_fills_the_same_listing_placeholders(synth: Synthesized,
     from filepipe.local import LocalCloud
 
     props = listing_machine(synth, construct)["Properties"]
-    values = getattr(LocalCloud(), LISTING_MACHINES[construct][2])()
+    values = LocalCloud().resources.definition_values(LISTING_MACHINES[construct][2])
     assert set(values) == set(props["DefinitionSubstitutions"])

@@ -17,7 +17,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 )
 
 from filepipe.cli import main
-from filepipe.local import LocalCloud, _moto_adapter
+from filepipe.local import LocalCloud, adapter
 from filepipe.operations import Target, map_progress, start_backfill
 from tests.local.helpers import follow_map_run, settle
 from tests.reliability.helpers import assert_conserved, upload
@@ -40,7 +40,7 @@ def test_a_backfill_processes_what_was_there_before_and_starts_nothing_twice(clo
     s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
     before = [upload(target, f"before/{i:03}.csv", f"id,n\n{i},{i * i}\n".encode()) for i in range(FILES)]
     elsewhere = upload(target, "other/untouched.csv", b"a\n1\n")
-    cloud.create_resources_notification()
+    cloud.resources.notification()
     with cloud.intake_paused():
         announced = upload(target, "before/announced.csv", b"a\n2\n")
         items = follow_map_run(target, start_backfill(target, prefix="before/"))
@@ -107,7 +107,7 @@ def test_a_backfill_from_a_key_list_or_an_inventory_starts_exactly_those_keys(
     s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
     listed = [upload(target, key, b"a\n1\n") for key in ("m/a.csv", "m/b c+d.csv", 'm/é,"q".csv')]
     unlisted = upload(target, "m/unlisted.csv", b"a\n2\n")
-    cloud.create_resources_notification()
+    cloud.resources.notification()
     keys = tmp_path / "keys.txt"
     keys.write_text(f"{listed[0].key}\n\n{listed[1].key}\r\n", encoding="utf-8")
 
@@ -170,11 +170,13 @@ def test_a_backfill_fails_once_more_items_fail_than_it_tolerates(
     (``shipped``) runs moto's own Map Run, which ends SUCCEEDED whatever failed: why
     _map_run_within_tolerance exists; drop it when that case fails."""
     if shipped:
-        monkeypatch.setattr(sfn_distributed.DistributedIterationComponent, "_map_run", _moto_adapter._original_map_run)
+        monkeypatch.setattr(
+            sfn_distributed.DistributedIterationComponent, "_map_run", adapter.stepfunctions._original_map_run
+        )
     s3 = target.s3
     s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
     items = [upload(target, f"tol/{i:02}.csv", f"a\n{i}\n".encode()) for i in range(30)]
-    cloud.create_resources_notification()
+    cloud.resources.notification()
     failing = {item.key for item in items[:refused]}
 
     def refuse(function: str, event: Any) -> None:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.local
 
 
 def test_uploads_announced_through_eventbridge_are_processed(cloud: LocalCloud, target: Target) -> None:
-    cloud.create_resources_notification(intake="eventbridge")
+    cloud.resources.notification(intake="eventbridge")
     config = target.s3.get_bucket_notification_configuration(Bucket=target.staging_bucket)
     assert not config.get("QueueConfigurations"), "no direct S3-to-SQS notification is left"
     files = [upload(target, "eb/report q1+final.csv", b"a,b\n1,2\n"), upload(target, "eb/naïve.txt", b"hi")]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from filepipe.events import ObjectRef, execution_name
-from filepipe.local import FUNCTIONS, LocalCloud
+from filepipe.local import LocalCloud
 from filepipe.operations import ExecutionView, Target, error_records, executions, express_executions, retry
 from tests.local.helpers import TERMINAL, THRESHOLD, settle
 from tests.reliability.helpers import assert_conserved, upload
@@ -86,7 +86,7 @@ def test_express_executions_are_invisible_to_step_functions_as_in_aws(express: L
 def test_a_transform_that_would_not_fit_continues_on_standard(express: LocalCloud, target: Target) -> None:
     """The transform stops itself before Express's five minutes (here: at once), aborting its
     output; the Standard machine takes the file over under the same name and finishes it."""
-    express.lambdas.update_environment(FUNCTIONS["transform"].name, {"EXPRESS_TRANSFORM_SECONDS": "0"})
+    express.lambdas.update_environment(express.functions["transform"].name, {"EXPRESS_TRANSFORM_SECONDS": "0"})
     item = upload(target, "tiers/slow.csv", b"a,b\n" + b"1,2\n" * 1000)
     (view,) = ended_express(target, 1)
     assert view.outcome == "continued on the Standard machine" and view.status == "SUCCEEDED"

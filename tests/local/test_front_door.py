@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from filepipe.cli import host_warning
-from filepipe.local import FUNCTIONS, LocalCloud
+from filepipe.cli._local import host_warning
+from filepipe.local import LocalCloud
 from filepipe.local.guard import FrontDoor, host_name, is_loopback
 from tests.local.conftest import REBINDING_HOST
 from tests.local.test_uploads import token
@@ -85,7 +85,7 @@ def test_bodies_are_capped_and_stalled_ones_time_out(cloud: LocalCloud) -> None:
     )
     status, _, body = raw(cloud, huge)
     assert (status, json.loads(body)["__type"]) == (413, "EntityTooLarge"), "refused before a byte is read"
-    invoke = f"/2015-03-31/functions/{FUNCTIONS['transform'].name}/invocations"
+    invoke = f"/2015-03-31/functions/{cloud.functions['transform'].name}/invocations"
     payload = request("POST", invoke, here).replace(b"Content-Length: 0", b"Content-Length: 7000000")
     assert raw(cloud, payload)[0] == 413, "Lambda's 6 MB payload limit"
     started = time.monotonic()
@@ -150,7 +150,7 @@ def other_origin(cloud: LocalCloud, tmp_path: Path) -> Iterator[tuple[str, Path]
         queue=cloud.job_queue_arn,
         definition=cloud.job_definition_arn,
         marker=marker,
-        function=FUNCTIONS["transform"].name,
+        function=cloud.functions["transform"].name,
     ).encode()
 
     class Page(BaseHTTPRequestHandler):
@@ -185,11 +185,11 @@ def test_a_page_from_another_origin_can_do_nothing(
     time.sleep(1)
     assert cloud.batch is not None and cloud.batch.jobs == {}, "no job was submitted"
     assert not marker.exists(), "no command ran"
-    assert cloud.lambdas.invocations.get(FUNCTIONS["transform"].name, 0) == 0
+    assert cloud.lambdas.invocations.get(cloud.functions["transform"].name, 0) == 0
     staging = cloud.client("s3").list_objects_v2(Bucket=cloud.config.staging_bucket)
     assert staging["KeyCount"] == 0, "nothing was planted"
     refused = {(reason, path) for reason, path in cloud.refusals}
-    for path in ("/v1/submitjob", f"/2015-03-31/functions/{FUNCTIONS['transform'].name}/invocations"):
+    for path in ("/v1/submitjob", f"/2015-03-31/functions/{cloud.functions['transform'].name}/invocations"):
         assert ("ForbiddenOrigin", path) in refused, "the request reached the local cloud and was refused there"
 
 

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from filepipe.grants import PRINCIPALS, Bucket, grant_covering
-from filepipe.local import FUNCTIONS, LocalCloud
+from filepipe.local import LocalCloud
 from filepipe.uploads import session_policy
 
 pytestmark = pytest.mark.local
@@ -124,7 +124,7 @@ def test_a_missing_key_is_403_without_list_bucket(cloud: LocalCloud) -> None:
 def test_a_session_policy_narrows_the_role_to_one_key(cloud: LocalCloud) -> None:
     staging = cloud.config.staging_bucket
     sts = role(cloud, "upload_api", "sts")
-    upload_role = cloud.identities.names.role_arn("upload")
+    upload_role = cloud.naming.role_arn("upload")
     policy = json.dumps(session_policy(staging, "uploads/mine.bin"))
     granted = sts.assume_role(RoleArn=upload_role, RoleSessionName="one-key", Policy=policy, DurationSeconds=900)
     narrowed = signed_as(cloud, _credentials(granted), "s3")
@@ -138,7 +138,7 @@ def test_a_session_policy_narrows_the_role_to_one_key(cloud: LocalCloud) -> None
 
 
 def test_assume_role_keeps_to_trust_and_session_limits(cloud: LocalCloud) -> None:
-    upload_role = cloud.identities.names.role_arn("upload")
+    upload_role = cloud.naming.role_arn("upload")
     api = role(cloud, "upload_api", "sts")
     assert refused(lambda: api.assume_role(RoleArn=upload_role, RoleSessionName="xx", DurationSeconds=7200)) == (
         400,
@@ -183,7 +183,7 @@ def test_presigned_urls_are_verified(cloud: LocalCloud) -> None:
 
 
 def test_every_aws_route_needs_a_signature_and_the_callers_permission(cloud: LocalCloud) -> None:
-    transform_arn = cloud.lambdas.arn(FUNCTIONS["transform"].name)
+    transform_arn = cloud.lambdas.arn(cloud.functions["transform"].name)
     invoke = f"{cloud.endpoint}/2015-03-31/functions/{transform_arn}/invocations"
     status, body = http("POST", invoke, b"{}")
     assert (status, json.loads(body)["__type"]) == (403, "MissingAuthenticationTokenException")
@@ -213,7 +213,7 @@ def test_functions_run_with_their_roles_session_not_the_developers_key(cloud: Lo
         "sts",
     ).get_caller_identity()
     assert caller["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/filepipe-archive/")
-    assert "test" not in cloud.lambdas.environment.values()
+    assert "test" not in cloud.function_environment("archive").values()
 
 
 def _credentials(answer: dict[str, Any]) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def test_an_environment_sees_its_configuration_not_the_hosts(
     monkeypatch.setenv("AWS_PROFILE", "developer")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.example.com")
     monkeypatch.setenv("SOME_HOST_SETTING", "x")
-    lambdas.environment = {"STAGING_BUCKET": "staging", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
+    lambdas.configure("env", {"STAGING_BUCKET": "staging", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"})
     seen, _ = call(lambdas, "env", {})
     assert seen["STAGING_BUCKET"] == "staging" and seen["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert {"AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "SOME_HOST_SETTING"}.isdisjoint(seen)

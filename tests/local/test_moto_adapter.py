@@ -1,4 +1,4 @@
-"""Canaries for every moto behaviour the local cloud works around (filepipe/local/_moto_adapter.py).
+"""Canaries for every moto behaviour the local cloud works around (filepipe/local/adapter/).
 
 If a moto upgrade changes one of them, the matching test fails and says which patch to revisit.
 """
@@ -16,7 +16,8 @@ from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service as base
 
 import state_machine
-from filepipe.local import LocalCloud, _moto_adapter, _moto_iam
+from filepipe.local import LocalCloud, adapter
+from filepipe.local.adapter import iam, policy
 
 
 def test_moto_is_in_the_tested_range() -> None:
@@ -34,13 +35,13 @@ class _Bucket:
 
 def test_moto_s3_events_still_lack_version_and_sequencer() -> None:
     """Why _get_s3_event_with_version exists: drop it when this fails."""
-    raw = _moto_adapter._original_get_s3_event("s3:ObjectCreated:Put", _Bucket(), _Key(), "id")
+    raw = adapter.s3._original_get_s3_event("s3:ObjectCreated:Put", _Bucket(), _Key(), "id")
     obj = raw["Records"][0]["s3"]["object"]
     assert "versionId" not in obj and "sequencer" not in obj
 
 
 def test_patched_s3_events_carry_version_and_increasing_sequencers() -> None:
-    _moto_adapter.apply()
+    adapter.apply()
     first = notifications._get_s3_event("s3:ObjectCreated:Put", _Bucket(), _Key(), "id")
     second = notifications._get_s3_event("s3:ObjectCreated:Put", _Bucket(), _Key(), "id")
     obj1, obj2 = first["Records"][0]["s3"]["object"], second["Records"][0]["s3"]["object"]
@@ -57,7 +58,7 @@ def test_moto_engine_still_does_not_normalise_service_parameters() -> None:
 
 
 def test_patched_batch_integration_speaks_the_batch_api() -> None:
-    _moto_adapter.apply()
+    adapter.apply()
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
         StateTaskServiceBatch,
     )
@@ -83,7 +84,7 @@ def test_patched_batch_integration_speaks_the_batch_api() -> None:
 
 @pytest.mark.parametrize("n", [1000])
 def test_sequencers_are_strictly_increasing(n: int) -> None:
-    values = [int(_moto_adapter.next_sequencer(), 16) for _ in range(n)]
+    values = [int(adapter.s3.next_sequencer(), 16) for _ in range(n)]
     assert values == sorted(set(values))
 
 
@@ -118,14 +119,14 @@ def test_moto_copy_still_drops_the_composite_checksum_type() -> None:
     with mock_aws():
         backend, source = _composite_object()
         assert source.checksum_type == "COMPOSITE"
-        _moto_adapter._original_copy_object(backend, source, "canary", "copy")
+        adapter.s3._original_copy_object(backend, source, "canary", "copy")
         assert backend.get_object("canary", "copy").checksum_type != "COMPOSITE"
 
 
 def test_patched_copy_keeps_the_composite_checksum_type() -> None:
     from moto import mock_aws
 
-    _moto_adapter.apply()
+    adapter.apply()
     with mock_aws():
         backend, source = _composite_object()
         backend.copy_object(source, "canary", "copy")
@@ -139,7 +140,7 @@ def test_moto_ranged_get_still_reads_the_whole_object() -> None:
 
     from moto.s3.responses import S3Response
 
-    assert "return self.get_object()" in inspect.getsource(_moto_adapter._original_key_response_get)
+    assert "return self.get_object()" in inspect.getsource(adapter.speed._original_key_response_get)
     assert "return 200, response_headers, key.value" in inspect.getsource(S3Response.get_object)
 
 
@@ -149,11 +150,11 @@ def test_patched_ranged_get_reads_only_the_range(monkeypatch: pytest.MonkeyPatch
     import boto3
     from moto import mock_aws
 
-    _moto_adapter.apply()
+    adapter.apply()
     whole_reads = []
-    original = _moto_adapter._original_value.fget
+    original = adapter.speed._original_value.fget
     monkeypatch.setattr(
-        _moto_adapter, "_original_value", property(lambda key: whole_reads.append(key) or original(key))
+        adapter.speed, "_original_value", property(lambda key: whole_reads.append(key) or original(key))
     )
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -169,7 +170,7 @@ def test_patched_ranged_get_reads_only_the_range(monkeypatch: pytest.MonkeyPatch
         assert whole_reads, "a plain GET still reads the whole value"
 
 
-DEFINITION = json.dumps(state_machine.render(LocalCloud().definition_values()))
+DEFINITION = json.dumps(state_machine.render(LocalCloud().resources.definition_values("standard")))
 
 
 def test_moto_engine_still_parses_the_definition_for_every_execution() -> None:
@@ -179,8 +180,8 @@ def test_moto_engine_still_parses_the_definition_for_every_execution() -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     assert "AmazonStateLanguageParser.parse(" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
-    first, _ = _moto_adapter._original_parse(DEFINITION)
-    second, _ = _moto_adapter._original_parse(DEFINITION)
+    first, _ = adapter.speed._original_parse(DEFINITION)
+    second, _ = adapter.speed._original_parse(DEFINITION)
     assert first is not second
 
 
@@ -199,11 +200,11 @@ def test_moto_components_keep_execution_state_only_under_their_heap_keys() -> No
 def test_patched_parse_shares_one_program_with_its_heap_keys_fixed() -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    _moto_adapter.apply()
+    adapter.apply()
     first, _ = AmazonStateLanguageParser.parse(DEFINITION)
     second, _ = AmazonStateLanguageParser.parse(DEFINITION)
     assert first is second
-    components = _moto_adapter.components_of(first)
+    components = adapter.speed.components_of(first)
     assert len(components) > 50, "the walk reaches the states, retriers and catchers"
     assert all(c._EvalComponent__heap_key is not None for c in components)
 
@@ -212,10 +213,10 @@ def test_moto_engine_still_builds_a_client_per_task_and_ignores_the_role() -> No
     """Why _boto_client_for reuses clients: drop it when this fails."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
-    a = _moto_adapter._original_boto_client_for(
+    a = adapter.stepfunctions._original_boto_client_for(
         "us-east-1", "lambda", StateCredentials(role_arn="arn:aws:iam::1:role/a")
     )
-    b = _moto_adapter._original_boto_client_for(
+    b = adapter.stepfunctions._original_boto_client_for(
         "us-east-1", "lambda", StateCredentials(role_arn="arn:aws:iam::1:role/b")
     )
     assert a is not b
@@ -226,7 +227,7 @@ def test_patched_engine_shares_one_client_per_service() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
-    _moto_adapter.apply()
+    adapter.apply()
     role = StateCredentials(role_arn="arn:aws:iam::1:role/a")
     lambda_client = lambda_eval_utils.boto_client_for("us-east-1", "lambda", role)
     assert lambda_client is lambda_eval_utils.boto_client_for("us-east-1", "lambda", role)
@@ -236,7 +237,7 @@ def test_patched_engine_shares_one_client_per_service() -> None:
 def test_patched_json_paths_are_compiled_once() -> None:
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    _moto_adapter.apply()
+    adapter.apply()
     assert json_path.parse("$.object.key") is json_path.parse("$.object.key")
     assert json_path.extract_json("$.object.key", {"object": {"key": "a b.csv"}}) == "a b.csv"
 
@@ -251,7 +252,7 @@ def test_moto_server_still_lists_its_package_to_route_a_request(monkeypatch: pyt
     real_listdir = os.listdir
     monkeypatch.setattr(os, "listdir", lambda path: listings.append(path) or real_listdir(path))
     app = DomainDispatcherApplication(create_backend_app)
-    assert _moto_adapter._original_backend_for_host(app, "s3.us-east-1.amazonaws.com") == "s3"
+    assert adapter.speed._original_backend_for_host(app, "s3.us-east-1.amazonaws.com") == "s3"
     assert listings
 
 
@@ -260,7 +261,7 @@ def test_patched_routing_answers_each_host_once(monkeypatch: pytest.MonkeyPatch)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    _moto_adapter.apply()
+    adapter.apply()
     app = DomainDispatcherApplication(create_backend_app)
     assert app.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
     listings = []
@@ -273,7 +274,7 @@ def test_moto_sqs_still_computes_every_queue_attribute_per_received_message() ->
     """Why the retention check is patched: drop it when this fails."""
     import inspect
 
-    assert "self.get_queue_attributes(" in inspect.getsource(_moto_adapter._original_retention_check)
+    assert "self.get_queue_attributes(" in inspect.getsource(adapter.speed._original_retention_check)
 
 
 def test_patched_retention_check_keeps_its_meaning() -> None:
@@ -281,7 +282,7 @@ def test_patched_retention_check_keeps_its_meaning() -> None:
     from moto import mock_aws
     from moto.sqs.models import sqs_backends
 
-    _moto_adapter.apply()
+    adapter.apply()
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="retention", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
@@ -305,7 +306,7 @@ def test_moto_sqs_send_still_reads_one_attribute_from_the_full_set() -> None:
     reads = [m.group(1) for source in sources for m in re.finditer(r"\.attributes\b(.{0,40})", source)]
     assert reads, "the send path reads the queue's attributes"
     assert all(read.startswith('.get("ContentBasedDeduplication")') for read in reads), reads
-    assert "BASE_ATTRIBUTES" in inspect.getsource(_moto_adapter._original_queue_attributes.fget)
+    assert "BASE_ATTRIBUTES" in inspect.getsource(adapter.speed._original_queue_attributes.fget)
     assert "ApproximateNumberOfMessages" in Queue.BASE_ATTRIBUTES, "the full set counts the messages"
 
 
@@ -313,7 +314,7 @@ def test_patched_send_keeps_content_deduplication_and_the_counts() -> None:
     import boto3
     from moto import mock_aws
 
-    _moto_adapter.apply()
+    adapter.apply()
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         fifo = sqs.create_queue(
@@ -346,12 +347,12 @@ def test_moto_engine_still_leaves_an_aborted_batch_job_running() -> None:
     )
 
     assert "terminate_job" not in inspect.getsource(state_task_service_batch)
-    polling = inspect.getsource(_moto_adapter._original_eval_sync)
+    polling = inspect.getsource(adapter.stepfunctions._original_eval_sync)
     assert "while env.is_running():" in polling and "terminate" not in polling
-    assert _moto_adapter._original_eval_sync is state_task_service_callback.StateTaskServiceCallback._eval_sync
+    assert adapter.stepfunctions._original_eval_sync is state_task_service_callback.StateTaskServiceCallback._eval_sync
 
 
-# -- IAM enforcement (filepipe/local/_moto_iam.py) ------------------------------------------------
+# -- IAM enforcement (filepipe/local/iam.py) ------------------------------------------------
 @contextlib.contextmanager
 def _s3_with_a_destination(copy_object: Any) -> Iterator[Any]:
     """In-process moto S3 with ``copy_object`` answering CopyObject; ``dst`` already exists."""
@@ -374,7 +375,7 @@ def _s3_with_a_destination(copy_object: Any) -> Iterator[Any]:
 
 def test_moto_copy_still_ignores_if_none_match() -> None:
     """Why _copy_object_if_none_match exists: moto copies over a key that is there."""
-    with _s3_with_a_destination(_moto_adapter._original_copy_object_response) as s3:
+    with _s3_with_a_destination(adapter.s3._original_copy_object_response) as s3:
         s3.copy_object(Bucket="canary", Key="dst", CopySource={"Bucket": "canary", "Key": "src"}, IfNoneMatch="*")
         assert s3.get_object(Bucket="canary", Key="dst")["Body"].read() == b"new"
 
@@ -382,7 +383,7 @@ def test_moto_copy_still_ignores_if_none_match() -> None:
 def test_patched_copy_refuses_to_replace_a_key_under_if_none_match() -> None:
     from botocore.exceptions import ClientError
 
-    with _s3_with_a_destination(_moto_adapter._copy_object_if_none_match) as s3:
+    with _s3_with_a_destination(adapter.s3._copy_object_if_none_match) as s3:
         with pytest.raises(ClientError) as refused:
             s3.copy_object(Bucket="canary", Key="dst", CopySource={"Bucket": "canary", "Key": "src"}, IfNoneMatch="*")
         assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
@@ -406,7 +407,7 @@ def test_patched_copy_refuses_to_replace_a_key_under_if_none_match() -> None:
 def test_map_run_tolerance_is_applied_as_aws_applies_it(
     failed: int, total: int, count: int, percentage: float, exceeded: bool
 ) -> None:
-    assert _moto_adapter.exceeds_tolerance(failed, total, count, percentage) is exceeded
+    assert adapter.stepfunctions.exceeds_tolerance(failed, total, count, percentage) is exceeded
 
 
 # Each canary runs moto as shipped (in-process, its own access control switched on) and shows the
@@ -488,10 +489,10 @@ def test_moto_policy_resources_are_still_unescaped_regular_expressions() -> None
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/q3 + notes.csv"}
     )
     assert statement.is_action_permitted("s3:GetObject", "arn:aws:s3:::b/q3 + notes.csv") is PermissionResult.NEUTRAL
-    assert _moto_iam.matches("arn:aws:s3:::b/q3 + notes.csv", "arn:aws:s3:::b/q3 + notes.csv")
-    assert not _moto_iam.matches("arn:aws:s3:::b/q3 + notes.csv", "arn:aws:s3:::b/q3  notes.csv")
-    assert _moto_iam.matches("arn:aws:s3:::b/uploads/*", "arn:aws:s3:::b/uploads/a/(1).csv")
-    assert _moto_iam.matches("S3:getobject", "s3:GetObject", case_sensitive=False)
+    assert policy.matches("arn:aws:s3:::b/q3 + notes.csv", "arn:aws:s3:::b/q3 + notes.csv")
+    assert not policy.matches("arn:aws:s3:::b/q3 + notes.csv", "arn:aws:s3:::b/q3  notes.csv")
+    assert policy.matches("arn:aws:s3:::b/uploads/*", "arn:aws:s3:::b/uploads/a/(1).csv")
+    assert policy.matches("S3:getobject", "s3:GetObject", case_sensitive=False)
 
 
 def test_moto_still_checks_step_functions_and_missing_queues_against_everything() -> None:
@@ -502,10 +503,10 @@ def test_moto_still_checks_step_functions_and_missing_queues_against_everything(
     from moto import mock_aws
     from moto.sqs.models import sqs_backends
 
-    assert _moto_iam._original_stepfunctions_resource is None
+    assert iam._original_stepfunctions_resource is None
     with mock_aws():
         missing = SimpleNamespace(_get_queue_name=lambda: "missing", sqs_backend=sqs_backends[ACCOUNT]["us-east-1"])
-        assert _moto_iam._original_sqs_resource(missing) == "*"
+        assert iam._original_sqs_resource(missing) == "*"
 
 
 def test_moto_still_authorizes_sqs_batches_under_their_api_names() -> None:
@@ -538,7 +539,7 @@ def test_moto_still_answers_404_without_list_bucket_and_heads_versions_as_get_ob
     """Why a missing key is 403 without s3:ListBucket, and a versioned HEAD needs GetObjectVersion."""
     from botocore.exceptions import ClientError
 
-    assert "versionId" not in _moto_iam._original_head_actions
+    assert "versionId" not in iam._original_head_actions
     with moto_enforcing(allow(["s3:GetObject"], ["arn:aws:s3:::canary/*"])) as user:
         with pytest.raises(ClientError) as missing:
             user.client("s3").head_object(Bucket="canary", Key="missing")
@@ -614,12 +615,12 @@ def test_moto_still_runs_an_express_machine_as_a_standard_one() -> None:
         machine = backend.create_state_machine(
             name="canary", definition=definition, roleArn="arn:aws:iam::123456789012:role/r", sm_type="EXPRESS"
         )
-        first = _moto_adapter._original_start_execution(backend, machine.arn, "same", "{}")
+        first = adapter.express._original_start_execution(backend, machine.arn, "same", "{}")
         with contextlib.suppress(Exception):
-            _moto_adapter._original_start_execution(backend, machine.arn, "same", "{}")
+            adapter.express._original_start_execution(backend, machine.arn, "same", "{}")
         assert len(machine.executions) == 1, "moto deduplicated the Express execution's name"
         assert ":execution:canary:same" in first.exec_arn
-        assert _moto_adapter._original_describe_execution(backend, first.exec_arn) is first
+        assert adapter.express._original_describe_execution(backend, first.exec_arn) is first
 
 
 def test_moto_eventbridge_s3_events_still_carry_raw_keys_and_one_sequencer() -> None:
@@ -640,7 +641,7 @@ def test_moto_eventbridge_s3_events_still_carry_raw_keys_and_one_sequencer() -> 
         backend = events_backends["123456789012"]["us-east-1"]
         backend.event_buses["default"].rules["r"] = _Rule()
         for _ in range(2):
-            _moto_adapter._original_send_event_bridge_message(
+            adapter.s3._original_send_event_bridge_message(
                 "123456789012", _Bucket(), "s3:ObjectCreated:Put", _KeyWithVersion()
             )
     first, second = (e["detail"]["object"] for e in sent)
@@ -662,7 +663,7 @@ def test_patched_eventbridge_s3_events_are_encoded_and_ordered() -> None:
         backend = events_backends["123456789012"]["us-east-1"]
         backend.event_buses["default"].rules["r"] = _Rule()
         for _ in range(2):
-            _moto_adapter._send_event_bridge_message("123456789012", _Bucket(), "s3:ObjectCreated:Put", _Key())
+            adapter.s3._send_event_bridge_message("123456789012", _Bucket(), "s3:ObjectCreated:Put", _Key())
     first, second = (e["detail"]["object"] for e in sent)
     assert first["key"] == "a+b.csv" and first["version-id"] == "v-1" and first["etag"] == "e"
     assert int(second["sequencer"], 16) > int(first["sequencer"], 16)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from filepipe.local import LocalCloud
-from filepipe.local.cloud import LOCAL_USER
+from filepipe.local.config import LOCAL_USER
 from filepipe.operations import Target
 from tests.local.helpers import PRESIGN_MAX
 
@@ -172,7 +172,7 @@ def test_an_upload_outlasting_its_credentials_renews_them(
 
     def end_the_hour_after_part_one(route) -> None:  # type: ignore[no-untyped-def]
         if "partNumber=1&" in route.request.url and not ended:
-            role = cloud.identities.names.role_arn("upload")
+            role = cloud.naming.role_arn("upload")
             for session in sts_backends["123456789012"]["aws"].assumed_roles:
                 if session.role_arn == role:
                     session.expiration = session.expiration.replace(year=2000)

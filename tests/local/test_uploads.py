@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from filepipe.cli import main
 from filepipe.local import LocalCloud
-from filepipe.local.cloud import LOCAL_USER
+from filepipe.local.config import LOCAL_USER
 from filepipe.operations import Target
 from filepipe.uploads.client import SignIn, UploadClient
 from tests.local.helpers import PRESIGN_MAX, settle

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from filepipe.events import ObjectRef, execution_name
-from filepipe.local import FUNCTIONS, LocalCloud
+from filepipe.local import LocalCloud
 from filepipe.operations import ExecutionView, Target, express_executions
 from tests.local.helpers import TERMINAL, notification_for
 from tests.reliability.helpers import Uploaded, assert_conserved, upload
@@ -79,7 +79,7 @@ def test_concurrent_duplicate_executions_process_a_version_once(cloud: LocalClou
 def test_control_without_the_claim_duplicates_do_process_twice(cloud: LocalCloud, target: Target) -> None:
     """The test above can fail: with the claims table unset, several of the same duplicates
     process one version (each transforms it and ends "archived")."""
-    cloud.lambdas.update_environment(FUNCTIONS["transform"].name, {"CLAIMS_TABLE": ""})
+    cloud.lambdas.update_environment(cloud.functions["transform"].name, {"CLAIMS_TABLE": ""})
     files, views = run_duplicates(cloud, target)
     archived = [v for v in views if v.outcome and v.outcome.startswith("originals/")]
     assert len(archived) > len(files), [(v.key, v.outcome) for v in views]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from filepipe.grants import PRINCIPALS, Bucket, Named, Objects, Resource, grant_covering
+from filepipe.grants import PRINCIPALS, Bucket, Kind, Named, Objects, Resource, grant_covering
 from filepipe.local import LocalCloud
 from filepipe.operations import Target, error_records, redrive, stranded
 from tests.conftest import REVOKE, keys
@@ -69,10 +69,10 @@ MUTATIONS = [
     ("job", Objects("archive", ("outputs",)), BATCH),
     ("upload_api", Objects("staging", ("uploads",)), UPLOADS),
     ("upload", Objects("staging", ("uploads",)), UPLOADS),
-    ("trigger", Named("state_machine"), PIPELINE),
-    ("state_machine", Named("function", "transform"), PIPELINE),
+    ("trigger", Named(Kind.STATE_MACHINE, "standard"), PIPELINE),
+    ("state_machine", Named(Kind.FUNCTION, "transform"), PIPELINE),
     ("reprocess", Objects("staging"), REPROCESS),
-    ("reprocess_state_machine", Named("function", "reprocess"), REPROCESS),
+    ("reprocess_state_machine", Named(Kind.FUNCTION, "reprocess"), REPROCESS),
     # A Distributed Map's ItemReader reads S3 with the machine's role: a listing, and a manifest.
     ("reprocess_state_machine", Bucket("archive"), REPROCESS),
     ("backfill_state_machine", Objects("archive", ("manifests",)), MANIFEST),

@@ -11,7 +11,7 @@ import pytest
 from filepipe import reprocess
 from filepipe.config import Settings, key_metadata
 from filepipe.errors import MalformedEvent
-from filepipe.local import _moto_adapter
+from filepipe.local import adapter
 from filepipe.reprocess import (
     META_REPROCESS_OF,
     is_outdated,
@@ -104,7 +104,7 @@ def test_an_upload_landing_after_the_look_is_not_overtaken(
     s3: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch, multipart: bool
 ) -> None:
     """The copy itself is conditional (If-None-Match: *): the staging check cannot be raced."""
-    _moto_adapter.apply()  # the local cloud's S3 refuses a conditional copy over a key, as S3 does
+    adapter.apply()  # the local cloud's S3 refuses a conditional copy over a key, as S3 does
     body = os.urandom(2 * MIN_PART_SIZE + 1) if multipart else b"id\n1\n"
     output = archived(s3, settings, body=body)
     if multipart:

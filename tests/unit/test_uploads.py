@@ -13,6 +13,8 @@ from botocore.config import Config
 from hypothesis import given
 from hypothesis import strategies as st
 
+from filepipe.events import ObjectRef
+from filepipe.moves import FailureRecord
 from filepipe.uploads import (
     UploadConfig,
     UploadRejected,
@@ -221,8 +223,8 @@ def test_status_follows_a_file_and_says_why_in_one_line(service: UploadService, 
         "errorType": "TransformRejected",
         "stackTrace": ['  File "/var/task/filepipe/processing.py", line 40'],
     }
-    record = {"error": "TransformRejected", "cause": cause, "attempts": 1, "key": key}
-    s3.put_object(Bucket="archive", Key=f"errors/{key}.json", Body=json.dumps(record))
+    record = FailureRecord(ObjectRef("staging", key), "TransformRejected", cause, 1, f"failed/{key}", "2026-12-04")
+    s3.put_object(Bucket="archive", Key=f"errors/{key}.json", Body=record.encode())
     assert service.status(key) == {
         "key": key,
         "state": "failed",
@@ -257,5 +259,5 @@ def test_status_follows_a_file_and_says_why_in_one_line(service: UploadService, 
 def test_reasons_carry_no_paths_roles_or_data(record: dict[str, Any], reason: str) -> None:
     from filepipe.uploads._reasons import public_reason
 
-    said = public_reason(record)
+    said = public_reason(FailureRecord.from_json({"bucket": "staging", "key": "uploads/x/a.csv", **record}))
     assert reason in said and "arn:" not in said and "/opt/" not in said and "Jane" not in said

@@ -2,7 +2,7 @@
 
 The stack renders this table into each role's policy (``stack/permissions.py``) and the local
 cloud into the IAM roles its functions, Batch jobs, state machine and upload grants act with
-(``filepipe/local/iam.py``), so a permission the deployed stack lacks is refused locally too.
+(``filepipe/local/identities.py``), so a permission the deployed stack lacks is refused locally too.
 ``tests/infra/test_iam.py`` checks that the synthesized template holds exactly these statements,
 beside the log and trace delivery CDK adds for every function and the state machine.
 
@@ -17,11 +17,20 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
-BucketName = Literal["staging", "archive"]
+from filepipe.grants.resources import (
+    AREAS,
+    BATCH_SYNC_RULE,
+    Bucket,
+    Grant,
+    Kind,
+    Named,
+    Names,
+    Objects,
+    Principal,
+    Resource,
+)
 
 READ_VERSION = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging")
 WRITE = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload")
@@ -41,83 +50,6 @@ CONSUME_QUEUE = (
     "sqs:GetQueueAttributes",
 )
 """What Lambda's SQS event source mapping does with the function's role (CDK grants the same)."""
-BATCH_SYNC_RULE = "StepFunctionsGetEventsForBatchJobsRule"
-"""The EventBridge rule Step Functions manages to follow ``batch:submitJob.sync`` jobs."""
-
-AREAS = (
-    "originals",
-    "outputs",
-    "failed",
-    "errors",
-    "superseded",
-    "grants",
-    "reports",
-    "resolved",
-    "manifests",
-    "uploads",
-)
-"""Prefix names a grant may use; each deployment maps them to its own prefixes."""
-
-
-@dataclass(frozen=True)
-class Objects:
-    """The objects of one bucket under the concatenation of ``areas``' prefixes (none: all)."""
-
-    bucket: BucketName
-    areas: tuple[str, ...] = ()
-
-    def prefix(self, prefixes: Mapping[str, str]) -> str:
-        return "".join(prefixes[area] for area in self.areas)
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """A bucket itself (listing it)."""
-
-    bucket: BucketName
-
-
-@dataclass(frozen=True)
-class Named:
-    """One of the pipeline's other resources.
-
-    ``kind`` is one of: ``kms_key`` (the existing buckets' SSE-KMS key; optional: a grant naming
-    only it is left out where there is none); ``state_machine``; ``executions`` (of that state machine);
-    ``express_state_machine`` (the Express tier's); ``backfill_state_machine`` and
-    ``backfill_map_executions`` (its Distributed Map's child executions);
-    ``reprocess_state_machine`` and ``reprocess_map_executions`` (likewise); ``claims_table``
-    (DynamoDB); ``queue`` (intake); ``function`` and ``role`` (``name`` says which); ``job_queue``; ``job_definition``;
-    ``jobs`` (any Batch job: their IDs are made at submit time); ``batch_sync_rule``; ``any``
-    (for actions with no resource-level permissions).
-    """
-
-    kind: str
-    name: str = ""
-
-
-Resource = Objects | Bucket | Named
-
-
-@dataclass(frozen=True)
-class Grant:
-    actions: tuple[str, ...]
-    resources: tuple[Resource, ...]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """A role, who may assume it (a service, or another principal of this table), and its grants."""
-
-    name: str
-    assumed_by: str
-    description: str
-    grants: tuple[Grant, ...]
-    max_session_seconds: int = 3600
-    """The longest session AssumeRole may ask for (IAM's MaxSessionDuration, 1 hour by default)."""
-
-    @property
-    def trusts_service(self) -> bool:
-        return self.assumed_by.endswith(".amazonaws.com")
 
 
 def _reads_originals_writes_outputs() -> tuple[Grant, ...]:
@@ -130,7 +62,7 @@ def _reads_originals_writes_outputs() -> tuple[Grant, ...]:
         Grant(LIST, (Bucket("staging"), Bucket("archive"))),
         # What the upload API granted an upload (its size and content type), to hold it to that.
         Grant(("s3:GetObject",), (Objects("archive", ("grants",)),)),
-        Grant(USE_KEY, (Named("kms_key"),)),
+        Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
     )
 
 
@@ -142,8 +74,11 @@ PRINCIPALS: dict[str, Principal] = {
             "lambda.amazonaws.com",
             "filepipe: starts one execution per uploaded object version",
             (
-                Grant(CONSUME_QUEUE, (Named("queue"),)),
-                Grant(("states:StartExecution",), (Named("state_machine"), Named("express_state_machine"))),
+                Grant(CONSUME_QUEUE, (Named(Kind.QUEUE),)),
+                Grant(
+                    ("states:StartExecution",),
+                    (Named(Kind.STATE_MACHINE, "standard"), Named(Kind.STATE_MACHINE, "express")),
+                ),
                 # A backfill's listed objects: the current version of each (HEAD; 404 when gone).
                 Grant(("s3:GetObject",), (Objects("staging"),)),
                 Grant(("s3:ListBucket",), (Bucket("staging"),)),
@@ -156,7 +91,7 @@ PRINCIPALS: dict[str, Principal] = {
             (
                 *_reads_originals_writes_outputs(),
                 # One execution at a time per object version (filepipe/claims.py).
-                Grant(("dynamodb:PutItem",), (Named("claims_table"),)),
+                Grant(("dynamodb:PutItem",), (Named(Kind.CLAIMS_TABLE),)),
             ),
         ),
         Principal(
@@ -187,7 +122,7 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
                 # A newer version archived resolves an older one's failure: its record moves here.
                 Grant(("s3:PutObject",), (Objects("archive", ("resolved",)),)),
-                Grant(USE_KEY, (Named("kms_key"),)),
+                Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
             ),
         ),
         Principal(
@@ -203,8 +138,8 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
                 Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
                 # A failed execution gives its claim up, so a retry need not wait for the lease.
-                Grant(("dynamodb:DeleteItem",), (Named("claims_table"),)),
-                Grant(USE_KEY, (Named("kms_key"),)),
+                Grant(("dynamodb:DeleteItem",), (Named(Kind.CLAIMS_TABLE),)),
+                Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
             ),
         ),
         Principal(
@@ -220,18 +155,18 @@ PRINCIPALS: dict[str, Principal] = {
                 ),
                 Grant(("s3:PutObject", "s3:GetObject"), (Objects("archive", ("grants", "uploads")),)),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
-                Grant(("states:DescribeExecution",), (Named("executions"),)),
+                Grant(("states:DescribeExecution",), (Named(Kind.EXECUTIONS, "standard"),)),
                 # An Express execution at work is seen by the claim it holds (filepipe/claims.py).
-                Grant(("dynamodb:GetItem",), (Named("claims_table"),)),
-                Grant(("sts:AssumeRole",), (Named("role", "upload"),)),
-                Grant(USE_KEY, (Named("kms_key"),)),
+                Grant(("dynamodb:GetItem",), (Named(Kind.CLAIMS_TABLE),)),
+                Grant(("sts:AssumeRole",), (Named(Kind.ROLE, "upload"),)),
+                Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
             ),
         ),
         Principal(
             "upload",
             "upload_api",
             "filepipe: multipart uploads into staging; each session narrowed to one key",
-            (Grant(MULTIPART_UPLOAD, (Objects("staging", ("uploads",)),)), Grant(USE_KEY, (Named("kms_key"),))),
+            (Grant(MULTIPART_UPLOAD, (Objects("staging", ("uploads",)),)), Grant(USE_KEY, (Named(Kind.KMS_KEY),))),
         ),
         Principal(
             "state_machine",
@@ -240,12 +175,16 @@ PRINCIPALS: dict[str, Principal] = {
             (
                 Grant(
                     ("lambda:InvokeFunction",),
-                    (Named("function", "transform"), Named("function", "archive"), Named("function", "failure")),
+                    (
+                        Named(Kind.FUNCTION, "transform"),
+                        Named(Kind.FUNCTION, "archive"),
+                        Named(Kind.FUNCTION, "failure"),
+                    ),
                 ),
-                Grant(("batch:SubmitJob",), (Named("job_queue"), Named("job_definition"))),
-                Grant(("batch:TerminateJob",), (Named("jobs"),)),
-                Grant(("batch:DescribeJobs",), (Named("any"),)),
-                Grant(("events:PutTargets", "events:PutRule", "events:DescribeRule"), (Named("batch_sync_rule"),)),
+                Grant(("batch:SubmitJob",), (Named(Kind.JOB_QUEUE), Named(Kind.JOB_DEFINITION))),
+                Grant(("batch:TerminateJob",), (Named(Kind.JOBS),)),
+                Grant(("batch:DescribeJobs",), (Named(Kind.ANY),)),
+                Grant(("events:PutTargets", "events:PutRule", "events:DescribeRule"), (Named(Kind.BATCH_SYNC_RULE),)),
             ),
         ),
         Principal(
@@ -255,9 +194,13 @@ PRINCIPALS: dict[str, Principal] = {
             (
                 Grant(
                     ("lambda:InvokeFunction",),
-                    (Named("function", "transform"), Named("function", "archive"), Named("function", "failure")),
+                    (
+                        Named(Kind.FUNCTION, "transform"),
+                        Named(Kind.FUNCTION, "archive"),
+                        Named(Kind.FUNCTION, "failure"),
+                    ),
                 ),
-                Grant(("states:StartExecution",), (Named("state_machine"),)),
+                Grant(("states:StartExecution",), (Named(Kind.STATE_MACHINE, "standard"),)),
             ),
         ),
         Principal(
@@ -268,10 +211,12 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(("s3:ListBucket",), (Bucket("staging"),)),
                 # Or a key list (``filepipe backfill --manifest``): the Map reads it as CSV.
                 Grant(("s3:GetObject",), (Objects("archive", ("manifests",)),)),
-                Grant(("lambda:InvokeFunction",), (Named("function", "trigger"),)),
+                Grant(("lambda:InvokeFunction",), (Named(Kind.FUNCTION, "trigger"),)),
                 # A Distributed Map runs its batches as child executions of this machine.
-                Grant(("states:StartExecution",), (Named("backfill_state_machine"),)),
-                Grant(("states:DescribeExecution", "states:StopExecution"), (Named("backfill_map_executions"),)),
+                Grant(("states:StartExecution",), (Named(Kind.STATE_MACHINE, "backfill"),)),
+                Grant(
+                    ("states:DescribeExecution", "states:StopExecution"), (Named(Kind.MAP_RUN_EXECUTIONS, "backfill"),)
+                ),
             ),
         ),
         Principal(
@@ -286,7 +231,7 @@ PRINCIPALS: dict[str, Principal] = {
                 # A copy into staging (only while the key has none: a HEAD first, then If-None-Match).
                 Grant(("s3:GetObject", *WRITE), (Objects("staging"),)),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
-                Grant(USE_KEY, (Named("kms_key"),)),
+                Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
             ),
         ),
         Principal(
@@ -295,23 +240,22 @@ PRINCIPALS: dict[str, Principal] = {
             "filepipe: lists the archive's outputs and hands the reprocess function batches of them",
             (
                 Grant(("s3:ListBucket",), (Bucket("archive"),)),
-                Grant(("lambda:InvokeFunction",), (Named("function", "reprocess"),)),
-                Grant(("states:StartExecution",), (Named("reprocess_state_machine"),)),
-                Grant(("states:DescribeExecution", "states:StopExecution"), (Named("reprocess_map_executions"),)),
+                Grant(("lambda:InvokeFunction",), (Named(Kind.FUNCTION, "reprocess"),)),
+                Grant(("states:StartExecution",), (Named(Kind.STATE_MACHINE, "reprocess"),)),
+                Grant(
+                    ("states:DescribeExecution", "states:StopExecution"), (Named(Kind.MAP_RUN_EXECUTIONS, "reprocess"),)
+                ),
             ),
         ),
         Principal(
             "sweep_schedule",
             "scheduler.amazonaws.com",
             "filepipe: the sweep's schedule starts the backfill machine",
-            (Grant(("states:StartExecution",), (Named("backfill_state_machine"),)),),
+            (Grant(("states:StartExecution",), (Named(Kind.STATE_MACHINE, "backfill"),)),),
         ),
     )
 }
 """Every role the pipeline's code acts with, by the name both renderers use."""
-
-FUNCTIONS = ("trigger", "transform", "archive", "failure", "upload_api", "reprocess")
-"""The principals that are Lambda functions (each function has its own role)."""
 
 
 def grant_covering(principal: Principal, resource: Resource) -> int:
@@ -331,3 +275,27 @@ def without(principal: Principal, grant_index: int, action: str | None = None) -
         if kept:
             grants.insert(grant_index, Grant(kept, removed.resources))
     return replace(principal, grants=tuple(grants))
+
+
+__all__ = [
+    "AREAS",
+    "BATCH_SYNC_RULE",
+    "CONSUME_QUEUE",
+    "DELETE_VERSION",
+    "LIST",
+    "MULTIPART_UPLOAD",
+    "PRINCIPALS",
+    "READ_VERSION",
+    "USE_KEY",
+    "WRITE",
+    "Bucket",
+    "Grant",
+    "Kind",
+    "Named",
+    "Names",
+    "Objects",
+    "Principal",
+    "Resource",
+    "grant_covering",
+    "without",
+]

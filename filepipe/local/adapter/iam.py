@@ -32,15 +32,11 @@ SigV4 payload hashes.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import hmac
-import json
-import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -48,30 +44,25 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.dynamodb.responses import DynamoHandler
 from moto.iam import access_control
-from moto.iam.access_control import AssumedRoleAccessKey, IAMPolicy, IAMRequest, S3IAMRequest
+from moto.iam.access_control import IAMRequest, S3IAMRequest
 from moto.iam.models import iam_backends
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import S3ClientError
 from moto.sqs import responses as sqs_responses
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts import responses as sts_responses
-from moto.sts.models import sts_backends
 
-MAX_CLOCK_SKEW = timedelta(minutes=15)
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600
-ROLE_CHAINING_MAX_SECONDS = 3600
-MIN_SESSION_SECONDS = 900
-MAX_SESSION_POLICY_CHARS = 2048
-
-IAM_ACTIONS = {
-    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
-    "sqs:SendMessageBatch": "sqs:SendMessage",
-    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
-}
-"""API operations authorized under another action's name (moto checked the operation's own)."""
-
-RAW_BODY = "filepipe.raw_body"
-"""WSGI environ key under which the gateway keeps a form body as sent (moto's parsing consumes it)."""
+from filepipe.local.adapter.policy import (
+    MAX_CLOCK_SKEW,
+    MAX_PRESIGN_SECONDS,
+    MAX_SESSION_POLICY_CHARS,
+    MIN_SESSION_SECONDS,
+    RAW_BODY,
+    ROLE_CHAINING_MAX_SECONDS,
+    Caller,
+    Refused,
+    translated,
+)
 
 _scope = threading.local()
 
@@ -91,184 +82,12 @@ def is_enforcing() -> bool:
     return bool(getattr(_scope, "active", False))
 
 
-# -- policy evaluation, as IAM does it -----------------------------------------------------------
-
-
-class Decision(Enum):
-    ALLOW = "allow"
-    DENY = "deny"
-    NONE = "none"
-    """No statement applies: an implicit deny."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _pattern(glob: str, case_sensitive: bool) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
-    return re.compile(body, re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE)
-
-
-def matches(glob: str, value: str, case_sensitive: bool = True) -> bool:
-    """IAM's wildcards: ``*`` any run of characters, ``?`` one; nothing else is special.
-    Actions compare case-insensitively, resources case-sensitively."""
-    return _pattern(glob, case_sensitive).fullmatch(value) is not None
-
-
-def _listed(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value or [])
-
-
-def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
-    if "NotAction" in statement:
-        if any(matches(a, action, False) for a in _listed(statement["NotAction"])):
-            return False
-    elif not any(matches(a, action, False) for a in _listed(statement.get("Action"))):
-        return False
-    if "NotResource" in statement:
-        return not any(matches(r, resource) for r in _listed(statement["NotResource"]))
-    return any(matches(r, resource) for r in _listed(statement.get("Resource")))
-
-
-def evaluate(documents: list[dict[str, Any]], action: str, resource: str) -> Decision:
-    """Explicit deny wins, then any allow; a statement with a Condition (not modelled here) is
-    never an allow and always a deny."""
-    allowed = False
-    for document in documents:
-        statements = document.get("Statement", [])
-        for statement in [statements] if isinstance(statements, dict) else statements:
-            if not _applies(statement, action, resource):
-                continue
-            if statement.get("Effect") == "Deny":
-                return Decision.DENY
-            if statement.get("Effect") == "Allow" and "Condition" not in statement:
-                allowed = True
-    return Decision.ALLOW if allowed else Decision.NONE
-
-
-def _document(policy: Any) -> dict[str, Any]:
-    """A policy document, whatever form moto keeps it in (inline JSON, a managed policy)."""
-    return dict(IAMPolicy(policy)._policy_json)
-
-
-# -- who signed a request --------------------------------------------------------------------------
-
-
-class Refused(Exception):
-    """A request AWS would refuse before running it: ``status``, ``code`` and ``message``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-class _Caller:
-    """What the local cloud adds to moto's request classes: the session behind an assumed-role
-    key (its expiry, its session policy), AWS's evaluation, and a freshness check."""
-
-    account_id: str
-    _access_key: Any
-    _action: str
-    _headers: Any
-    _session: Any = None
-
-    def _find_session(self) -> None:
-        if not isinstance(self._access_key, AssumedRoleAccessKey):
-            return
-        backend = sts_backends[self.account_id]["aws"]
-        self._session = next(
-            (s for s in backend.assumed_roles if s.access_key_id == self._access_key._access_key_id), None
-        )
-        if self._session is not None and self._session.expiration <= datetime.now(UTC).replace(tzinfo=None):
-            raise Refused(403, "ExpiredToken", "The security token included in the request is expired")
-
-    @property
-    def arn(self) -> str:
-        return str(self._access_key.arn)
-
-    @property
-    def role_arn(self) -> str | None:
-        return str(self._session.role_arn) if self._session is not None else None
-
-    def permits(self, action: str, resource: str) -> bool:
-        """Whether the identity's policies, narrowed by its session policy, allow ``action``."""
-        documents = [_document(p) for p in self._access_key.collect_policies()]
-        if evaluate(documents, action, resource) is not Decision.ALLOW:
-            return False
-        policy = getattr(self._session, "policy", None)
-        return not policy or evaluate([json.loads(policy)], action, resource) is Decision.ALLOW
-
-    def check_signature(self) -> None:
-        raise NotImplementedError
-
-    def check_action_permitted(self, resource: str) -> None:
-        self.require(IAM_ACTIONS.get(self._action, self._action), resource)
-
-    def require(self, action: str, resource: str) -> None:
-        if action.lower() == "sts:getcalleridentity":
-            return
-        if not self.permits(action, resource):
-            raise Refused(
-                403, "AccessDenied", f"User: {self.arn} is not authorized to perform: {action} on resource: {resource}"
-            )
-        if action.lower() == "sts:assumerole" and not self._trusted_by(resource):
-            raise Refused(
-                403, "AccessDenied", f"User: {self.arn} is not authorized to perform: {action} on resource: {resource}"
-            )
-
-    def _trusted_by(self, role_arn: str) -> bool:
-        """The role's trust policy names this caller: its ARN, its role (for a session of that
-        role, as AWS matches), or the account."""
-        try:
-            role = iam_backends[self.account_id]["aws"].get_role_by_arn(role_arn)
-        except Exception:
-            return False
-        names = {self.arn, f"arn:aws:iam::{self.account_id}:root", self.account_id}
-        if self.role_arn:
-            names.add(self.role_arn)
-        trust = json.loads(role.assume_role_policy_document)
-        for statement in _listed_statements(trust):
-            if statement.get("Effect") != "Allow" or "Condition" in statement:
-                continue
-            if not any(matches(a, "sts:AssumeRole", False) for a in _listed(statement.get("Action"))):
-                continue
-            principal = statement.get("Principal")
-            aws = principal.get("AWS") if isinstance(principal, dict) else principal
-            if aws == "*" or names & set(_listed(aws)):
-                return True
-        return False
-
-    def check_freshness(self) -> None:
-        """A header-signed request is refused once its date is 15 minutes away from now."""
-        stamp = self._headers.get("X-Amz-Date") or ""
-        try:
-            signed = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        except ValueError:
-            raise Refused(403, "AccessDenied", "The request has no valid X-Amz-Date") from None
-        if abs(datetime.now(UTC) - signed) > MAX_CLOCK_SKEW:
-            raise Refused(
-                403,
-                "RequestTimeTooSkewed",
-                "The difference between the request time and the current time is too large.",
-            )
-
-
-def _listed_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    statements = document.get("Statement", [])
-    return [statements] if isinstance(statements, dict) else list(statements)
-
-
-def _translated(error: Exception) -> Refused:
-    """moto's own refusals (unknown key, bad signature, wrong token) as :class:`Refused`."""
-    code = getattr(error, "error_type", None) or getattr(error, "code", None) or type(error).__name__
-    message = getattr(error, "message", None) or str(error)
-    return Refused(403, str(code), str(message))
-
-
-class _HeaderSignedRequest(_Caller, IAMRequest):
+class _HeaderSignedRequest(Caller, IAMRequest):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
             IAMRequest.__init__(self, *args, **kwargs)
         except _RESTError as exc:
-            raise _translated(exc) from None
+            raise translated(exc) from None
         self._find_session()
 
     def check_signature(self) -> None:
@@ -276,10 +95,10 @@ class _HeaderSignedRequest(_Caller, IAMRequest):
         try:
             IAMRequest.check_signature(self)
         except _RESTError as exc:
-            raise _translated(exc) from None
+            raise translated(exc) from None
 
 
-class _HeaderSignedS3Request(_Caller, S3IAMRequest):
+class _HeaderSignedS3Request(Caller, S3IAMRequest):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
             S3IAMRequest.__init__(self, *args, **kwargs)
@@ -295,7 +114,7 @@ class _HeaderSignedS3Request(_Caller, S3IAMRequest):
             raise Refused(403, exc.code, exc.message) from None
 
 
-class PresignedRequest(_Caller):
+class PresignedRequest(Caller):
     """A query-string SigV4 request (a presigned URL): S3's rules for it, checked by hand
     (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html)."""
 
@@ -380,9 +199,9 @@ def _encode(text: str) -> str:
 
 def signed_request(
     account_id: str, method: str, raw_path: str, raw_query: str, headers: Any, body: bytes, action: str, s3: bool
-) -> _Caller:
+) -> Caller:
     """Who signed this request, with its signature, session and freshness checked."""
-    caller: _Caller
+    caller: Caller
     legacy = "Signature=" in raw_query and "X-Amz-Signature=" not in raw_query
     if legacy or ("Authorization" in headers and not headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")):
         message = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
@@ -438,7 +257,7 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     self._filepipe_caller = caller
 
 
-def _check_copy_source(caller: _Caller, method: str, headers: Any) -> None:
+def _check_copy_source(caller: Caller, method: str, headers: Any) -> None:
     """CopyObject and UploadPartCopy read their source: the caller must be allowed to."""
     source = headers.get("x-amz-copy-source")
     if method != "PUT" or not source:
@@ -467,7 +286,7 @@ _original_sqs_resource = sqs_responses.SQSResponse._determine_resource
 def _key_response(self: Any, request: Any, full_url: str, headers: Any) -> Any:
     """S3 answers a GET or HEAD of a missing key with 403 unless the caller may list the bucket."""
     status, response_headers, body = _original_key_response(self, request, full_url, headers)
-    caller: _Caller | None = getattr(self, "_filepipe_caller", None)
+    caller: Caller | None = getattr(self, "_filepipe_caller", None)
     if status == 404 and caller is not None and request.method in ("GET", "HEAD"):
         bucket = self.parse_bucket_name_from_url(request, full_url)
         if not caller.permits("s3:ListBucket", f"arn:aws:s3:::{bucket}"):
@@ -519,7 +338,7 @@ def _assume_role(self: Any) -> Any:
     if is_enforcing():
         duration = self._get_int_param("DurationSeconds", 3600)
         policy = self._get_param("Policy")
-        caller: _Caller | None = getattr(self, "_filepipe_caller", None)
+        caller: Caller | None = getattr(self, "_filepipe_caller", None)
         try:
             role = iam_backends[self.current_account]["aws"].get_role_by_arn(self._get_param("RoleArn"))
             longest = int(role.max_session_duration or 3600)
@@ -549,7 +368,7 @@ def _assume_role(self: Any) -> Any:
 
 
 def apply() -> None:
-    """Install the patches (called once, by ``_moto_adapter.apply``)."""
+    """Install the patches (called once, by ``adapter.apply``)."""
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action  # type: ignore[method-assign]
     s3_responses.ACTION_MAP["KEY"]["HEAD"]["versionId"] = "GetObjectVersion"
     s3_responses.S3Response.key_response = _key_response  # type: ignore[method-assign]

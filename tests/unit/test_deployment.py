@@ -1,4 +1,4 @@
-"""Deploy-time settings: parsed from CDK context, validated before anything is built."""
+"""Deploy-time settings (filepipe/deployment.py): parsed from CDK context, validated before anything is built."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from stack.config import PipelineConfig
+from filepipe.deployment import Deployment
 
 
-def parse(**context: Any) -> PipelineConfig:
-    return PipelineConfig.from_context(context.get)
+def parse(**context: Any) -> Deployment:
+    return Deployment.from_context(context.get)
 
 
 def test_defaults() -> None:

@@ -3,7 +3,7 @@ policy the stack deploys, sessions of those roles for the code that acts with th
 developer's own key.
 
 Roles and sessions live in moto's IAM and STS backends, which the endpoint's enforcement
-(``_moto_iam.py``) reads for every request. Sessions are made the way the AWS services make
+(``adapter/iam.py``) reads for every request. Sessions are made the way the AWS services make
 them for their workloads (Lambda for a function, ECS for a job's task role, Step Functions for
 its state machine): directly, trusted by the role's service principal, for an hour, and
 refreshed before they end.
@@ -23,105 +23,43 @@ from botocore.credentials import Credentials, RefreshableCredentials
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 
-from filepipe.grants import BATCH_SYNC_RULE, PRINCIPALS, Bucket, Named, Objects, Principal, Resource, without
+from filepipe.grants import PRINCIPALS, Names, Principal, without
+from filepipe.local.config import ACCOUNT, CREDENTIALS, LOCAL_USER, REGION, LocalNaming
 
 DEVELOPER = "filepipe-developer"
-DEVELOPER_KEY = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-"""The developer's key: the account's administrator (LocalStack's ``test``/``test``, so the AWS
-CLI and SDKs work against the local cloud with the usual settings)."""
 SESSION_SECONDS = 3600
 REFRESH_BEFORE = timedelta(minutes=10)
 """botocore refreshes credentials 10 to 15 minutes before they end; sessions are made anew then."""
 _POLICY_NAME = "filepipe"
 
 
-@dataclass(frozen=True)
-class LocalNames:
-    """What the grants table's resources are called in the local cloud."""
+def policy(names: Names, principal: Principal) -> dict[str, Any]:
+    """The principal's identity policy, as the stack renders it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": list(actions), "Resource": arns}
+            for actions, arns in names.statements(principal)
+        ],
+    }
 
-    region: str
-    account: str
-    buckets: Mapping[str, str]
-    prefixes: Mapping[str, str]
-    state_machine_arn: str
-    express_state_machine_arn: str
-    map_machine_arns: Mapping[str, str]
-    """The Distributed Map machines (``backfill``, ``reprocess``) by what they do."""
-    claims_table_arn: str
-    queue_arn: str
-    function_arns: Mapping[str, str]
-    job_queue_arn: str
-    job_definition_arn: str
 
-    def role_name(self, principal: str) -> str:
-        return f"filepipe-{principal.replace('_', '-')}"
-
-    def role_arn(self, principal: str) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.role_name(principal)}"
-
-    def arns(self, resource: Resource) -> list[str]:
-        if isinstance(resource, Objects):
-            return [f"arn:aws:s3:::{self.buckets[resource.bucket]}/{resource.prefix(self.prefixes)}*"]
-        if isinstance(resource, Bucket):
-            return [f"arn:aws:s3:::{self.buckets[resource.bucket]}"]
-        return self._named(resource)
-
-    def _named(self, resource: Named) -> list[str]:
-        if resource.kind == "function":
-            arn = self.function_arns[resource.name]
-            return [arn, f"{arn}:*"]
-        if resource.kind == "role":
-            return [self.role_arn(resource.name)]
-        if resource.kind == "kms_key":
-            return []  # the local cloud's buckets use S3-managed keys
-        machine = self.state_machine_arn
-        arns = {
-            "state_machine": machine,
-            "executions": f"{machine.replace(':stateMachine:', ':execution:')}:*",
-            "express_state_machine": self.express_state_machine_arn,
-            **{f"{name}_state_machine": arn for name, arn in self.map_machine_arns.items()},
-            **{
-                f"{name}_map_executions": arn.replace(":stateMachine:", ":execution:") + "/*"
-                for name, arn in self.map_machine_arns.items()
-            },
-            "claims_table": self.claims_table_arn,
-            "queue": self.queue_arn,
-            "job_queue": self.job_queue_arn,
-            "job_definition": self.job_definition_arn,
-            "jobs": f"arn:aws:batch:{self.region}:{self.account}:job/*",
-            "batch_sync_rule": f"arn:aws:events:{self.region}:{self.account}:rule/{BATCH_SYNC_RULE}",
-            "any": "*",
-        }
-        return [arns[resource.kind]]
-
-    def policy(self, principal: Principal) -> dict[str, Any]:
-        """The principal's identity policy, as the stack renders it."""
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": list(grant.actions), "Resource": arns}
-                for grant in principal.grants
-                if (arns := [arn for resource in grant.resources for arn in self.arns(resource)])
-            ],
-        }
-
-    def trust(self, principal: Principal) -> dict[str, Any]:
-        who = (
-            {"Service": principal.assumed_by}
-            if principal.trusts_service
-            else {"AWS": self.role_arn(principal.assumed_by)}
-        )
-        return {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": who, "Action": "sts:AssumeRole"}],
-        }
+def trust(naming: LocalNaming, principal: Principal) -> dict[str, Any]:
+    """Who may assume the principal's role: its service, or the role the table names."""
+    who = (
+        {"Service": principal.assumed_by}
+        if principal.trusts_service
+        else {"AWS": naming.role_arn(principal.assumed_by)}
+    )
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": who, "Action": "sts:AssumeRole"}]}
 
 
 @dataclass
 class LocalIdentities:
     """Installs the roles and the developer in moto, and hands out sessions of the roles."""
 
-    names: LocalNames
+    naming: LocalNaming
+    names: Names
     table: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
     """The grants the roles get: the stack's (``filepipe/grants.py``) unless a test says otherwise."""
     principals: dict[str, Principal] = field(default_factory=dict)
@@ -130,7 +68,7 @@ class LocalIdentities:
 
     @property
     def _iam(self) -> Any:
-        return iam_backends[self.names.account]["aws"]
+        return iam_backends[ACCOUNT]["aws"]
 
     def install(self) -> None:
         """Create (or bring back to the table) every role, and the developer with its key."""
@@ -148,26 +86,26 @@ class LocalIdentities:
         """Make the roles again, and make every renewing credential take a new session now."""
         self.install()
         for credentials in self._renewing:
-            credentials._expiry_time = datetime.now(UTC)
+            credentials._expiry_time = datetime.now(UTC)  # type: ignore[attr-defined]  # no public way to expire
 
     def _install_role(self, principal: Principal) -> None:
-        name = self.names.role_name(principal.name)
+        name = self.naming.role_name(principal.name)
         try:
             role = self._iam.get_role(name)
         except Exception:
             role = self._iam.create_role(
                 role_name=name,
-                assume_role_policy_document=json.dumps(self.names.trust(principal)),
+                assume_role_policy_document=json.dumps(trust(self.naming, principal)),
                 path="/",
                 permissions_boundary=None,
                 description=principal.description,
                 tags=[],
                 max_session_duration=str(principal.max_session_seconds),
             )
-        role.assume_role_policy_document = json.dumps(self.names.trust(principal))
-        policy = self.names.policy(principal)
-        if policy["Statement"]:
-            self._iam.put_role_policy(name, _POLICY_NAME, json.dumps(policy))
+        role.assume_role_policy_document = json.dumps(trust(self.naming, principal))
+        document = policy(self.names, principal)
+        if document["Statement"]:
+            self._iam.put_role_policy(name, _POLICY_NAME, json.dumps(document))
         elif _POLICY_NAME in role.policies:
             # No grant here (none left, or only the KMS key's, which the local cloud has not): no policy.
             self._iam.delete_role_policy(name, _POLICY_NAME)
@@ -175,12 +113,12 @@ class LocalIdentities:
     def _install_developer(self) -> None:
         if DEVELOPER in self._iam.users:
             return
-        user = self._iam.create_user(self.names.region, DEVELOPER)
+        user = self._iam.create_user(REGION, DEVELOPER)
         everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         self._iam.put_user_policy(DEVELOPER, "administrator", json.dumps(everything))
         key = user.create_access_key(prefix="AKIA")
-        key.access_key_id = DEVELOPER_KEY["AWS_ACCESS_KEY_ID"]
-        key.secret_access_key = DEVELOPER_KEY["AWS_SECRET_ACCESS_KEY"]
+        key.access_key_id = CREDENTIALS["AWS_ACCESS_KEY_ID"]
+        key.secret_access_key = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
 
     def revoke(self, principal: str, grant_index: int, action: str | None = None) -> None:
         """Remove one grant (or one action of it) from a role, as a stack missing it would."""
@@ -198,10 +136,10 @@ class LocalIdentities:
     def session(self, principal: str, seconds: int = SESSION_SECONDS) -> dict[str, Any]:
         """A new session of ``principal``'s role, as its service makes one: key, secret, token
         and expiry (UTC)."""
-        assumed = sts_backends[self.names.account]["aws"].assume_role(
-            region_name=self.names.region,
+        assumed = sts_backends[ACCOUNT]["aws"].assume_role(
+            region_name=REGION,
             role_session_name=f"{principal}-{uuid.uuid4().hex[:12]}",
-            role_arn=self.names.role_arn(principal),
+            role_arn=self.naming.role_arn(principal),
             policy=None,  # type: ignore[arg-type]
             duration=seconds,
             external_id=None,  # type: ignore[arg-type]
@@ -235,7 +173,7 @@ class LocalIdentities:
 
     def principal_of_role(self, role_arn: str) -> str | None:
         for name in self.principals:
-            if self.names.role_arn(name) == role_arn:
+            if self.naming.role_arn(name) == role_arn:
                 return name
         return None
 
@@ -249,3 +187,41 @@ class LocalIdentities:
 
 def expires_soon(expiry: datetime, within: timedelta = REFRESH_BEFORE) -> bool:
     return expiry - datetime.now(UTC) < within
+
+
+USER_POOL_NAME = "filepipe-uploads"
+
+
+@dataclass
+class LocalUsers:
+    """The upload page's user pool, its public app client and the local user, as the stack's
+    ``UploadUsers`` makes them."""
+
+    pool_id: str = ""
+    client_id: str = ""
+
+    def environment(self) -> dict[str, str]:
+        """What the upload API reads to check its callers (``Deployment.function_environment``)."""
+        return {"USER_POOL_ID": self.pool_id, "USER_POOL_CLIENT_ID": self.client_id}
+
+    def ensure(self, idp: Any) -> bool:
+        """Make them unless they exist (True when they had to be made, or made again)."""
+        pools = idp.list_user_pools(MaxResults=60)["UserPools"]
+        if any(pool["Id"] == self.pool_id for pool in pools):
+            return False
+        policy = {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True}
+        self.pool_id = idp.create_user_pool(
+            PoolName=USER_POOL_NAME,
+            Policies={"PasswordPolicy": policy | {"RequireSymbols": True}},
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        )["UserPool"]["Id"]
+        self.client_id = idp.create_user_pool_client(
+            UserPoolId=self.pool_id,
+            ClientName="upload-page",
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        username, password = LOCAL_USER
+        idp.admin_create_user(UserPoolId=self.pool_id, Username=username, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=self.pool_id, Username=username, Password=password, Permanent=True)
+        return True

@@ -1,0 +1,42 @@
+"""Every place the local cloud leans on moto's internals, in one package.
+
+Two kinds of patch, kept apart:
+
+- **fidelity** (``s3``, ``stepfunctions``, ``express``, ``iam`` with ``policy``): where moto
+  answers otherwise than AWS, AWS's answer. Each names the moto behaviour it works around and
+  has a canary in ``tests/local/test_moto_adapter.py`` that runs moto's own code and fails when
+  an upgrade fixes (or changes) it, so nothing is silently double-patched.
+- **speed** (``speed``): moto made faster where its cost grows with the sizes the pipeline
+  reaches; none changes an answer, and ``bench/adapter_speed.py`` measures each against moto's
+  own code.
+
+Nothing here changes the workflow's logic.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from filepipe.local.adapter import express, iam, s3, speed, stepfunctions
+from filepipe.local.adapter.express import express_log_events
+from filepipe.local.adapter.s3 import next_sequencer
+from filepipe.local.adapter.stepfunctions import act_as_roles, exceeds_tolerance
+
+_applied = False
+_lock = threading.Lock()
+FIDELITY = (s3, stepfunctions, express, iam)
+
+
+def apply() -> None:
+    """Install every patch (idempotent)."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        for module in FIDELITY:
+            module.apply()
+        speed.apply()
+        _applied = True
+
+
+__all__ = ["act_as_roles", "apply", "exceeds_tolerance", "express_log_events", "next_sequencer"]

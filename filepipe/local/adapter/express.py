@@ -1,0 +1,168 @@
+"""Fidelity patches: Express state machines as AWS runs them (a canary in
+``tests/local/test_moto_adapter.py``)."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import uuid
+from typing import Any
+
+from moto.core.exceptions import AWSError
+from moto.logs.models import logs_backends
+from moto.stepfunctions.exceptions import InvalidArn, InvalidExecutionInput
+from moto.stepfunctions.parser.api import StateMachineType
+from moto.stepfunctions.parser.backend import execution as sfn_execution
+from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+# -- Express state machines ----------------------------------------------------------------------
+# moto runs an EXPRESS machine as if it were STANDARD: a second StartExecution with the same name
+# returns the first execution (AWS starts a second one: Express is at-least-once and keeps no
+# names), execution ARNs say ``:execution:`` (AWS: ``:express:<machine>:<name>:<id>``), and
+# DescribeExecution, GetExecutionHistory, ListExecutions and StopExecution answer for it (AWS
+# refuses them: an Express execution's only history is its CloudWatch Logs group). Here it
+# behaves as in AWS, and each execution's events go to the machine's log group when it ends.
+
+EXPRESS = "EXPRESS"
+
+
+class StateMachineTypeNotSupported(AWSError):
+    TYPE = "StateMachineTypeNotSupported"
+    STATUS = 400
+
+
+def _is_express(machine: Any) -> bool:
+    return str(getattr(machine, "type", "")).upper() == EXPRESS
+
+
+_original_start_execution = StepFunctionsParserBackend.start_execution
+_original_describe_execution = StepFunctionsParserBackend.describe_execution
+_original_get_execution_history = StepFunctionsParserBackend.get_execution_history
+_original_list_executions = StepFunctionsParserBackend.list_executions
+_original_stop_execution = StepFunctionsParserBackend.stop_execution
+_original_terminated = sfn_execution.BaseExecutionWorkerCommunication.terminated
+
+
+def _start_execution(
+    self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
+) -> Any:
+    machine = self.describe_state_machine(state_machine_arn)
+    if not _is_express(machine):
+        return _original_start_execution(self, state_machine_arn, name, execution_input, trace_header)
+    input_data = "{}" if execution_input is None else execution_input
+    try:
+        json.loads(input_data)
+    except ValueError as exc:
+        raise InvalidExecutionInput(str(exc)) from None
+    name = name or str(uuid.uuid4())
+    snapshot = copy.deepcopy(machine, {id(machine.executions): [], id(machine.backend): machine.backend})
+    snapshot.sm_type = EXPRESS
+    execution = ParserExecution(
+        name=name,
+        sm_type=StateMachineType.EXPRESS,
+        role_arn=snapshot.roleArn,
+        exec_arn=f"arn:{self.partition}:states:{self.region_name}:{self.account_id}:express:{machine.name}:{name}:"
+        f"{uuid.uuid4()}",
+        account_id=self.account_id,
+        region_name=self.region_name,
+        state_machine=snapshot,
+        start_date=datetime.datetime.now(tz=datetime.UTC),
+        cloud_watch_logging_session=None,
+        input_data=input_data,
+        trace_header=trace_header,
+        activity_store={},
+    )
+    execution.express_log_group = _log_group_of(machine)  # type: ignore[attr-defined]
+    machine.executions.append(execution)
+    execution.start()
+    return execution
+
+
+def _refuse_express_execution(execution_arn: str) -> None:
+    if ":express:" in (execution_arn or ""):
+        raise InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: express' ({execution_arn})")
+
+
+def _describe_execution(self: Any, execution_arn: str) -> Any:
+    _refuse_express_execution(execution_arn)
+    return _original_describe_execution(self, execution_arn)
+
+
+def _get_execution_history(self: Any, execution_arn: str) -> Any:
+    _refuse_express_execution(execution_arn)
+    return _original_get_execution_history(self, execution_arn)
+
+
+def _stop_execution(self: Any, execution_arn: str) -> Any:
+    _refuse_express_execution(execution_arn)
+    return _original_stop_execution(self, execution_arn)
+
+
+def _list_executions(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+    if _is_express(self.describe_state_machine(state_machine_arn)):
+        raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
+    return _original_list_executions(self, state_machine_arn, *args, **kwargs)
+
+
+def _log_group_of(machine: Any) -> str | None:
+    """The log group an Express machine's logging configuration names (level ALL), if any."""
+    config = getattr(machine, "loggingConfiguration", None) or {}
+    if str(config.get("level", "OFF")).upper() == "OFF":
+        return None
+    for destination in config.get("destinations", []):
+        arn = destination.get("cloudWatchLogsLogGroup", {}).get("logGroupArn", "")
+        if ":log-group:" in arn:
+            return str(arn.split(":log-group:", 1)[1].removesuffix(":*"))
+    return None
+
+
+def express_log_events(execution: Any) -> list[dict[str, Any]]:
+    """An execution's history as Step Functions logs an Express execution's events."""
+    events = []
+    for event in execution.to_history_output()["events"]:
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        timestamp = event["timestamp"]
+        if not isinstance(timestamp, datetime.datetime):
+            timestamp = datetime.datetime.fromisoformat(str(timestamp))
+        millis = int(timestamp.timestamp() * 1000)
+        record = {
+            "id": str(event["id"]),
+            "type": event["type"],
+            "details": details,
+            "previous_event_id": str(event.get("previousEventId", 0)),
+            "event_timestamp": str(millis),
+            "execution_arn": execution.exec_arn,
+            "redrive_count": "0",
+        }
+        events.append({"timestamp": millis, "message": json.dumps(record, default=str)})
+    return events
+
+
+def _terminated(self: Any) -> None:
+    _original_terminated(self)
+    execution = self.execution
+    group = getattr(execution, "express_log_group", None)
+    if group is None:
+        return
+    backend = logs_backends[execution.account_id][execution.region_name]
+    stream = f"states/{execution.state_machine.name}/{execution.start_date:%Y-%m-%d}/{uuid.uuid4().hex}"
+    try:
+        backend.create_log_stream(group, stream)
+        backend.put_log_events(group, stream, express_log_events(execution))
+    except Exception:  # a log group deleted or never made: AWS drops the events too
+        return
+
+
+def _patch_express_executions() -> None:
+    StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+    StepFunctionsParserBackend.describe_execution = _describe_execution  # type: ignore[method-assign]
+    StepFunctionsParserBackend.get_execution_history = _get_execution_history  # type: ignore[method-assign]
+    StepFunctionsParserBackend.stop_execution = _stop_execution  # type: ignore[method-assign]
+    StepFunctionsParserBackend.list_executions = _list_executions  # type: ignore[method-assign,assignment]
+    sfn_execution.BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    _patch_express_executions()

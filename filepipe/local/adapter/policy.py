@@ -1,0 +1,203 @@
+"""Who signed a request, and what IAM lets them do: policy evaluation as IAM does it, with a
+session's policy narrowing its role's, and the checks AWS makes before it runs a request."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from moto.iam.access_control import AssumedRoleAccessKey, IAMPolicy
+from moto.iam.models import iam_backends
+from moto.sts.models import sts_backends
+
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+ROLE_CHAINING_MAX_SECONDS = 3600
+MIN_SESSION_SECONDS = 900
+MAX_SESSION_POLICY_CHARS = 2048
+
+IAM_ACTIONS = {
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+"""API operations authorized under another action's name (moto checked the operation's own)."""
+
+RAW_BODY = "filepipe.raw_body"
+"""WSGI environ key under which the gateway keeps a form body as sent (moto's parsing consumes it)."""
+
+
+# -- policy evaluation, as IAM does it -----------------------------------------------------------
+
+
+class Decision(Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+    NONE = "none"
+    """No statement applies: an implicit deny."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(glob: str, case_sensitive: bool) -> re.Pattern[str]:
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+    return re.compile(body, re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE)
+
+
+def matches(glob: str, value: str, case_sensitive: bool = True) -> bool:
+    """IAM's wildcards: ``*`` any run of characters, ``?`` one; nothing else is special.
+    Actions compare case-insensitively, resources case-sensitively."""
+    return _pattern(glob, case_sensitive).fullmatch(value) is not None
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
+    if "NotAction" in statement:
+        if any(matches(a, action, False) for a in _listed(statement["NotAction"])):
+            return False
+    elif not any(matches(a, action, False) for a in _listed(statement.get("Action"))):
+        return False
+    if "NotResource" in statement:
+        return not any(matches(r, resource) for r in _listed(statement["NotResource"]))
+    return any(matches(r, resource) for r in _listed(statement.get("Resource")))
+
+
+def evaluate(documents: list[dict[str, Any]], action: str, resource: str) -> Decision:
+    """Explicit deny wins, then any allow; a statement with a Condition (not modelled here) is
+    never an allow and always a deny."""
+    allowed = False
+    for document in documents:
+        statements = document.get("Statement", [])
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            if not _applies(statement, action, resource):
+                continue
+            if statement.get("Effect") == "Deny":
+                return Decision.DENY
+            if statement.get("Effect") == "Allow" and "Condition" not in statement:
+                allowed = True
+    return Decision.ALLOW if allowed else Decision.NONE
+
+
+def _document(policy: Any) -> dict[str, Any]:
+    """A policy document, whatever form moto keeps it in (inline JSON, a managed policy)."""
+    return dict(IAMPolicy(policy)._policy_json)
+
+
+# -- who signed a request --------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """A request AWS would refuse before running it: ``status``, ``code`` and ``message``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class Caller:
+    """What the local cloud adds to moto's request classes: the session behind an assumed-role
+    key (its expiry, its session policy), AWS's evaluation, and a freshness check."""
+
+    account_id: str
+    _access_key: Any
+    _action: str
+    _headers: Any
+    _session: Any = None
+
+    def _find_session(self) -> None:
+        if not isinstance(self._access_key, AssumedRoleAccessKey):
+            return
+        backend = sts_backends[self.account_id]["aws"]
+        self._session = next(
+            (s for s in backend.assumed_roles if s.access_key_id == self._access_key._access_key_id), None
+        )
+        if self._session is not None and self._session.expiration <= datetime.now(UTC).replace(tzinfo=None):
+            raise Refused(403, "ExpiredToken", "The security token included in the request is expired")
+
+    @property
+    def arn(self) -> str:
+        return str(self._access_key.arn)
+
+    @property
+    def role_arn(self) -> str | None:
+        return str(self._session.role_arn) if self._session is not None else None
+
+    def permits(self, action: str, resource: str) -> bool:
+        """Whether the identity's policies, narrowed by its session policy, allow ``action``."""
+        documents = [_document(p) for p in self._access_key.collect_policies()]
+        if evaluate(documents, action, resource) is not Decision.ALLOW:
+            return False
+        policy = getattr(self._session, "policy", None)
+        return not policy or evaluate([json.loads(policy)], action, resource) is Decision.ALLOW
+
+    def check_signature(self) -> None:
+        raise NotImplementedError
+
+    def check_action_permitted(self, resource: str) -> None:
+        self.require(IAM_ACTIONS.get(self._action, self._action), resource)
+
+    def require(self, action: str, resource: str) -> None:
+        if action.lower() == "sts:getcalleridentity":
+            return
+        if not self.permits(action, resource):
+            raise Refused(
+                403, "AccessDenied", f"User: {self.arn} is not authorized to perform: {action} on resource: {resource}"
+            )
+        if action.lower() == "sts:assumerole" and not self._trusted_by(resource):
+            raise Refused(
+                403, "AccessDenied", f"User: {self.arn} is not authorized to perform: {action} on resource: {resource}"
+            )
+
+    def _trusted_by(self, role_arn: str) -> bool:
+        """The role's trust policy names this caller: its ARN, its role (for a session of that
+        role, as AWS matches), or the account."""
+        try:
+            role = iam_backends[self.account_id]["aws"].get_role_by_arn(role_arn)
+        except Exception:
+            return False
+        names = {self.arn, f"arn:aws:iam::{self.account_id}:root", self.account_id}
+        if self.role_arn:
+            names.add(self.role_arn)
+        trust = json.loads(role.assume_role_policy_document)
+        for statement in listed_statements(trust):
+            if statement.get("Effect") != "Allow" or "Condition" in statement:
+                continue
+            if not any(matches(a, "sts:AssumeRole", False) for a in _listed(statement.get("Action"))):
+                continue
+            principal = statement.get("Principal")
+            aws = principal.get("AWS") if isinstance(principal, dict) else principal
+            if aws == "*" or names & set(_listed(aws)):
+                return True
+        return False
+
+    def check_freshness(self) -> None:
+        """A header-signed request is refused once its date is 15 minutes away from now."""
+        stamp = self._headers.get("X-Amz-Date") or ""
+        try:
+            signed = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            raise Refused(403, "AccessDenied", "The request has no valid X-Amz-Date") from None
+        if abs(datetime.now(UTC) - signed) > MAX_CLOCK_SKEW:
+            raise Refused(
+                403,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+            )
+
+
+def listed_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document.get("Statement", [])
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def translated(error: Exception) -> Refused:
+    """moto's own refusals (unknown key, bad signature, wrong token) as :class:`Refused`."""
+    code = getattr(error, "error_type", None) or getattr(error, "code", None) or type(error).__name__
+    message = getattr(error, "message", None) or str(error)
+    return Refused(403, str(code), str(message))

@@ -1,0 +1,150 @@
+"""Fidelity patches for S3: where moto answers otherwise than S3, S3's answer.
+
+Each has a canary in ``tests/local/test_moto_adapter.py``."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote_plus
+
+from moto.core.utils import unix_time
+from moto.s3 import models as s3_models
+from moto.s3 import notifications as s3_notifications
+from moto.s3 import responses as s3_responses
+
+_lock = threading.Lock()
+_last_sequencer = 0
+
+
+def next_sequencer() -> str:
+    """A strictly increasing hexadecimal sequencer, like S3's (comparable per key)."""
+    global _last_sequencer
+    with _lock:
+        _last_sequencer = max(time.time_ns(), _last_sequencer + 1)
+        return f"{_last_sequencer:020X}"
+
+
+# -- S3 notifications ------------------------------------------------------------------------
+# moto's S3 events carry key, size and eTag but no versionId and no sequencer, which AWS sends
+# for every ObjectCreated event on a versioned bucket. Without them the pipeline could not
+# archive exactly the uploaded version.
+
+_original_get_s3_event = s3_notifications._get_s3_event
+
+
+def _get_s3_event_with_version(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+    event = _original_get_s3_event(event_name, bucket, key, notification_id)
+    obj = event["Records"][0]["s3"]["object"]
+    version = getattr(key, "version_id", None)
+    if version and version != "null":
+        obj.setdefault("versionId", version)
+    obj.setdefault("sequencer", next_sequencer())
+    return event
+
+
+def _patch_s3_event_versions() -> None:
+    s3_notifications._get_s3_event = _get_s3_event_with_version
+
+
+# -- S3 events through EventBridge ----------------------------------------------------------------
+# moto's "Object Created" events for EventBridge carry the key as it is (AWS URL-encodes it, as in
+# S3 notifications; Powertools decodes it) and one fixed sequencer for every event (AWS's grows
+# per key). Keys with "+" or "%" would be misread, and versions of one key could not be ordered.
+
+_original_send_event_bridge_message = s3_notifications._send_event_bridge_message
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    try:
+        from moto.events.models import events_backends
+    except ImportError:  # pragma: no cover - moto[server] brings events
+        return
+    name = str(getattr(event_name, "value", event_name))
+    version = getattr(key, "version_id", None)
+    detail_object = {
+        "key": quote_plus(key.name, safe="/"),
+        "size": key.size,
+        "etag": str(key.etag).strip('"'),
+        "sequencer": next_sequencer(),
+    }
+    if version and version != "null":
+        detail_object["version-id"] = version
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": s3_notifications._detail_type(event_name),
+        "source": "aws.s3",
+        "account": account_id,
+        "time": unix_time(),  # moto's EventBridge formats it on delivery
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": detail_object,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "reason": name.split(":")[1] if ":" in name else name,
+        },
+    }
+    backend = events_backends[account_id][bucket.region_name]
+    for event_bus in backend.event_buses.values():
+        for rule in event_bus.rules.values():
+            with contextlib.suppress(Exception):  # asynchronous in AWS: a failed delivery never fails the PUT
+                rule.send_to_targets(event, transform_input=False)  # type: ignore[arg-type]
+
+
+def _patch_eventbridge_s3_events() -> None:
+    s3_notifications._send_event_bridge_message = _send_event_bridge_message
+
+
+# -- S3 CopyObject of a multipart object ------------------------------------------------------
+# A multipart upload with checksums gets a COMPOSITE checksum ("…-3"); moto's CopyObject copies
+# its value but not its type and part count, so the copy answers GETs with a bare composite value
+# that botocore then validates as a full-object checksum and rejects. S3 never does that.
+
+_original_copy_object = s3_models.S3Backend.copy_object
+
+
+def _copy_object_keeping_checksum_type(
+    self: Any, src_key: Any, dest_bucket_name: str, dest_key_name: str, *args: Any, **kwargs: Any
+) -> Any:
+    result = _original_copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+    if getattr(src_key, "checksum_value", None):
+        copied = self.get_object(dest_bucket_name, dest_key_name)
+        if copied is not None:
+            copied.checksum_type = src_key.checksum_type
+            copied.checksum_parts = src_key.checksum_parts
+    return result
+
+
+def _patch_copy_checksum_type() -> None:
+    s3_models.S3Backend.copy_object = _copy_object_keeping_checksum_type  # type: ignore[method-assign]
+
+
+# S3 copies only when the destination key has no current version if the request says
+# ``If-None-Match: *`` (412 PreconditionFailed otherwise), as PutObject does; moto honours it on
+# PutObject and CompleteMultipartUpload but copies over the key regardless.
+
+_original_copy_object_response = s3_responses.S3Response.copy_object
+
+
+def _copy_object_if_none_match(self: Any) -> Any:
+    if self.headers.get("If-None-Match") == "*" and self.backend.get_object(self.bucket_name, self.parse_key_name()):
+        raise s3_responses.PreconditionFailed("If-None-Match")
+    return _original_copy_object_response(self)
+
+
+def _patch_copy_if_none_match() -> None:
+    s3_responses.S3Response.copy_object = _copy_object_if_none_match  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    _patch_s3_event_versions()
+    _patch_eventbridge_s3_events()
+    _patch_copy_checksum_type()
+    _patch_copy_if_none_match()
