@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filepipe.errors import TransformRejected
 from filepipe.transforms import SourceInfo
@@ -263,3 +265,21 @@ def test_comment_lines_after_the_sample_are_dropped_in_every_chunk() -> None:
     table, summary = convert(("# head\nid,name\n" + rows).encode(), sample_size=4096, chunk_size=8192)
     assert summary["rows"] == 50_000 and summary["dialect"] == {"delimiter": ",", "header": True, "comment": "#"}
     assert table.column("id").to_pylist() == list(range(50_000))
+
+
+CSV_ALPHABET = ",;|\t\"'\\#\n\r 0123456789.-+eETtruefalsNA:xyzé"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=CSV_ALPHABET, max_size=300))
+def test_any_text_is_converted_or_refused_never_crashes(text: str) -> None:
+    """Whatever the bytes: a valid Parquet file with unique, non-empty names, or a refusal."""
+    data = text.encode()
+    try:
+        table, summary = convert(data)
+    except TransformRejected as exc:
+        assert str(exc).startswith("in.csv")
+        return
+    names = table.column_names
+    assert all(names) and len({name.lower() for name in names}) == len(names)
+    assert table.num_rows == summary["rows"]
