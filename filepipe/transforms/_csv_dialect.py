@@ -8,7 +8,9 @@ it names the columns the way DuckDB does (a header's names trimmed and made uniq
 ``a_1``; ``column0``... for missing ones). It reads only the sample, so the choice is the same
 whatever the file's size and wherever the transform runs. A file whose rows disagree on their
 count of fields gets the dialect DuckDB gives it (often one column holding each line whole):
-every value is kept, nothing is invented.
+every value is kept, nothing is invented. Where DuckDB would instead skip the first rows as a
+preamble, the transform refuses the file (``csv_to_parquet._require_preamble``). ``sniff_csv``
+reads a path, so the sample is written to a temporary file (a Lambda's ``/tmp``, the worker's).
 
 A declared schema (``csv_schemas.py``) fixes any of these; the sniffer then finds the rest.
 """
