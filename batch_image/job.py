@@ -5,6 +5,7 @@ Kept free of CDK and AWS imports so both sides read the very same values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 COMMAND = ("python", "-m", "batch_image.worker")
@@ -50,3 +51,35 @@ def should_retry(exit_code: int | None, status_reason: str = "") -> bool:
 
 def _matches(pattern: str, value: str) -> bool:
     return value.startswith(pattern[:-1]) if pattern.endswith("*") else value == pattern
+
+
+FARGATE_SIZES: dict[float, Sequence[int]] = {
+    0.25: (512, 1024, 2048),
+    0.5: range(1024, 4096 + 1, 1024),
+    1: range(2048, 8192 + 1, 1024),
+    2: range(4096, 16384 + 1, 1024),
+    4: range(8192, 30720 + 1, 1024),
+    8: range(16384, 61440 + 1, 4096),
+    16: range(32768, 122880 + 1, 8192),
+}
+"""The vCPU and memory (MiB) a Fargate job may ask for (Batch's ``ResourceRequirement``)."""
+
+
+def fargate_size_error(vcpus: float, memory_mib: int) -> str | None:
+    """Why Batch refuses a Fargate job of this size (as RegisterJobDefinition and SubmitJob do),
+    or None when it is one of :data:`FARGATE_SIZES`."""
+    allowed = FARGATE_SIZES.get(vcpus)
+    if allowed is None:
+        return f"{vcpus:g} vCPU is not a Fargate size: one of {', '.join(f'{v:g}' for v in FARGATE_SIZES)}"
+    if memory_mib not in allowed:
+        return (
+            f"Fargate resource requirements ({vcpus:.2f} vCPU, {memory_mib} MiB) not valid: with {vcpus:g} vCPU, "
+            f"memory is {_listed(allowed)} MiB"
+        )
+    return None
+
+
+def _listed(options: Sequence[int]) -> str:
+    if isinstance(options, range) and len(options) > 4:
+        return f"{options.start} to {options[-1]} in steps of {options.step}"
+    return ", ".join(str(o) for o in options)

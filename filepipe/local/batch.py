@@ -144,8 +144,14 @@ class LocalBatch:
         command: Sequence[str] = job_contract.COMMAND,
         attempts: int = job_contract.ATTEMPTS,
         stop_timeout_seconds: int = 30,
+        vcpus: float = 2,
+        memory_mib: int = 4096,
     ) -> None:
+        refused = job_contract.fargate_size_error(vcpus, memory_mib)
+        if refused:  # RegisterJobDefinition refuses it in AWS: the stack would not deploy
+            raise ValueError(f"job definition: {refused}")
         self.queue_arn, self.definition_arn = queue_arn, definition_arn
+        self.vcpus, self.memory_mib = vcpus, memory_mib
         self.environment = dict(environment)
         """The job definition's environment; submit overrides add to it."""
         self._command = list(command)
@@ -193,6 +199,7 @@ class LocalBatch:
                 "the local cloud runs only the job definition's command: containerOverrides.command is refused "
                 "(the workflow never overrides it, and here a job runs on the developer's machine)"
             )
+        self._check_size(overrides.get("resourceRequirements") or [])
         env = {e["name"]: e["value"] for e in overrides.get("environment") or []}
         reserved = sorted(name for name in env if name.upper().startswith(RESERVED_VARIABLES))
         if reserved:
@@ -215,6 +222,18 @@ class LocalBatch:
             self.jobs[job.job_id] = job
         threading.Thread(target=self._run, args=(job,), name=f"batch-{job.name}", daemon=True).start()
         return {"jobArn": job.describe()["jobArn"], "jobName": job.name, "jobId": job.job_id}
+
+    def _check_size(self, requirements: Sequence[Mapping[str, Any]]) -> None:
+        """A job's size overrides must be a Fargate size too (SubmitJob's ClientException)."""
+        asked = {str(r.get("type", "")).upper(): str(r.get("value", "")) for r in requirements}
+        try:
+            vcpus = float(asked.get("VCPU", self.vcpus))
+            memory = int(asked.get("MEMORY", self.memory_mib))
+        except ValueError:
+            raise LookupError(f"resourceRequirements {requirements!r} are not numbers") from None
+        refused = job_contract.fargate_size_error(vcpus, memory)
+        if refused:
+            raise LookupError(refused)
 
     def task_credentials(self, token: str) -> dict[str, str] | None:
         """The task role's credentials for the running job that holds ``token``, else None."""

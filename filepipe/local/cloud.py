@@ -155,6 +155,8 @@ class LocalCloud:
             definition_arn=self.job_definition_arn,
             environment={},
             runner=choose_runner(self.config.runner, self.config.image),
+            vcpus=self.config.deployment.batch_vcpus,
+            memory_mib=self.config.deployment.batch_memory_mb,
         )
         self.gateway = Gateway(moto_app, self.lambdas, self.batch, ACCOUNT, REGION)
         self._upload_api = UploadApiRoute(self.lambdas, self.functions["upload_api"].name)

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from werkzeug.datastructures import EnvironHeaders
 
 from filepipe.local.adapter import iam, policy
+from filepipe.local.adapter.quotas import MAX_RESPONSE_REPORTED, MAX_SYNC_PAYLOAD
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
 from filepipe.local.lambdas import LocalLambda
 
@@ -29,8 +30,6 @@ Route = Callable[[dict[str, Any], Callable[..., Any]], "Iterable[bytes] | None"]
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _BATCH = {"/v1/submitjob": "SubmitJob", "/v1/describejobs": "DescribeJobs", "/v1/terminatejob": "TerminateJob"}
-MAX_INVOKE_PAYLOAD = 6 * 1024 * 1024
-"""Lambda's limit on a synchronous invocation's payload."""
 _REFUSED_JSON_CODES = {"AccessDenied": "AccessDeniedException", "InvalidClientTokenId": "UnrecognizedClientException"}
 
 
@@ -89,8 +88,8 @@ class Gateway:
         if environ["REQUEST_METHOD"] != "POST" or not match:
             return None
         name = unquote(match["name"])
-        if int(environ.get("CONTENT_LENGTH") or 0) > MAX_INVOKE_PAYLOAD:
-            message = f"Request must be smaller than {MAX_INVOKE_PAYLOAD} bytes for the InvokeFunction operation"
+        if int(environ.get("CONTENT_LENGTH") or 0) > MAX_SYNC_PAYLOAD:
+            message = f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
             return json_error(start_response, 413, "RequestEntityTooLargeException", message)
         body = read_body(environ)
         if not self._lambdas.knows(name):
@@ -100,10 +99,15 @@ class Gateway:
         except policy.Refused as refused:
             return refused_response(start_response, refused)
         result = self._lambdas.invoke(name, body)
+        payload, error = result.payload, result.function_error
+        if len(payload) > MAX_RESPONSE_REPORTED:  # the handler returned; Lambda answers it could not be sent
+            message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_REPORTED} bytes)."
+            payload = json.dumps({"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}).encode()
+            error = "Unhandled"
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
-        if result.function_error:
-            headers.append(("X-Amz-Function-Error", result.function_error))
-        return respond(start_response, 200, result.payload, headers)
+        if error:
+            headers.append(("X-Amz-Function-Error", error))
+        return respond(start_response, 200, payload, headers)
 
     def _batch_api(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
         path = environ.get("PATH_INFO", "").lower()

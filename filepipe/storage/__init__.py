@@ -10,6 +10,7 @@ Example::
 from filepipe.storage._copy import copy_version
 from filepipe.storage._objects import GONE_CODES, head, read_json
 from filepipe.storage._parts import (
+    MAX_OBJECT_SIZE,
     MAX_PARTS,
     MAX_SINGLE_COPY,
     MIN_PART_SIZE,
@@ -25,6 +26,7 @@ from filepipe.storage._writer import MultipartWriter
 
 __all__ = [
     "GONE_CODES",
+    "MAX_OBJECT_SIZE",
     "MAX_PARTS",
     "MAX_SINGLE_COPY",
     "MIN_PART_SIZE",

@@ -16,7 +16,7 @@ from filepipe.config import ArchiveLayout
 from filepipe.events import ObjectRef, execution_name
 from filepipe.grants import MULTIPART_UPLOAD
 from filepipe.moves import read_record
-from filepipe.storage import GiB, MiB, head, read_json
+from filepipe.storage import MAX_OBJECT_SIZE, MAX_PARTS, MiB, head, part_size_for, read_json
 from filepipe.uploads._keys import InvalidFilename, upload_key
 from filepipe.uploads._media import InvalidMediaType, accepted, media_type
 from filepipe.uploads._reasons import public_reason
@@ -63,12 +63,15 @@ class UploadConfig:
     prefix: str = "uploads/"
     presign_max_bytes: int = 100 * MiB
     """Files up to this size get one presigned PUT; larger ones multipart credentials."""
-    max_bytes: int = 5 * 1024 * GiB
-    """The largest upload accepted (S3's object limit is 5 TiB)."""
+    max_bytes: int = MAX_OBJECT_SIZE
+    """The largest upload accepted: S3's largest object (10,000 parts of 5 GiB) unless lowered."""
     expires_seconds: int = 900
     """How long a presigned PUT is valid."""
     credentials_seconds: int = CREDENTIALS_SECONDS
     part_size: int = 16 * MiB
+    """The smallest part a multipart grant asks for; a larger file gets larger parts (10,000 at most)."""
+    max_parts: int = MAX_PARTS
+    """S3's part limit (lowered by tests to reach it with small files)."""
     content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
     archive_bucket: str | None = None
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
@@ -83,6 +86,7 @@ class UploadConfig:
             "PRESIGN_MAX_BYTES": str(self.presign_max_bytes),
             "MAX_UPLOAD_BYTES": str(self.max_bytes),
             "UPLOAD_PART_SIZE": str(self.part_size),
+            "UPLOAD_MAX_PARTS": str(self.max_parts),
             "UPLOAD_CONTENT_TYPES": ",".join(self.content_types),
         }
 
@@ -97,6 +101,7 @@ class UploadConfig:
             "presign_max_bytes": int(env.get("PRESIGN_MAX_BYTES", cls.presign_max_bytes)),
             "max_bytes": int(env.get("MAX_UPLOAD_BYTES", cls.max_bytes)),
             "part_size": int(env.get("UPLOAD_PART_SIZE", cls.part_size)),
+            "max_parts": int(env.get("UPLOAD_MAX_PARTS", cls.max_parts)),
         }
         if types:
             values["content_types"] = types
@@ -199,7 +204,7 @@ class UploadService:
         if method == "PUT":
             grant |= self._presigned_put(key, request)
         else:
-            grant |= self._multipart_credentials(key)
+            grant |= self._multipart_credentials(key, request.size)
         return grant
 
     def renew(self, key: Any, owner: str = "", now: datetime | None = None) -> dict[str, Any]:
@@ -213,7 +218,7 @@ class UploadService:
             raise UploadRejected(410, f"the grant is over {MAX_UPLOAD_HOURS} hours old; ask for a new upload")
         if head(self._s3, Bucket=self.config.bucket, Key=record.key) is not None:
             raise UploadRejected(409, "the upload is complete; there is nothing left to send")
-        return {"key": record.key} | self._multipart_credentials(record.key)
+        return {"key": record.key} | self._multipart_credentials(record.key, record.size)
 
     def _keep(self, record: GrantRecord) -> None:
         if not self.config.archive_bucket:
@@ -251,7 +256,7 @@ class UploadService:
             "expiresIn": self.config.expires_seconds,
         }
 
-    def _multipart_credentials(self, key: str) -> dict[str, Any]:
+    def _multipart_credentials(self, key: str, size: int) -> dict[str, Any]:
         response = self._sts.assume_role(
             RoleArn=self.config.role_arn,
             RoleSessionName=f"upload-{key.split('/')[-2][:32]}",
@@ -270,7 +275,7 @@ class UploadService:
             },
             "objectUrl": self.object_url(key),
             "endpoint": self.config.s3_endpoint,
-            "partSize": self.config.part_size,
+            "partSize": part_size_for(size, self.config.part_size, self.config.max_parts),
         }
 
     def object_url(self, key: str) -> str:

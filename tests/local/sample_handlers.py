@@ -40,3 +40,8 @@ def kill_self(event: Any, context: Any) -> None:
 
 def environment(event: Any, context: Any) -> dict[str, str]:
     return dict(os.environ)
+
+
+def sized(event: Any, context: Any) -> str:
+    """A reply of ``event["bytes"]`` bytes of JSON (a string of that length less its quotes)."""
+    return "x" * (event["bytes"] - 2)

@@ -667,3 +667,210 @@ def test_patched_eventbridge_s3_events_are_encoded_and_ordered() -> None:
     first, second = (e["detail"]["object"] for e in sent)
     assert first["key"] == "a+b.csv" and first["version-id"] == "v-1" and first["etag"] == "e"
     assert int(second["sequencer"], 16) > int(first["sequencer"], 16)
+
+
+# -- AWS's quotas (filepipe/local/adapter/quotas.py) ----------------------------------------------
+
+
+@contextlib.contextmanager
+def moto_state_machines() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    adapter.apply()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield boto3.client("stepfunctions", region_name="us-east-1")
+
+
+def _machine(sfn: Any, definition: dict[str, Any]) -> str:
+    role = f"arn:aws:iam::{ACCOUNT}:role/r"
+    return str(sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)["stateMachineArn"])
+
+
+def _ended(sfn: Any, arn: str) -> dict[str, Any]:
+    import time
+
+    for _ in range(600):
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.05)
+    raise AssertionError(f"{arn} did not end")
+
+
+BAD_NAMES = ["a" * 81, "a b", "a/b", "a:b", "q?", "x*", "tab\t", "ctl\u0085", "{x}"]
+
+
+def test_moto_engine_still_starts_executions_with_names_aws_refuses() -> None:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    with moto_state_machines() as sfn:
+        arn = _machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+        backend = stepfunctions_parser_backends[ACCOUNT]["us-east-1"]
+        for name in BAD_NAMES:
+            assert adapter.express._original_start_execution(backend, arn, name, "{}").name == name
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_patched_engine_refuses_the_names_aws_refuses(name: str) -> None:
+    from botocore.exceptions import ClientError
+
+    with moto_state_machines() as sfn:
+        arn = _machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+        with pytest.raises(ClientError) as refused:
+            sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
+        assert refused.value.response["Error"]["Code"] in ("InvalidName", "ValidationException")
+        assert sfn.start_execution(stateMachineArn=arn, name="a" * 80, input="{}")["executionArn"]
+
+
+MAP_OF_300_KIB = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Grow",
+                "States": {"Grow": {"Type": "Pass", "Result": {"pad": "x" * 10240}, "End": True}},
+            },
+            "ResultPath": None,
+            "End": True,
+        }
+    },
+}
+"""Each iteration outputs 10 KiB: 30 collect 300 KiB, which ``ResultPath: null`` then discards."""
+
+
+def test_moto_map_still_collects_past_the_state_limit_when_its_results_are_discarded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
+
+    with moto_state_machines() as sfn:
+        monkeypatch.setattr(state_map.StateMap, "_eval_execution", adapter.quotas._original_map_execution)
+        arn = _machine(sfn, MAP_OF_300_KIB)
+        run = sfn.start_execution(stateMachineArn=arn, name="r", input=json.dumps({"items": list(range(30))}))
+        assert _ended(sfn, run["executionArn"])["status"] == "SUCCEEDED"
+
+
+def test_patched_map_fails_when_its_collected_results_pass_the_state_limit() -> None:
+    with moto_state_machines() as sfn:
+        arn = _machine(sfn, MAP_OF_300_KIB)
+        big = sfn.start_execution(stateMachineArn=arn, name="big", input=json.dumps({"items": list(range(30))}))
+        ended = _ended(sfn, big["executionArn"])
+        assert (ended["status"], ended.get("error")) == ("FAILED", "States.DataLimitExceeded")
+        small = sfn.start_execution(stateMachineArn=arn, name="small", input=json.dumps({"items": list(range(20))}))
+        assert _ended(sfn, small["executionArn"])["status"] == "SUCCEEDED"
+
+
+def test_moto_s3_still_has_no_size_key_or_metadata_limit() -> None:
+    import inspect
+
+    from moto.s3 import models as s3_models
+    from moto.s3 import responses as s3_responses
+
+    source = inspect.getsource(s3_responses) + inspect.getsource(s3_models)
+    for word in ("EntityTooLarge", "KeyTooLong", "MetadataTooLarge", "maximum allowable size for a copy source"):
+        assert word not in source, f"moto now checks {word}: drop the adapter's check"
+
+
+@contextlib.contextmanager
+def moto_s3() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    adapter.apply()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bkt")
+        yield s3
+
+
+def _refusal(call: Any) -> str:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as refused:
+        call()
+    return str(refused.value.response["Error"]["Code"])
+
+
+def test_moto_s3_still_refuses_part_numbers_over_10000_and_small_parts_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.s3 import responses as s3_responses
+
+    monkeypatch.setattr(s3_responses.S3Response, "upload_part", adapter.quotas._original_upload_part)
+    with moto_s3() as s3:
+        upload = s3.create_multipart_upload(Bucket="bkt", Key="k")["UploadId"]
+        part = {"Bucket": "bkt", "Key": "k", "UploadId": upload}
+        refused = _refusal(lambda: s3.upload_part(**part, PartNumber=10001, Body=b"x"))
+        assert refused in ("InvalidArgument", "InvalidMaxPartNumberArgument")
+        etags = [s3.upload_part(**part, PartNumber=n, Body=b"x")["ETag"] for n in (1, 2)]
+        parts = {"Parts": [{"PartNumber": n, "ETag": e} for n, e in zip((1, 2), etags, strict=True)]}
+        assert _refusal(lambda: s3.complete_multipart_upload(**part, MultipartUpload=parts)) == "EntityTooSmall"
+
+
+def test_patched_s3_refuses_what_s3_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size limits are lowered to reach them with small data; key and metadata are S3's own."""
+    quotas = adapter.quotas
+    for name in ("MAX_SINGLE_PUT", "MAX_PART", "MAX_COPY_SOURCE"):
+        monkeypatch.setattr(quotas, name, 1024)
+    with moto_s3() as s3:
+        assert _refusal(lambda: s3.put_object(Bucket="bkt", Key="big", Body=b"x" * 1025)) == "EntityTooLarge"
+        s3.put_object(Bucket="bkt", Key="fits", Body=b"x" * 1024)
+        assert _refusal(lambda: s3.put_object(Bucket="bkt", Key="k" * 1025, Body=b"x")) == "KeyTooLongError"
+        s3.put_object(Bucket="bkt", Key="é" * 512, Body=b"x")
+        metadata = {"m": "v" * 2048}
+        too_much = _refusal(lambda: s3.put_object(Bucket="bkt", Key="m", Body=b"x", Metadata=metadata))
+        assert too_much == "MetadataTooLarge"
+        assert (
+            _refusal(lambda: s3.create_multipart_upload(Bucket="bkt", Key="m", Metadata=metadata)) == "MetadataTooLarge"
+        )
+        s3.put_object(Bucket="bkt", Key="m", Body=b"x", Metadata={"m": "v" * 2047})
+        upload = s3.create_multipart_upload(Bucket="bkt", Key="p")["UploadId"]
+        assert (
+            _refusal(lambda: s3.upload_part(Bucket="bkt", Key="p", UploadId=upload, PartNumber=1, Body=b"x" * 1025))
+            == "EntityTooLarge"
+        )
+        monkeypatch.setattr(quotas, "MAX_COPY_SOURCE", 512)
+        source = {"Bucket": "bkt", "Key": "fits"}
+        assert _refusal(lambda: s3.copy_object(Bucket="bkt", Key="copy", CopySource=source)) == "InvalidRequest"
+        monkeypatch.setattr(quotas, "MAX_PART", 512)
+        copy_part = {"UploadId": upload, "PartNumber": 1, "CopySource": source, "CopySourceRange": "bytes=0-1023"}
+        assert _refusal(lambda: s3.upload_part_copy(Bucket="bkt", Key="p", **copy_part)) == "EntityTooLarge"
+
+
+ONE_MIB = 1024 * 1024
+
+
+def test_moto_eventbridge_still_takes_entries_of_any_size() -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.events.models import events_backends
+
+    adapter.apply()
+    with mock_aws():
+        boto3.client("events", region_name="us-east-1")
+        backend = events_backends[ACCOUNT]["us-east-1"]
+        entry = {"Source": "s", "DetailType": "d", "Detail": json.dumps({"pad": "x" * ONE_MIB})}
+        assert "EventId" in adapter.quotas._original_put_events(backend, [entry])[0]
+
+
+def test_patched_eventbridge_refuses_entries_over_1_mib_and_sqs_holds_its_1_mib() -> None:
+    import boto3
+    from moto import mock_aws
+
+    adapter.apply()
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        pad = ONE_MIB - len('{"pad": ""}') - len("s") - len("d")
+        fits = {"Source": "s", "DetailType": "d", "Detail": json.dumps({"pad": "x" * pad})}
+        assert events.put_events(Entries=[fits])["FailedEntryCount"] == 0
+        over = fits | {"Detail": json.dumps({"pad": "x" * (pad + 1)})}
+        assert _refusal(lambda: events.put_events(Entries=[over])) == "ValidationException"
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody="x" * ONE_MIB)
+        assert _refusal(lambda: sqs.send_message(QueueUrl=queue, MessageBody="x" * (ONE_MIB + 1))) in (
+            "InvalidParameterValue",
+            "AWS.SimpleQueueService.InvalidParameterValue",
+        )

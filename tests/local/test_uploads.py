@@ -64,7 +64,7 @@ def test_presigned_put_then_status_until_archived(cloud: LocalCloud, target: Tar
         ({"filename": "../../x", "contentType": "text/csv", "size": 1}, 400),
         ({"filename": "x\x07.csv", "contentType": "text/csv", "size": 1}, 400),
         ({"filename": "x.sh", "contentType": "application/x-sh", "size": 1}, 415),
-        ({"filename": "x.csv", "contentType": "text/csv", "size": 6 * 1024**4}, 413),
+        ({"filename": "x.csv", "contentType": "text/csv", "size": 10_000 * 5 * 1024**3 + 1}, 413),
     ],
 )
 def test_bad_requests_are_refused_with_json(cloud: LocalCloud, target: Target, body: Any, status: int) -> None:
@@ -245,6 +245,32 @@ def test_cli_uploads_small_and_multipart_files_and_waits(cloud: LocalCloud, targ
     assert head["ContentLength"] == large.stat().st_size
     body = target.s3.get_object(Bucket=target.archive_bucket, Key=by_name["large.bin"]["Key"])["Body"].read()
     assert body == large.read_bytes()
+
+
+@pytest.mark.parametrize("fitted", [True, False], ids=["parts-fitted", "control-fixed-parts"])
+def test_a_multipart_grant_fits_the_file_in_s3s_part_limit(
+    cloud: LocalCloud, target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fitted: bool
+) -> None:
+    """S3's 10,000 parts, lowered to 4: a 22 MiB file at the grant's 5 MiB parts needs 5. The
+    grant sizes its parts to fit (6 MiB), and the upload is archived; the control grants the
+    fixed 5 MiB parts, as before, and S3 refuses part 5 (in AWS: any upload past 48 GiB at 5 MiB,
+    or past 156 GiB at 16 MiB)."""
+    from filepipe.local import adapter
+
+    monkeypatch.setattr(adapter.quotas, "MAX_PART_NUMBER", 4)
+    parts = "4" if fitted else "10000"
+    cloud.lambdas.update_environment(cloud.functions["upload_api"].name, {"UPLOAD_MAX_PARTS": parts})
+    wide = tmp_path / "wide.bin"
+    wide.write_bytes(os.urandom(22 * 1024 * 1024))
+    result = CliRunner().invoke(main, ["upload", "--endpoint", cloud.endpoint, "--wait", str(wide)])
+    if fitted:
+        assert result.exit_code == 0, result.output
+        assert "archived" in result.output
+        (original,) = target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="originals/uploads/")["Contents"]
+        assert original["Size"] == wide.stat().st_size
+    else:
+        assert result.exit_code == 1
+        assert "Part number must be an integer between 1 and 4" in result.output
 
 
 def test_cli_reports_a_failed_file_and_exits_non_zero(cloud: LocalCloud, tmp_path: Path) -> None:

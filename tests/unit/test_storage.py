@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from filepipe.storage import (
+    MAX_OBJECT_SIZE,
     MAX_PARTS,
     MIN_PART_SIZE,
     GiB,
@@ -43,19 +44,37 @@ class TestArithmetic:
 
     @pytest.mark.parametrize(
         ("total", "expected"),
-        [(0, 64 * MiB), (100 * GiB, 64 * MiB), (1000 * GiB, 128 * MiB), (5000 * GiB, 512 * MiB)],
+        [
+            (0, 64 * MiB),
+            (100 * GiB, 64 * MiB),
+            (1000 * GiB, 103 * MiB),
+            (5000 * GiB, 512 * MiB),
+            (156 * GiB + 1, 64 * MiB),
+            (MAX_OBJECT_SIZE, 5 * GiB),
+        ],
     )
     def test_part_size_fits_ten_thousand_parts(self, total: int, expected: int) -> None:
         size = part_size_for(total)
         assert size == expected
         assert size * MAX_PARTS >= total
+        assert size % MiB == 0
+
+    @given(st.integers(0, MAX_OBJECT_SIZE), st.integers(1, 10_000), st.integers(1, 64))
+    def test_part_size_always_fits_the_part_limit(self, total: int, max_parts: int, preferred_mib: int) -> None:
+        if -(-total // max_parts) > 5 * GiB:
+            with pytest.raises(ValueError):
+                part_size_for(total, preferred_mib * MiB, max_parts)
+            return
+        size = part_size_for(total, preferred_mib * MiB, max_parts)
+        assert MIN_PART_SIZE <= size <= 5 * GiB and size * max_parts >= total
+        assert size == max(preferred_mib * MiB, MIN_PART_SIZE) or (size - MiB) * max_parts < total, "the smallest"
 
     def test_part_size_never_below_the_s3_minimum(self) -> None:
         assert part_size_for(10, preferred=1) == MIN_PART_SIZE
 
     def test_objects_beyond_s3s_limit_are_refused(self) -> None:
         with pytest.raises(ValueError, match="10000 parts"):
-            part_size_for(MAX_PARTS * 5 * GiB + 1)
+            part_size_for(MAX_OBJECT_SIZE + 1)
 
     def test_growing_parts_reach_s3s_object_limit_within_its_part_limit(self) -> None:
         sizes = [growing_part_size(n, 8 * MiB) for n in range(1, MAX_PARTS + 1)]
