@@ -18,6 +18,8 @@ A declared schema (``csv_schemas.py``) fixes any of these; the sniffer then find
 from __future__ import annotations
 
 import atexit
+import csv
+import io
 import os
 import tempfile
 import threading
@@ -72,6 +74,11 @@ def sniff(sample: bytes, key: str, fixed: dict[str, Any] | None = None) -> Diale
         try:
             row = _connection().execute(query, {"path": file.name, **(fixed or {})}).fetchone()
         except duckdb.Error as exc:
+            ragged = first_ragged_row(sample, _likeliest_delimiter(sample), '"', None, None)
+            if ragged is not None:
+                raise TransformRejected(
+                    f"{key}: {ragged}; no CSV dialect reads its rows as one table (DuckDB's sniffer found none)"
+                ) from exc
             message = " ".join(str(exc).replace(file.name, key).split())
             raise TransformRejected(f"{key}: its CSV dialect could not be detected: {message[:400]}") from exc
     assert row is not None
@@ -86,6 +93,51 @@ def sniff(sample: bytes, key: str, fixed: dict[str, Any] | None = None) -> Diale
         names=tuple(column["name"] for column in columns),
         newline=NEWLINES.get(newline, "\n"),
     )
+
+
+@dataclass(frozen=True)
+class Ragged:
+    """A row whose count of fields differs from the first row's (the header's)."""
+
+    row: int
+    """1-based, the first row (the header) excluded: the data row it would be."""
+    expected: int
+    got: int
+    text: str
+
+    def __str__(self) -> str:
+        """In pyarrow's words, which the pipeline's messages have always used."""
+        return f"row {self.row}: Expected {self.expected} columns, got {self.got}: {self.text[:100]!r}"
+
+
+def first_ragged_row(
+    sample: bytes, delimiter: str, quote: str | None, escape: str | None, comment: str | None
+) -> Ragged | None:
+    """The first row of ``sample`` with another count of fields than its first row, blank and
+    comment lines aside (Python's csv module: this runs only on a file about to be refused)."""
+    text = sample.decode("utf-8", errors="replace")
+    stream = io.StringIO(text, newline="")
+    if quote:
+        reader = csv.reader(stream, delimiter=delimiter, quotechar=quote, escapechar=escape)
+    else:
+        reader = csv.reader(stream, delimiter=delimiter, escapechar=escape, quoting=csv.QUOTE_NONE)
+    expected, row = None, 0
+    for fields in reader:
+        if not fields or not "".join(fields).strip() or (comment and fields[0].startswith(comment)):
+            continue
+        if expected is None:
+            expected = len(fields)
+            continue
+        row += 1
+        if len(fields) != expected:
+            return Ragged(row, expected, len(fields), delimiter.join(fields))
+    return None
+
+
+def _likeliest_delimiter(sample: bytes) -> str:
+    """The candidate that occurs most in the first line (``,`` on a tie or none)."""
+    first = sample.split(b"\n", 1)[0]
+    return max(",;|\t", key=lambda candidate: (first.count(candidate.encode()), candidate == ","))
 
 
 def _character(found: str) -> str | None:

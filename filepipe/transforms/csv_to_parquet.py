@@ -51,7 +51,7 @@ from filepipe.storage import MiB
 from filepipe.transforms import _csv_types as types
 from filepipe.transforms._base import Readable, SourceInfo, Writable
 from filepipe.transforms._csv_chunks import Chunk, RowChunks, Transcoded, Uncommented, read_head
-from filepipe.transforms._csv_dialect import Dialect, data_start, sniff, strip_comments
+from filepipe.transforms._csv_dialect import Dialect, data_start, first_ragged_row, sniff, strip_comments
 from filepipe.transforms.csv_schemas import Declared, SchemaError, for_key, load
 
 BLOCK_SIZE = 1 * MiB
@@ -285,11 +285,12 @@ def _require_preamble(sample: bytes, dialect: Dialect, key: str) -> None:
     delimiter = dialect.delimiter.encode()
     rows = [line for line in lines if delimiter in line and not (comment and line.startswith(comment))]
     if rows and (len(rows) > 1 or not dialect.header):
-        first = rows[0][:80].decode(errors="replace")
+        ragged = first_ragged_row(sample, dialect.delimiter, dialect.quote, dialect.escape, dialect.comment)
+        where = f"{ragged}; its" if ragged else "its"
         raise TransformRejected(
-            f"{key}: its rows disagree on their count of fields, and reading it as a table would drop its "
-            f"first {dialect.skip} line(s), {len(rows)} of them rows ({first!r}); declare "
-            "'skip' for this key in filepipe/transforms/csv_schemas.toml if they are a preamble"
+            f"{key}: {where} rows disagree on their count of fields, and reading it as a table would drop "
+            f"its first {dialect.skip} line(s), {len(rows)} of them rows; declare a skip for this key in "
+            "filepipe/transforms/csv_schemas.toml if they are a preamble"
         )
 
 
@@ -400,7 +401,7 @@ def _parse_failure(exc: Exception, invalid: list[Any]) -> tuple[int, str]:
         text = str(exc)
         return 0, "a value is not UTF-8 text (declare its encoding)" if "invalid UTF8" in text else text
     skipped = invalid.index(row)
-    problem = f"it has {row.actual_columns} fields where the header has {row.expected_columns}: {row.text[:100]!r}"
+    problem = f"Expected {row.expected_columns} columns, got {row.actual_columns}: {row.text[:100]!r}"
     return row.number - skipped, problem
 
 

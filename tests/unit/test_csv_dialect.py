@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from filepipe.errors import TransformRejected
-from filepipe.transforms._csv_dialect import Dialect, data_start, sniff, strip_comments
+from filepipe.transforms._csv_dialect import Dialect, Ragged, data_start, first_ragged_row, sniff, strip_comments
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,34 @@ def test_fixed_options_are_kept_and_the_rest_sniffed() -> None:
     assert (found.delimiter, found.header, found.names) == (";", False, ("column0", "column1"))
 
 
-def test_an_undetectable_dialect_is_refused_naming_the_key_not_a_temporary_file() -> None:
+def test_an_undetectable_dialect_is_refused_naming_its_first_ragged_row() -> None:
+    with pytest.raises(TransformRejected, match=r"^data/x\.csv: row 2: Expected 2 columns, got 3: '1,2,3'; no CSV"):
+        sniff(b"a,b\n1,2\n" + b"1,2,3\n4\n" * 3, "data/x.csv", {"delim": ",", "quote": '"'})
+
+
+def test_an_undetectable_dialect_without_ragged_rows_is_refused_in_duckdbs_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from filepipe.transforms import _csv_dialect
+
+    monkeypatch.setattr(_csv_dialect, "first_ragged_row", lambda *args: None)
     with pytest.raises(TransformRejected, match=r"^data/x\.csv: its CSV dialect could not be detected") as caught:
         sniff(b"a,b\n1,2\n" + b"1,2,3\n4\n" * 3, "data/x.csv", {"delim": ",", "quote": '"'})
-    assert "filepipe-sniff" not in str(caught.value)
+    assert "filepipe-sniff" not in str(caught.value), "the key, not a temporary file"
+
+
+@pytest.mark.parametrize(
+    ("sample", "found"),
+    [
+        (b"a,b\n1,2\n3,4,5\n", Ragged(2, 2, 3, "3,4,5")),
+        (b'a,b\n"1,2",3\n4\n', Ragged(2, 2, 1, "4")),
+        (b"a,b\n\n# note, here\n1,2\n", None),
+        (b"a;b\n1;2\n", None),
+    ],
+    ids=["long", "quoted-delimiter", "blank-and-comment", "consistent"],
+)
+def test_the_first_ragged_row_is_counted_after_the_header(sample: bytes, found: Ragged | None) -> None:
+    assert first_ragged_row(sample, "," if b"," in sample else ";", '"', None, "#") == found
 
 
 @pytest.mark.parametrize(

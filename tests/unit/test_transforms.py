@@ -176,9 +176,9 @@ class TestCsvToParquet:
     @pytest.mark.parametrize(
         ("data", "message"),
         [
-            (b"a,b\n1,2,3\n4,5,6\n", "would drop its first 1 line\\(s\\), 1 of them rows \\('a,b'\\)"),
+            (b"a,b\n1,2,3\n4,5,6\n", "row 1: Expected 2 columns, got 3: '1,2,3'; its rows disagree"),
             (b"a,b\n1,2\n3,4\n5,6,7\n", "its rows disagree on their count of fields"),
-            (b"a,b\n" + b"1,2\n" * 5000 + b"3,4,5\n", "row 5001: it has 3 fields where the header has 2: '3,4,5'"),
+            (b"a,b\n" + b"1,2\n" * 5000 + b"3,4,5\n", "row 5001: Expected 2 columns, got 3: '3,4,5'"),
             (b"a,b\n\xff\xfe,1\n", "byte b'\\\\xff' at offset 4 is not UTF-8"),
             (b"a,b\n" + b'1,"x"\n' * 5000 + b'2,"y\n3,z\n', "a quoted field is never closed"),
             (b"a,b\n1,x\x00y\n", "NUL byte"),
