@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from filepipe.transforms._base import Readable
+from filepipe.transforms._csv_dialect import strip_comments
 
 
 @dataclass
@@ -161,8 +162,6 @@ class Uncommented(io.RawIOBase):
 
     def __init__(self, source: Readable, comment: str, quote: str | None, block: int = 1 << 20) -> None:
         super().__init__()
-        from filepipe.transforms._csv_dialect import strip_comments
-
         self._strip = lambda data: strip_comments(data, comment, quote)
         self._source, self._block = source, block
         self._ready, self._partial = b"", b""
