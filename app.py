@@ -9,12 +9,14 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from filepipe.deployment import Deployment
+from filepipe.transforms import csv_schemas
 from stack import FilepipeStack
 
 
 def build_app(app: cdk.App | None = None) -> tuple[cdk.App, FilepipeStack]:
     app = app or cdk.App()
     config = Deployment.from_context(app.node.try_get_context)
+    csv_schemas.validate(csv_schemas.SCHEMAS)  # the declared CSV schemas deploy with the code: refuse a bad file now
     stack_name = app.node.try_get_context("stackName") or "Filepipe"
     env = None
     if config.vpc_id:

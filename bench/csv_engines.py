@@ -24,16 +24,16 @@ import duckdb as db
 from filepipe.transforms import SourceInfo
 from filepipe.transforms._csv_chunks import RowChunks, read_head
 from filepipe.transforms._csv_dialect import data_start
+from filepipe.transforms._csv_plan import Plan
+from filepipe.transforms._csv_plan import sample_of as _sample
 from filepipe.transforms.csv_to_parquet import (
     BLOCK_SIZE,
     CHUNK_SIZE,
     MAX_CARRY,
     SAMPLE_SIZE,
     CsvToParquet,
-    Plan,
     _Output,
     _Parser,
-    _sample,
 )
 
 

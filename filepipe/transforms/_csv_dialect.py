@@ -9,7 +9,7 @@ it names the columns the way DuckDB does (a header's names trimmed and made uniq
 whatever the file's size and wherever the transform runs. A file whose rows disagree on their
 count of fields gets the dialect DuckDB gives it (often one column holding each line whole):
 every value is kept, nothing is invented. Where DuckDB would instead skip the first rows as a
-preamble, the transform refuses the file (``csv_to_parquet._require_preamble``). ``sniff_csv``
+preamble, the transform refuses the file (``_csv_plan._require_preamble``). ``sniff_csv``
 reads a path, so the sample is written to a temporary file (a Lambda's ``/tmp``, the worker's).
 
 A declared schema (``csv_schemas.py``) fixes any of these; the sniffer then finds the rest.

@@ -159,3 +159,16 @@ def test_the_vendored_aws4fetch_is_the_pinned_npm_release(node_tools: str) -> No
     vendored = ROOT / "upload_api" / "static" / "vendor" / "aws4fetch.esm.mjs"
     released = ROOT / "node_modules" / "aws4fetch" / "dist" / "aws4fetch.esm.mjs"
     assert vendored.read_bytes() == released.read_bytes()
+
+
+def test_synth_refuses_a_declared_csv_schema_it_cannot_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schemas file deploys with the code, which reads it at run time: a broken one must stop
+    ``cdk synth``, not the first file it would have applied to."""
+    from app import build_app
+    from filepipe.transforms import csv_schemas
+
+    broken = tmp_path / "csv_schemas.toml"
+    broken.write_text('[[schema]]\npattern = "imports/*.csv"\ndelimiter = ";;"\n', encoding="utf-8")
+    monkeypatch.setattr(csv_schemas, "SCHEMAS", broken)
+    with pytest.raises(csv_schemas.SchemaError, match="delimiter"):
+        build_app(cdk.App(outdir=str(tmp_path / "out")))

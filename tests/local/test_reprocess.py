@@ -29,7 +29,7 @@ def test_reprocess_replaces_outputs_of_another_version_and_keeps_the_old_ones(
     # its older original must not be sent back over it.
     with cloud.intake_paused():
         newer = upload(target, csvs[2].key, b"id,v\n2,newer\n")
-        items = follow_map_run(target, start_reprocess(target, "csv-to-parquet", current_version="3", prefix="rp/"))
+        items = follow_map_run(target, start_reprocess(target, "csv-to-parquet", current_version="9", prefix="rp/"))
     assert items["failed"] == 0
     views = settle(target, 5 + 2 + 1)
     assert len(views) == 8 and {v.status for v in views} == {"SUCCEEDED"}

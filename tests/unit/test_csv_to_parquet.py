@@ -245,7 +245,7 @@ def test_edge_cases_come_out_with_duckdbs_rows_and_columns(data: bytes, tmp_path
 
 
 def test_the_sniffer_gets_whole_rows_up_to_its_sample_size() -> None:
-    from filepipe.transforms.csv_to_parquet import _first_lines
+    from filepipe.transforms._csv_plan import _first_lines
 
     assert _first_lines(b"a\nb\nc\n", 2) == b"a\nb\n"
     assert _first_lines(b"a\nb\n", 5) == b"a\nb\n"

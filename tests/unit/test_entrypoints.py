@@ -19,6 +19,7 @@ from batch_image import worker
 from filepipe import runtime
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
+from filepipe.transforms.csv_to_parquet import CsvToParquet
 from moves_lambda import handler as moves
 from tests.conftest import REGION, Faulty, keys, read, tool, upload
 from transform_lambda import handler as transform
@@ -62,7 +63,7 @@ def test_transform_then_archive_handlers(s3: Any, env: None) -> None:
         "status": "transformed",
         "transform": "csv-to-parquet",
         "output": "outputs/in/report q1.csv/data.parquet",
-        "summary": {"rows": 1, "columns": ["a", "b"]},
+        "summary": {"rows": 1, "columns": ["a", "b"], "dialect": {"delimiter": ",", "header": True}},
     }
     with_result = task(ref)
     with_result["object"]["transformed"] = result
@@ -70,11 +71,14 @@ def test_transform_then_archive_handlers(s3: Any, env: None) -> None:
         "status": "archived",
         "location": "originals/in/report q1.csv",
         "resolved": None,
-        "summary": {"rows": 1, "columns": ["a", "b"]},
+        "summary": result["summary"],
     }
     assert keys(s3, "staging") == []
     metadata = s3.head_object(Bucket="archive", Key=result["output"])["Metadata"]
-    assert (metadata["filepipe-transform"], metadata["filepipe-transform-version"]) == ("csv-to-parquet", "2")
+    assert (metadata["filepipe-transform"], metadata["filepipe-transform-version"]) == (
+        "csv-to-parquet",
+        CsvToParquet.version,
+    )
     assert metadata["filepipe-source-version"] == ref.version_id
 
 
