@@ -39,6 +39,9 @@ class ArchiveLayout:
     """Error records of failures a newer version of their key has since fixed."""
     manifests: str = "manifests/"
     """Key lists a backfill reads (``filepipe backfill --manifest``/``--inventory`` writes them)."""
+    results: str = "results/"
+    """What each item of a backfill's or reprocess's Distributed Map did: its ``ResultWriter``
+    files (``results/<machine>/<map run>/manifest.json``), which the CLI counts."""
 
     @classmethod
     def areas(cls) -> tuple[str, ...]:

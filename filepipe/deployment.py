@@ -310,6 +310,7 @@ class Deployment:
                 "StagingBucket": names.buckets["staging"],
                 "ArchiveBucket": names.buckets["archive"],
                 "ManifestsPrefix": self.layout.manifests,
+                "ResultsPrefix": self.layout.results,
                 "TriggerFunctionArn": names.functions["trigger"],
             }
         if machine == "reprocess":
@@ -317,6 +318,7 @@ class Deployment:
                 "Partition": names.partition,
                 "ArchiveBucket": names.buckets["archive"],
                 "OutputsPrefix": self.layout.outputs,
+                "ResultsPrefix": self.layout.results,
                 "ReprocessFunctionArn": names.functions["reprocess"],
             }
         return {

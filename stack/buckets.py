@@ -140,4 +140,8 @@ def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: 
     rules.append(
         s3.LifecycleRule(id="ExpireManifests", prefix=prefixes["manifests"], expiration=Duration.days(REPORT_DAYS))
     )
+    # A Map Run's results are read by the CLI that follows it.
+    rules.append(
+        s3.LifecycleRule(id="ExpireMapResults", prefix=prefixes["results"], expiration=Duration.days(REPORT_DAYS))
+    )
     return rules

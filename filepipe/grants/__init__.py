@@ -42,6 +42,8 @@ MULTIPART_UPLOAD = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipart
 USE_KEY = ("kms:Decrypt", "kms:GenerateDataKey")
 """Reading an SSE-KMS object needs Decrypt; writing one (a part, a copy) needs GenerateDataKey, and
 a multipart upload's completion Decrypt too. Granted only when the deployment names a key."""
+WRITE_RESULTS = ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
+"""What a Distributed Map's ResultWriter does with the machine's role (AWS's documented policy)."""
 CONSUME_QUEUE = (
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
@@ -211,6 +213,9 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(("s3:ListBucket",), (Bucket("staging"),)),
                 # Or a key list (``filepipe backfill --manifest``): the Map reads it as CSV.
                 Grant(("s3:GetObject",), (Objects("archive", ("manifests",)),)),
+                # Each Map Run's results (its ResultWriter: a Map's collected outputs must stay in S3).
+                Grant(WRITE_RESULTS, (Objects("archive", ("results",)),)),
+                Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
                 Grant(("lambda:InvokeFunction",), (Named(Kind.FUNCTION, "trigger"),)),
                 # A Distributed Map runs its batches as child executions of this machine.
                 Grant(("states:StartExecution",), (Named(Kind.STATE_MACHINE, "backfill"),)),
@@ -245,6 +250,8 @@ PRINCIPALS: dict[str, Principal] = {
                 Grant(
                     ("states:DescribeExecution", "states:StopExecution"), (Named(Kind.MAP_RUN_EXECUTIONS, "reprocess"),)
                 ),
+                Grant(WRITE_RESULTS, (Objects("archive", ("results",)),)),
+                Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
             ),
         ),
         Principal(
@@ -288,6 +295,7 @@ __all__ = [
     "READ_VERSION",
     "USE_KEY",
     "WRITE",
+    "WRITE_RESULTS",
     "Bucket",
     "Grant",
     "Kind",

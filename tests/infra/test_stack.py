@@ -184,8 +184,8 @@ def test_the_archive_expires_replaced_versions_but_keeps_failure_history_longer(
     }
     assert kept == {"originals/": 90, "outputs/": 90, "superseded/": 90, "failed/": 365, "errors/": 365}
     expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules.values() if "ExpirationInDays" in r}
-    assert expiring == {"grants/": 365, "reports/": 7, "manifests/": 7}, (
-        "current objects never expire, but grants, reports and manifests"
+    assert expiring == {"grants/": 365, "reports/": 7, "manifests/": 7, "results/": 7}, (
+        "current objects never expire, but grants, reports, manifests and Map Run results"
     )
 
 

@@ -874,3 +874,81 @@ def test_patched_eventbridge_refuses_entries_over_1_mib_and_sqs_holds_its_1_mib(
             "InvalidParameterValue",
             "AWS.SimpleQueueService.InvalidParameterValue",
         )
+
+
+# -- Distributed Map results (filepipe/local/adapter/map_results.py) -------------------------------
+
+WRITING_MAP = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Check",
+                "States": {
+                    "Check": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$", "NumericGreaterThan": 2, "Next": "Refuse"}],
+                        "Default": "Keep",
+                    },
+                    "Keep": {"Type": "Pass", "Parameters": {"kept.$": "$"}, "End": True},
+                    "Refuse": {"Type": "Fail", "Error": "TooBig", "Cause": "over two"},
+                },
+            },
+            "ToleratedFailurePercentage": 50.0,
+            "ResultWriter": {
+                "Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket": "results-bucket", "Prefix": "runs"},
+            },
+            "End": True,
+        }
+    },
+}
+
+
+def _written_results(sfn: Any) -> tuple[dict[str, Any], Any]:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="results-bucket")
+    arn = _machine(sfn, WRITING_MAP)
+    run = sfn.start_execution(stateMachineArn=arn, name="w", input=json.dumps({"items": [1, 2, 3]}))
+    ended = _ended(sfn, run["executionArn"])
+    assert ended["status"] == "SUCCEEDED", ended
+    details = json.loads(ended["output"])["ResultWriterDetails"]
+    manifest = json.loads(s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
+    return manifest, s3
+
+
+def test_moto_result_writer_still_writes_an_empty_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+        resource_eval_s3,
+    )
+
+    adapter.apply()
+    monkeypatch.setattr(
+        resource_eval_s3.ResourceEvalS3, "_handle_put_object", staticmethod(adapter.map_results._original_put_object)
+    )
+    with moto_state_machines() as sfn:
+        manifest, _ = _written_results(sfn)
+        assert manifest["ResultFiles"] == {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+
+
+def test_patched_result_writer_writes_each_childs_outcome() -> None:
+    with moto_state_machines() as sfn:
+        manifest, s3 = _written_results(sfn)
+        files = manifest["ResultFiles"]
+        ((succeeded,), (failed,)) = files["SUCCEEDED"], files["FAILED"]
+        assert succeeded["Key"].startswith("runs/") and succeeded["Key"].endswith("/SUCCEEDED_0.json")
+        kept = json.loads(s3.get_object(Bucket="results-bucket", Key=succeeded["Key"])["Body"].read())
+        assert sorted(json.loads(child["Output"])["kept"] for child in kept) == [1, 2]
+        assert {child["Status"] for child in kept} == {"SUCCEEDED"}
+        (refused,) = json.loads(s3.get_object(Bucket="results-bucket", Key=failed["Key"])["Body"].read())
+        assert (refused["Input"], refused["Status"], refused["Error"], refused["Cause"]) == (
+            "3",
+            "FAILED",
+            "TooBig",
+            "over two",
+        )

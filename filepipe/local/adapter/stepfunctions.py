@@ -25,6 +25,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.ev
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     distributed_iteration_component as sfn_distributed,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+    resource_eval_s3 as sfn_result_writer,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils as sfn_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_batch as sfn_batch,
@@ -211,7 +214,7 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
 
 
 def _patch_engine_client_reuse() -> None:
-    for module in (sfn_lambda, sfn_batch, sfn_sfn, sfn_item_reader):
+    for module in (sfn_lambda, sfn_batch, sfn_sfn, sfn_item_reader, sfn_result_writer):
         module.boto_client_for = _boto_client_for  # type: ignore[attr-defined]
 
 
