@@ -360,7 +360,7 @@ class Deployment:
             }
         elif principal == "upload_api":
             upload = replace(
-                UploadConfig(bucket="", role_arn=names.roles["upload"]),
+                UploadConfig(bucket="", role_arn=names.roles["upload"], kms_key_arn=names.kms_key),
                 prefix=self.upload_prefix,
                 presign_max_bytes=self.upload_presign_max_bytes,
                 max_bytes=self.upload_max_bytes,

@@ -86,6 +86,11 @@ def _size(text: str) -> int:
     help="Warm environments (one process each) per function.",
 )
 @click.option(
+    "--kms",
+    is_flag=True,
+    help="Both buckets encrypt with a KMS key, and every role is granted it (the stack's kmsKeyArn).",
+)
+@click.option(
     "--allow-origin",
     "allow_origins",
     multiple=True,
@@ -103,6 +108,7 @@ def up(
     runner: str,
     image: str,
     function_concurrency: int,
+    kms: bool,
     allow_origins: tuple[str, ...],
 ) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
@@ -124,6 +130,7 @@ def up(
         runner=runner,
         image=image,
         function_concurrency=function_concurrency,
+        kms=kms,
     )
     warning = host_warning(host)
     if warning:
@@ -138,6 +145,8 @@ def up(
     console.print(f"[bold green]filepipe local cloud[/] at [cyan]{endpoint}[/]")
     console.print(f"  staging bucket   {staging_bucket}  (upload here)")
     console.print(f"  archive bucket   {archive_bucket}")
+    if cloud.names.kms_key:
+        console.print(f"  KMS key          {cloud.names.kms_key}  (SSE-KMS on both buckets)")
     console.print(f"  state machine    {cloud.state_machine_arn}")
     console.print(
         f"  small files run  on the {small_file_workflow.title()} machine"

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -92,6 +93,7 @@ class LocalCloud:
         self._server: BaseWSGIServer | None = None
         self._poller: QueuePoller | None = None
         self._saved_moto_port: str | None = None
+        self._kms_key_arn: str | None = None
         self.port = self.config.port
 
     # -- names ----------------------------------------------------------------------------------
@@ -180,6 +182,7 @@ class LocalCloud:
         self._create_users()
         self._configure_engines()
         self.resources.create()
+        self.use_kms(self.config.kms)
         self._start_intake()
         return self
 
@@ -275,6 +278,7 @@ class LocalCloud:
             self._configure_engines()
             self.lambdas.retire()
         self.resources.create()
+        self.use_kms(self.config.kms)
 
     # -- as a deploy with other settings would ------------------------------------------------------
 
@@ -284,6 +288,26 @@ class LocalCloud:
         self.client("stepfunctions").update_state_machine(
             stateMachineArn=self.state_machine_arn, definition=self.resources.definition("standard", **values)
         )
+
+    def use_kms(self, enabled: bool = True) -> None:
+        """Buckets under a KMS key and every role granted it, as a deploy with ``kmsKeyArn`` has
+        them (False: S3-managed keys, no KMS grant); :meth:`reset` returns to the configuration's."""
+        key = self._kms_key() if enabled else None
+        if key != self.names.kms_key:
+            self.names = replace(self.names, kms_key=key)
+            self.identities.names = self.resources.names = self.names
+            self.identities.restore()
+            self._configure_engines()
+            self.lambdas.retire()
+        self.resources.encrypt(key)
+
+    def _kms_key(self) -> str:
+        """The local cloud's key (made once; it outlives resets, as a key outlives a stack)."""
+        if self._kms_key_arn is None:
+            self._kms_key_arn = str(
+                self.client("kms").create_key(Description="filepipe local buckets")["KeyMetadata"]["Arn"]
+            )
+        return self._kms_key_arn
 
     def use_small_file_workflow(self, kind: str) -> None:
         """Where the trigger sends small files from now on, as a deploy with another

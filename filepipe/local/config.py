@@ -118,6 +118,9 @@ class LocalConfig:
     image: str = "localhost/filepipe-worker:latest"
     grants: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
     """Each role's grants: the stack's. The tests' mutation control runs with one removed."""
+    kms: bool = False
+    """Both buckets encrypt with a KMS key of their own (SSE-KMS by default), and every role is
+    granted it as the stack grants ``kmsKeyArn``; S3 then uses it as each caller, as in AWS."""
     idle_timeout_seconds: int = 15
     """How long a connection may sit idle (a body shorter than its Content-Length, a stalled
     client) before it is closed, so that it does not hold a server thread indefinitely."""

@@ -109,6 +109,18 @@ class LocalResources:
             **options,
         )
 
+    def encrypt(self, kms_key: str | None) -> None:
+        """Both buckets' default encryption: SSE-KMS with ``kms_key``, or S3-managed (None)."""
+        s3 = self._client("s3")
+        rule: dict[str, Any] = {"SSEAlgorithm": "AES256"}
+        if kms_key:
+            rule = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key}
+        for bucket in (self.config.naming.staging_bucket, self.config.naming.archive_bucket):
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": rule}]},
+            )
+
     def _claims_table(self) -> None:
         dynamodb, table = self._client("dynamodb"), self.config.naming.claims_table
         dynamodb.create_table(

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from filepipe.claims import Claims
 from filepipe.config import ArchiveLayout
 from filepipe.events import ObjectRef, execution_name
-from filepipe.grants import MULTIPART_UPLOAD
+from filepipe.grants import MULTIPART_UPLOAD, USE_KEY
 from filepipe.moves import read_record
 from filepipe.storage import MAX_OBJECT_SIZE, MAX_PARTS, MiB, head, part_size_for, read_json
 from filepipe.uploads._keys import InvalidFilename, upload_key
@@ -77,6 +77,8 @@ class UploadConfig:
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
     s3_endpoint: str | None = None
     """Where clients send the bytes; None means the regional AWS endpoint."""
+    kms_key_arn: str | None = None
+    """The key staging encrypts with (SSE-KMS), which multipart sessions must be able to use."""
 
     def to_env(self) -> dict[str, str]:
         """The upload API function's variables that :meth:`from_env` reads back."""
@@ -87,6 +89,7 @@ class UploadConfig:
             "MAX_UPLOAD_BYTES": str(self.max_bytes),
             "UPLOAD_PART_SIZE": str(self.part_size),
             "UPLOAD_MAX_PARTS": str(self.max_parts),
+            "UPLOAD_KMS_KEY_ARN": self.kms_key_arn or "",
             "UPLOAD_CONTENT_TYPES": ",".join(self.content_types),
         }
 
@@ -102,6 +105,7 @@ class UploadConfig:
             "max_bytes": int(env.get("MAX_UPLOAD_BYTES", cls.max_bytes)),
             "part_size": int(env.get("UPLOAD_PART_SIZE", cls.part_size)),
             "max_parts": int(env.get("UPLOAD_MAX_PARTS", cls.max_parts)),
+            "kms_key_arn": env.get("UPLOAD_KMS_KEY_ARN") or None,
         }
         if types:
             values["content_types"] = types
@@ -149,19 +153,29 @@ class GrantRecord:
         return datetime.fromisoformat(self.issued)
 
 
-def session_policy(bucket: str, key: str) -> dict[str, Any]:
-    """The only thing the credentials may do: multipart-upload exactly ``bucket/key``."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+def session_policy(bucket: str, key: str, kms_key_arn: str | None = None, region: str = "us-east-1") -> dict[str, Any]:
+    """The only thing the credentials may do: multipart-upload exactly ``bucket/key``, and, when
+    the bucket encrypts with a KMS key, have S3 use that key for it (a session's permissions are
+    the intersection of its role's and this policy: without the key, S3 refuses every part)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "UploadThisKeyOnly",
+            "Effect": "Allow",
+            "Action": list(MULTIPART_UPLOAD),
+            "Resource": f"arn:aws:s3:::{bucket}/{key}",
+        }
+    ]
+    if kms_key_arn:
+        statements.append(
             {
-                "Sid": "UploadThisKeyOnly",
+                "Sid": "EncryptThroughS3Only",
                 "Effect": "Allow",
-                "Action": list(MULTIPART_UPLOAD),
-                "Resource": f"arn:aws:s3:::{bucket}/{key}",
+                "Action": list(USE_KEY),
+                "Resource": kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 class UploadService:
@@ -260,7 +274,7 @@ class UploadService:
         response = self._sts.assume_role(
             RoleArn=self.config.role_arn,
             RoleSessionName=f"upload-{key.split('/')[-2][:32]}",
-            Policy=json.dumps(session_policy(self.config.bucket, key)),
+            Policy=json.dumps(session_policy(self.config.bucket, key, self.config.kms_key_arn, self.config.region)),
             DurationSeconds=self.config.credentials_seconds,
         )
         credentials = response["Credentials"]

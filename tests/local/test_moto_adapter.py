@@ -952,3 +952,57 @@ def test_patched_result_writer_writes_each_childs_outcome() -> None:
             "TooBig",
             "over two",
         )
+
+
+# -- S3 and KMS (filepipe/local/adapter/kms.py) -------------------------------------------------------
+
+
+def test_moto_s3_still_uses_a_kms_key_without_asking_whether_the_caller_may() -> None:
+    import boto3
+
+    with moto_enforcing(allow(["s3:PutObject", "s3:GetObject"], ["arn:aws:s3:::canary/*"])) as session:
+        from moto.core.authorization import disable_iam_authentication
+
+        with disable_iam_authentication():
+            kms = boto3.client("kms", region_name="us-east-1")
+            key = kms.create_key()["KeyMetadata"]["Arn"]
+            rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}
+            boto3.client("s3", region_name="us-east-1").put_bucket_encryption(
+                Bucket="canary", ServerSideEncryptionConfiguration={"Rules": [rule]}
+            )
+        s3 = session.client("s3")
+        s3.put_object(Bucket="canary", Key="secret", Body=b"x")
+        assert s3.get_object(Bucket="canary", Key="secret")["SSEKMSKeyId"] == key
+
+
+@pytest.mark.parametrize(
+    ("condition", "context", "allowed"),
+    [
+        (
+            {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+            {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+            True,
+        ),
+        (
+            {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+            {"kms:ViaService": "ec2.us-east-1.amazonaws.com"},
+            False,
+        ),
+        (
+            {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+            {"kms:ViaService": "s3.eu-west-2.amazonaws.com"},
+            True,
+        ),
+        ({"StringEquals": {"aws:SourceIp": "10.0.0.1"}}, {"kms:ViaService": "s3.us-east-1.amazonaws.com"}, False),
+        ({"IpAddress": {"kms:ViaService": "x"}}, {"kms:ViaService": "x"}, False),
+    ],
+)
+def test_conditions_are_evaluated_only_where_modelled(
+    condition: dict[str, Any], context: dict[str, str], allowed: bool
+) -> None:
+    statement = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition}
+    decision = policy.evaluate([{"Statement": [statement]}], "kms:Decrypt", "arn:k", context)
+    assert (decision is policy.Decision.ALLOW) is allowed
+    deny = statement | {"Effect": "Deny"}
+    denied = policy.evaluate([{"Statement": [deny]}], "kms:Decrypt", "arn:k", context)
+    assert (denied is policy.Decision.DENY) is (allowed or "IpAddress" in condition or "aws:SourceIp" in str(condition))

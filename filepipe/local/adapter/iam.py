@@ -24,9 +24,11 @@ closes the gaps where moto is more lenient than AWS. Each gap has a canary in
 - unsigned requests got a 500; here a 403; Signature Version 2 (which S3 refuses for buckets
   made since 2020) is refused too.
 
-Not modelled (the README says so): bucket and queue policies, KMS key policies, condition keys
-(a statement with a ``Condition`` is never an Allow and always a Deny, the safe direction), and
-SigV4 payload hashes.
+Not modelled (the README says so): bucket and queue policies, KMS key policies (every key
+delegates to IAM), condition keys other than those a request supplies (``kms:ViaService``,
+``kms:CallerAccount``) and operators other than ``StringEquals``/``StringLike`` (such a statement is
+never an Allow and always a Deny, the safe direction), and SigV4 payload hashes. S3's use of a
+KMS key as the caller is ``kms.py``'s.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from moto.sqs import responses as sqs_responses
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts import responses as sts_responses
 
+from filepipe.local.adapter import kms
 from filepipe.local.adapter.policy import (
     MAX_CLOCK_SKEW,
     MAX_PRESIGN_SECONDS,
@@ -252,6 +255,7 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
         caller.check_action_permitted(resource)
         if s3:
             _check_copy_source(caller, self.method, self.headers)
+            kms.check(self, caller)
     except Refused as refused:
         raise _service_error(refused, s3, self.headers) from None
     self._filepipe_caller = caller

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -68,18 +69,46 @@ def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
     return any(matches(r, resource) for r in _listed(statement.get("Resource")))
 
 
-def evaluate(documents: list[dict[str, Any]], action: str, resource: str) -> Decision:
-    """Explicit deny wins, then any allow; a statement with a Condition (not modelled here) is
-    never an allow and always a deny."""
+CONDITION_OPERATORS = {
+    "StringEquals": lambda wanted, value: value == wanted,
+    "StringLike": lambda wanted, value: matches(wanted, value),
+    "StringEqualsIgnoreCase": lambda wanted, value: value.lower() == wanted.lower(),
+}
+"""The condition operators modelled; a statement with any other is never an Allow, always a Deny."""
+
+
+def _condition_holds(condition: dict[str, Any], context: Mapping[str, str]) -> bool | None:
+    """True or False when every operator and key of ``condition`` is modelled and the request
+    supplies the key (``kms:ViaService`` for a KMS call S3 makes); None when it cannot be told."""
+    for operator, tests in condition.items():
+        compare = CONDITION_OPERATORS.get(operator)
+        if compare is None or not isinstance(tests, dict):
+            return None
+        for key, wanted in tests.items():
+            value = next((v for k, v in context.items() if k.lower() == key.lower()), None)
+            if value is None:
+                return None
+            if not any(compare(str(w), value) for w in _listed(wanted)):
+                return False
+    return True
+
+
+def evaluate(
+    documents: list[dict[str, Any]], action: str, resource: str, context: Mapping[str, str] | None = None
+) -> Decision:
+    """Explicit deny wins, then any allow. A statement's Condition is evaluated against
+    ``context`` where its operators and keys are modelled; one that cannot be told is never an
+    allow and always a deny (the safe direction)."""
     allowed = False
     for document in documents:
         statements = document.get("Statement", [])
         for statement in [statements] if isinstance(statements, dict) else statements:
             if not _applies(statement, action, resource):
                 continue
-            if statement.get("Effect") == "Deny":
+            holds = _condition_holds(statement["Condition"], context or {}) if "Condition" in statement else True
+            if statement.get("Effect") == "Deny" and holds is not False:
                 return Decision.DENY
-            if statement.get("Effect") == "Allow" and "Condition" not in statement:
+            if statement.get("Effect") == "Allow" and holds is True:
                 allowed = True
     return Decision.ALLOW if allowed else Decision.NONE
 
@@ -128,13 +157,13 @@ class Caller:
     def role_arn(self) -> str | None:
         return str(self._session.role_arn) if self._session is not None else None
 
-    def permits(self, action: str, resource: str) -> bool:
+    def permits(self, action: str, resource: str, context: Mapping[str, str] | None = None) -> bool:
         """Whether the identity's policies, narrowed by its session policy, allow ``action``."""
         documents = [_document(p) for p in self._access_key.collect_policies()]
-        if evaluate(documents, action, resource) is not Decision.ALLOW:
+        if evaluate(documents, action, resource, context) is not Decision.ALLOW:
             return False
         policy = getattr(self._session, "policy", None)
-        return not policy or evaluate([json.loads(policy)], action, resource) is Decision.ALLOW
+        return not policy or evaluate([json.loads(policy)], action, resource, context) is Decision.ALLOW
 
     def check_signature(self) -> None:
         raise NotImplementedError
