@@ -134,6 +134,8 @@ class Settings:
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
     copy_multipart_threshold: int = MAX_SINGLE_COPY
     copy_part_size: int = 512 * MiB
+    copy_budget_seconds: float | None = None
+    """At most this long copying parts per invocation (None: as long as the invocation has)."""
     read_chunk_size: int = 8 * MiB
     write_part_size: int = 8 * MiB
 
@@ -146,6 +148,7 @@ class Settings:
             layout=ArchiveLayout.from_env(env),
             copy_multipart_threshold=int(env.get("COPY_MULTIPART_THRESHOLD", MAX_SINGLE_COPY)),
             copy_part_size=int(env.get("COPY_PART_SIZE", 512 * MiB)),
+            copy_budget_seconds=float(env["COPY_BUDGET_SECONDS"]) if env.get("COPY_BUDGET_SECONDS") else None,
             read_chunk_size=int(env.get("READ_CHUNK_SIZE", 8 * MiB)),
             write_part_size=int(env.get("WRITE_PART_SIZE", 8 * MiB)),
         )

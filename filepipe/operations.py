@@ -145,11 +145,15 @@ def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
     )
 
 
+ENDING_STEPS = {"Archive": "archived", "ArchiveInParts": "archived", "MoveToFailed": "failed"}
+"""The workflow's last task states, and where each puts its result."""
+
+
 def _outcome(state_name: str | None, output: str | None) -> str | None:
-    if state_name not in ("Archive", "MoveToFailed"):
+    if state_name not in ENDING_STEPS:
         return None
-    result = json.loads(output or "{}").get("archived" if state_name == "Archive" else "failed")
-    if not result:
+    result = json.loads(output or "{}").get(ENDING_STEPS[state_name])
+    if not result or result.get("status") == "copying":
         return None
     outcome = result.get("location") or result.get("status")
     if result.get("resolved"):

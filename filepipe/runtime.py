@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,24 @@ def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_SFN_CONFIG)
 
 
+COPY_MARGIN_SECONDS = 60
+"""Kept back from a copy's time in an invocation: to complete the upload, answer, and spare."""
+
+
+def copy_deadline(context: Any, settings: Settings, request: TaskRequest) -> float | None:
+    """By when a copy in parts in this invocation must have copied its last part (a
+    ``time.monotonic()`` instant): the invocation's time less a margin, or the settings' budget
+    if shorter. The copy starts no part that would not end by then at a conservative rate, and
+    the step runs again for the rest: no invocation copies more than fits in its timeout."""
+    if not request.in_parts:
+        return None  # a step that does not loop copies the whole file (the Lambda path's, under 5 GiB)
+    remaining = context.get_remaining_time_in_millis() / 1000
+    budget = remaining - COPY_MARGIN_SECONDS
+    if settings.copy_budget_seconds is not None:
+        budget = min(budget, settings.copy_budget_seconds)
+    return time.monotonic() + max(budget, 0.0)
+
+
 def reset() -> None:
     """Forget cached settings and clients (the local cloud calls this when its endpoint moves)."""
     settings.cache_clear()
@@ -58,6 +77,17 @@ class TaskRequest:
     error: dict[str, Any]
     transformed: dict[str, Any]
     """The transform step's result, when the state has one (the Lambda path's carries a summary)."""
+    state: dict[str, Any] = field(default_factory=dict)
+    """The whole state the task was given (earlier steps' results included)."""
+    in_parts: bool = False
+    """The step may stop a copy in parts in time and run again for the rest (it loops)."""
+
+    def copying(self, step: str) -> dict[str, Any] | None:
+        """The copy in parts ``step`` (``archived``, ``failed``) left under way, if it did."""
+        earlier = self.state.get(step)
+        if isinstance(earlier, dict) and earlier.get("status") == "copying" and isinstance(earlier.get("copy"), dict):
+            return dict(earlier["copy"])
+        return None
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> TaskRequest:
@@ -70,4 +100,6 @@ class TaskRequest:
             execution=event.get("execution"),
             error=error if isinstance(error, dict) else {"Error": "Unknown", "Cause": str(error)},
             transformed=transformed if isinstance(transformed, dict) else {},
+            state=dict(event["object"]),
+            in_parts=event.get("inParts") is True,
         )

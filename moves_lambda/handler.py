@@ -20,7 +20,7 @@ from filepipe.events import execution_name
 from filepipe.moves import archive, move_to_failed
 from filepipe.reports import transform_summary
 from filepipe.reprocess import parse_reprocess_batch, reprocess_batch
-from filepipe.runtime import TaskRequest, dynamodb_client, s3_client, settings
+from filepipe.runtime import TaskRequest, copy_deadline, dynamodb_client, s3_client, settings
 
 archive_logger = Logger(service="filepipe-archive")
 failure_logger = Logger(service="filepipe-failure")
@@ -38,8 +38,18 @@ def archive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
         key=request.ref.key, versionId=request.ref.version_id, execution=request.execution
     )
     with classified(f"archiving {request.ref.key}"):
-        outcome = archive(s3_client(), request.ref, settings(), request.execution)
+        outcome = archive(
+            s3_client(),
+            request.ref,
+            settings(),
+            request.execution,
+            stop_by=copy_deadline(context, settings(), request),
+            copying=request.copying("archived"),
+        )
         summary = transform_summary(s3_client(), request.ref, settings(), request.transformed)
+    if outcome.status == "copying":
+        archive_logger.info("copy in parts goes on", extra=outcome.to_dict())
+        return outcome.to_dict() | {"summary": summary}
     count_file(archive_metrics, request, outcome.status)
     archive_logger.info("archive done", extra=outcome.to_dict())
     return outcome.to_dict() | {"summary": summary}
@@ -61,7 +71,12 @@ def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
             cause=str(request.error.get("Cause", "")),
             execution=request.execution,
             history=history_of(request.execution, os.environ.get("EXPRESS_LOG_GROUP")),
+            stop_by=copy_deadline(context, settings(), request),
+            copying=request.copying("failed"),
         )
+        if outcome.status == "copying":
+            failure_logger.info("copy in parts goes on", extra=outcome.to_dict())
+            return outcome.to_dict()
         table = os.environ.get("CLAIMS_TABLE")
         if table and request.execution:
             Claims(dynamodb_client(), table).release(execution_name(request.ref), request.execution)

@@ -110,6 +110,10 @@ def express_definition(standard: dict[str, Any]) -> dict[str, Any]:
     )
     handover = {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "ContinueOnStandard"}
     states["MoveToFailed"]["Catch"] = [handover]
+    del states["ArchiveInParts"], states["StillCopying"]  # the large file's, which continue on Standard
+    # A failure's copy in parts may take more invocations than five minutes hold: Standard does it.
+    for choice in states["StillCopyingToFailed"]["Choices"]:
+        choice["Next"] = "ContinueOnStandard"
     states["ContinueOnStandard"] = {
         "Type": "Task",
         "Comment": "The Standard machine takes the file over under the same execution name, with the same input.",

@@ -42,6 +42,8 @@ MULTIPART_UPLOAD = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipart
 USE_KEY = ("kms:Decrypt", "kms:GenerateDataKey")
 """Reading an SSE-KMS object needs Decrypt; writing one (a part, a copy) needs GenerateDataKey, and
 a multipart upload's completion Decrypt too. Granted only when the deployment names a key."""
+COPY_IN_PARTS = ("s3:ListMultipartUploadParts",)
+"""A copy in parts that outlasts an invocation is resumed from the parts S3 lists (ListParts)."""
 WRITE_RESULTS = ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
 """What a Distributed Map's ResultWriter does with the machine's role (AWS's documented policy)."""
 CONSUME_QUEUE = (
@@ -112,8 +114,9 @@ PRINCIPALS: dict[str, Principal] = {
             "filepipe: moves a processed original into the archive",
             (
                 Grant(READ_VERSION + DELETE_VERSION, (Objects("staging"),)),
+                # A copy in parts goes on in the next invocation from the parts S3 lists.
                 Grant(
-                    READ_VERSION + WRITE,
+                    READ_VERSION + WRITE + COPY_IN_PARTS,
                     (Objects("archive", ("originals",)), Objects("archive", ("superseded",))),
                 ),
                 Grant(
@@ -136,7 +139,10 @@ PRINCIPALS: dict[str, Principal] = {
                 # Before moving a file to failed/, the move checks whether the archive step had
                 # already copied it to originals/ (then the archive is completed instead).
                 Grant(READ_VERSION, (Objects("archive", ("originals",)),)),
-                Grant(READ_VERSION + WRITE, (Objects("archive", ("failed",)), Objects("archive", ("errors",)))),
+                Grant(
+                    READ_VERSION + WRITE + COPY_IN_PARTS,
+                    (Objects("archive", ("failed",)), Objects("archive", ("errors",))),
+                ),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
                 Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
                 # A failed execution gives its claim up, so a retry need not wait for the lease.
@@ -288,6 +294,7 @@ __all__ = [
     "AREAS",
     "BATCH_SYNC_RULE",
     "CONSUME_QUEUE",
+    "COPY_IN_PARTS",
     "DELETE_VERSION",
     "LIST",
     "MULTIPART_UPLOAD",

@@ -11,7 +11,7 @@ from filepipe.events import ObjectRef, sequencer_is_newer
 from filepipe.moves._locate import Source, copy_into_archive, locate, same_version
 from filepipe.moves._placement import place
 from filepipe.moves._record import Resolution, read_error_record, read_record, write_record
-from filepipe.storage import copy_version, head
+from filepipe.storage import PartialCopy, copy_version, head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -20,39 +20,59 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ArchiveOutcome:
     """``archived``: at ``location``; ``superseded``: a newer version already held
-    ``originals/<key>``, so this one went beside it; ``gone``: nothing to move."""
+    ``originals/<key>``, so this one went beside it; ``gone``: nothing to move; ``copying``: a
+    copy in parts to ``location`` is under way, and the step runs again with ``copy``."""
 
-    status: Literal["archived", "superseded", "gone"]
+    status: Literal["archived", "superseded", "gone", "copying"]
     location: str | None
     resolved: str | None = None
     """The record of an older version's failure this version resolved (``resolved/<key>.json``)."""
+    copy: dict[str, Any] | None = None
+    """While ``copying``: the :class:`~filepipe.storage.PartialCopy`, and what it ends as."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def archive(s3: S3Client, ref: ObjectRef, settings: Settings, execution: str | None = None) -> ArchiveOutcome:
+def archive(
+    s3: S3Client,
+    ref: ObjectRef,
+    settings: Settings,
+    execution: str | None = None,
+    stop_by: float | None = None,
+    copying: dict[str, Any] | None = None,
+) -> ArchiveOutcome:
     """Copy exactly ``ref``'s version to the archive, then delete exactly that version.
 
     Idempotent: when a duplicate execution already copied it, only the delete is left to do;
-    when the version is gone from staging and the failure prefix, nothing moves.
+    when the version is gone from staging and the failure prefix, nothing moves. A copy in parts
+    stops at ``stop_by`` (``copying`` outcome) and goes on when called again with its ``copy``.
     """
     source = locate(s3, ref, settings)
     layout = settings.layout
+    partial = PartialCopy.from_json(copying["partial"]) if copying else None
     if source is None:
+        if partial is not None:
+            s3.abort_multipart_upload(Bucket=partial.bucket, Key=partial.key, UploadId=partial.upload_id)
         done = head(s3, Bucket=settings.archive_bucket, Key=layout.original(ref.key))
         if done is not None and same_version(done.get("Metadata", {}), ref):
             return ArchiveOutcome("archived", layout.original(ref.key))
         return ArchiveOutcome("gone", None)
 
-    placement = place(
-        s3, settings, layout.original(ref.key), lambda version: layout.superseded_original(ref.key, version), ref
-    )
-    destination = placement.key
-    status: Literal["archived", "superseded"] = "superseded" if placement.superseded else "archived"
-    already_copied = placement.done
-    if not already_copied:
-        copy_into_archive(s3, source, ref, settings, destination, execution)
+    status: Literal["archived", "superseded"]
+    if copying is not None and partial is not None:
+        destination, status = partial.key, copying["then"]
+        partial = copy_into_archive(s3, source, ref, settings, destination, execution, stop_by, partial)
+    else:
+        placement = place(
+            s3, settings, layout.original(ref.key), lambda version: layout.superseded_original(ref.key, version), ref
+        )
+        destination = placement.key
+        status = "superseded" if placement.superseded else "archived"
+        if not placement.done:
+            partial = copy_into_archive(s3, source, ref, settings, destination, execution, stop_by)
+    if partial is not None:
+        return ArchiveOutcome("copying", destination, copy={"partial": partial.to_json(), "then": status})
     remove_source(s3, source, ref, settings)
     resolved = resolve_earlier_failure(s3, ref, settings) if status == "archived" else None
     return ArchiveOutcome(status, destination, resolved)

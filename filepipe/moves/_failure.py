@@ -14,7 +14,7 @@ from filepipe.moves._archive import remove_source
 from filepipe.moves._locate import copy_into_archive, locate, provenance, same_version
 from filepipe.moves._record import FailureRecord, read_error_record, write_record
 from filepipe.reports import read_report
-from filepipe.storage import head
+from filepipe.storage import PartialCopy, head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,7 +29,7 @@ class FailureOutcome:
     the archive step had already copied it before failing, so the archive is completed instead
     (the object must end in exactly one place)."""
 
-    status: Literal["failed", "gone", "archived"]
+    status: Literal["failed", "gone", "archived", "copying"]
     location: str | None
     record: str | None
     attempts: int
@@ -37,6 +37,9 @@ class FailureOutcome:
     """The name the execution fails with (see :func:`execution_error_name`)."""
     cause: str = ""
     """What the execution's cause says: the error's message, from a Lambda or a Batch job alike."""
+    copy: dict[str, Any] | None = None
+    """While ``copying`` (a copy in parts to ``location`` under way): the
+    :class:`~filepipe.storage.PartialCopy` the step goes on with when it runs again."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +55,8 @@ def move_to_failed(
     execution: str | None = None,
     history: str | None = None,
     now: datetime | None = None,
+    stop_by: float | None = None,
+    copying: dict[str, Any] | None = None,
 ) -> FailureOutcome:
     """Put ``ref``'s original under the failure prefix and write its error record.
 
@@ -59,6 +64,7 @@ def move_to_failed(
     ``attempts`` counting every failed processing of this version. A Batch job's failure is told
     by the job's report (its transform's error and message), as a Lambda's is by its payload.
     ``history`` says where the execution's history is (an Express one's is in CloudWatch Logs).
+    A copy in parts stops at ``stop_by`` (``copying``) and goes on when called again with it.
     """
     error, cause = explained(s3, ref, settings, error, cause)
     told = cause[:_CAUSE_LIMIT]
@@ -74,7 +80,18 @@ def move_to_failed(
     previous = read_error_record(s3, ref, settings)
     attempts = (previous.attempts if previous else 0) + 1
     if source.where == "staging":
-        copy_into_archive(s3, source, ref, settings, failed_key, execution)
+        resume = PartialCopy.from_json(copying["partial"]) if copying else None
+        partial = copy_into_archive(s3, source, ref, settings, failed_key, execution, stop_by, resume)
+        if partial is not None:
+            return FailureOutcome(
+                "copying",
+                failed_key,
+                None,
+                attempts,
+                execution_error_name(error),
+                told,
+                copy={"partial": partial.to_json()},
+            )
     record = FailureRecord(
         ref=ref,
         error=error,

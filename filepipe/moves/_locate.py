@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from filepipe.config import Settings, key_metadata
 from filepipe.events import ObjectRef
-from filepipe.storage import copy_version, head
+from filepipe.storage import PartialCopy, copy_version, head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,10 +45,18 @@ def provenance(ref: ObjectRef, execution: str | None) -> dict[str, str]:
 
 
 def copy_into_archive(
-    s3: S3Client, source: Source, ref: ObjectRef, settings: Settings, key: str, execution: str | None
-) -> None:
-    """Server-side copy of ``source`` to ``key`` in the archive bucket, with ``ref``'s provenance."""
-    copy_version(
+    s3: S3Client,
+    source: Source,
+    ref: ObjectRef,
+    settings: Settings,
+    key: str,
+    execution: str | None,
+    stop_by: float | None = None,
+    resume: PartialCopy | None = None,
+) -> PartialCopy | None:
+    """Server-side copy of ``source`` to ``key`` in the archive bucket, with ``ref``'s provenance;
+    the copy still under way when ``stop_by`` came (see :func:`filepipe.storage.copy_version`)."""
+    copied = copy_version(
         s3,
         source_bucket=source.bucket,
         source_key=source.key,
@@ -60,7 +68,10 @@ def copy_into_archive(
         content_type=source.content_type,
         multipart_threshold=settings.copy_multipart_threshold,
         part_size=settings.copy_part_size,
+        stop_by=stop_by,
+        resume=resume,
     )
+    return copied if isinstance(copied, PartialCopy) else None
 
 
 def same_version(metadata: dict[str, str], ref: ObjectRef) -> bool:

@@ -7,7 +7,7 @@ Example::
             sink.write(chunk)
 """
 
-from filepipe.storage._copy import copy_version
+from filepipe.storage._copy import PartialCopy, copy_version, seconds_per_part
 from filepipe.storage._objects import GONE_CODES, head, read_json
 from filepipe.storage._parts import (
     MAX_OBJECT_SIZE,
@@ -34,6 +34,7 @@ __all__ = [
     "KiB",
     "MiB",
     "MultipartWriter",
+    "PartialCopy",
     "RangeReader",
     "byte_ranges",
     "copy_version",
@@ -41,4 +42,5 @@ __all__ = [
     "head",
     "part_size_for",
     "read_json",
+    "seconds_per_part",
 ]

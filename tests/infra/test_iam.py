@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from filepipe.grants import DELETE_VERSION, LIST, PRINCIPALS, READ_VERSION, WRITE
+from filepipe.grants import COPY_IN_PARTS, DELETE_VERSION, LIST, PRINCIPALS, READ_VERSION, WRITE
 from tests.infra.conftest import Synthesized, actions_on
 
 pytestmark = pytest.mark.infra
@@ -51,11 +51,12 @@ def test_batch_job_has_the_transformers_permissions_and_writes_its_report(synth:
 
 
 def test_archive_moves_staging_into_originals(synth: Synthesized) -> None:
+    """A copy in parts goes on from the parts S3 lists, in the next invocation."""
     table = actions_on(synth.policy_statements("ComputeArchiveFunctionRole"))
     assert s3_part(table) == {
         "Staging/*": READ_DELETE,
-        "Archive/originals/*": RW,
-        "Archive/superseded/*": RW,
+        "Archive/originals/*": RW | set(COPY_IN_PARTS),
+        "Archive/superseded/*": RW | set(COPY_IN_PARTS),
         "Archive/failed/*": READ_DELETE,
         "Archive/errors/*": READ_DELETE,
         "Archive/reports/*": {"s3:GetObject"},
@@ -72,8 +73,8 @@ def test_failure_move_writes_only_the_failure_prefix_and_records(synth: Synthesi
     assert s3_part(table) == {
         "Staging/*": READ_DELETE,
         "Archive/originals/*": READ,
-        "Archive/failed/*": RW,
-        "Archive/errors/*": RW,
+        "Archive/failed/*": RW | set(COPY_IN_PARTS),
+        "Archive/errors/*": RW | set(COPY_IN_PARTS),
         "Archive/reports/*": {"s3:GetObject"},
         "Archive": set(LIST),
         "Staging": set(LIST),

@@ -115,7 +115,14 @@ def test_batch_retries_only_api_errors_the_job_retry_strategy_handles_the_rest(
 
 def test_failures_end_failed_with_the_original_error(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    assert states["MoveToFailed"]["Next"] == "Failed"
+    assert states["MoveToFailed"]["Next"] == "StillCopyingToFailed"
+    ((copying,), done) = states["StillCopyingToFailed"]["Choices"], states["StillCopyingToFailed"]["Default"]
+    assert (copying["Variable"], copying["StringEquals"], copying["Next"], done) == (
+        "$.failed.status",
+        "copying",
+        "MoveToFailed",
+        "Failed",
+    ), "a copy in parts into the failure prefix goes on in the next invocation, then the execution fails"
     assert "Catch" not in states["MoveToFailed"], "a failed failure-move must fail the execution visibly"
     assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.failed.error", "CausePath": "$.failed.cause"}
     assert states["Archive"]["Next"] == "Done"
@@ -130,6 +137,20 @@ def test_small_file_success_takes_four_states(definition: dict[str, Any]) -> Non
         state = states[name]
         name = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
     assert path == ["Route", "TransformOnLambda", "Archive", "Done"]
+
+
+def test_a_large_files_copy_goes_on_in_as_many_invocations_as_it_takes(definition: dict[str, Any]) -> None:
+    """No single invocation copies more than fits in its timeout: the large file's archive step
+    (and the failure move) may stop a copy in parts and run again; the Lambda path's cannot need
+    to (under 5 GiB, one CopyObject)."""
+    states = definition["States"]
+    assert states["TransformOnBatch"]["Next"] == "ArchiveInParts"
+    assert states["ArchiveInParts"]["Parameters"]["Payload"]["inParts"] is True
+    assert states["MoveToFailed"]["Parameters"]["Payload"]["inParts"] is True
+    assert "inParts" not in states["Archive"]["Parameters"]["Payload"]
+    ((copying,),) = (states["StillCopying"]["Choices"],)
+    assert (copying["Next"], states["StillCopying"]["Default"]) == ("ArchiveInParts", "Done")
+    assert states["ArchiveInParts"]["ResultSelector"]["copy.$"] == "$.Payload.copy"
 
 
 def test_nothing_but_references_travels(definition: dict[str, Any]) -> None:

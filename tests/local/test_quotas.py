@@ -84,3 +84,32 @@ def test_the_pipeline_holds_at_s3s_size_limits(
     assert len(body) > THRESHOLD
     archived = target.s3.head_object(Bucket=target.archive_bucket, Key="originals/limits/wide.csv")
     assert archived["ContentLength"] == len(body) and archived["ETag"].endswith('-3"'), "copied in 3 parts"
+
+
+def test_a_large_copy_runs_in_as_many_invocations_as_it_needs(
+    cloud: LocalCloud, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No invocation copies more than fits in its time: with copies in 5 MiB parts and no time
+    to spare, the archive step and the failure move copy one part per invocation and loop until
+    the copy is done (in AWS: 48.8 TiB in about 420 invocations of 15 minutes), ending archived
+    and failed, not stranded in staging."""
+    lowered = {"COPY_MULTIPART_THRESHOLD": str(5 * MiB), "COPY_PART_SIZE": str(5 * MiB), "COPY_BUDGET_SECONDS": "0"}
+    for principal in ("archive", "failure"):
+        cloud.lambdas.update_environment(cloud.functions[principal].name, lowered)
+    rows = b"".join(b"%d,%s\n" % (n, b"y" * 40) for n in range(22 * MiB // 48))
+    parts = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB)
+    target.s3.upload_fileobj(io.BytesIO(b"id,text\n" + rows), target.staging_bucket, "parts/good.csv", Config=parts)
+    (good,) = settle(target, 1, timeout=120)
+    assert (good.path, good.status, good.outcome) == ("batch", "SUCCEEDED", "originals/parts/good.csv")
+    archived = target.s3.head_object(Bucket=target.archive_bucket, Key="originals/parts/good.csv")
+    assert archived["ETag"].endswith('-5"') and archived["ContentLength"] == len(rows) + 8
+    assert cloud.lambdas.invocations[cloud.functions["archive"].name] == 5, "one part per invocation"
+
+    bad = b"id,text\n" + rows + b"1,2,3\n"
+    target.s3.upload_fileobj(io.BytesIO(bad), target.staging_bucket, "parts/bad.csv", Config=parts)
+    views = {v.key: v for v in settle(target, 2, timeout=120)}
+    assert (views["parts/bad.csv"].status, views["parts/bad.csv"].outcome) == ("FAILED", "failed/parts/bad.csv")
+    assert cloud.lambdas.invocations[cloud.functions["failure"].name] == 5
+    failed = target.s3.head_object(Bucket=target.archive_bucket, Key="failed/parts/bad.csv")
+    assert failed["ContentLength"] == len(bad)
+    assert target.s3.list_objects_v2(Bucket=target.staging_bucket).get("KeyCount") == 0

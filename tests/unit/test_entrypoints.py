@@ -71,6 +71,7 @@ def test_transform_then_archive_handlers(s3: Any, env: None) -> None:
         "status": "archived",
         "location": "originals/in/report q1.csv",
         "resolved": None,
+        "copy": None,
         "summary": result["summary"],
     }
     assert keys(s3, "staging") == []

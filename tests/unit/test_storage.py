@@ -18,6 +18,7 @@ from filepipe.storage import (
     GiB,
     MiB,
     MultipartWriter,
+    PartialCopy,
     RangeReader,
     byte_ranges,
     copy_version,
@@ -249,3 +250,43 @@ class TestCopyVersion:
             self._copy(faulty, v1, len(data), threshold=MIN_PART_SIZE)
         assert keys(s3, "archive") == []
         assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
+
+    def test_a_copy_in_parts_stops_by_its_deadline_and_goes_on_where_it_stopped(self, s3: Any, settings: Any) -> None:
+        """With no time left, each call copies one part (every call makes progress), and says
+        which upload to go on with; S3's own list of parts is the progress."""
+        data = os.urandom(MIN_PART_SIZE * 3 + 5)
+        v1 = s3.put_object(Bucket="staging", Key="src", Body=data)["VersionId"]
+        source = {"source_bucket": "staging", "source_key": "src", "source_version": v1, "size": len(data)}
+        common = source | {
+            "bucket": "archive",
+            "key": "dst",
+            "metadata": {},
+            "content_type": "application/octet-stream",
+        }
+        calls, result = 0, None
+        while True:
+            calls += 1
+            result = copy_version(
+                s3, **common, multipart_threshold=MIN_PART_SIZE, part_size=MIN_PART_SIZE, stop_by=0.0, resume=result
+            )
+            if not isinstance(result, PartialCopy):
+                break
+            assert result.done == calls and result.parts == 4
+            assert keys(s3, "archive") == [], "nothing is visible before the last part"
+            result = PartialCopy.from_json(result.to_json())  # as it travels in the execution
+        assert calls == 4
+        assert read(s3, "archive", "dst") == data
+        assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
+
+
+def test_the_largest_object_is_copied_within_the_history_limit() -> None:
+    """A 48.8 TiB copy at the conservative rate, from 900-second invocations: the loop's
+    invocations times its events (task entered, scheduled, started, succeeded, exited, and the
+    choice's two) stay well under Step Functions' 25,000-event history."""
+    from filepipe.storage import MAX_OBJECT_SIZE, seconds_per_part
+
+    part = part_size_for(MAX_OBJECT_SIZE, 512 * MiB)
+    per_invocation = 8 * int((900 - 60) // seconds_per_part(part))
+    invocations = -(-MAX_PARTS // per_invocation)
+    assert part == 5 * GiB and per_invocation >= 8
+    assert invocations * 7 < 25_000 // 4, f"{invocations} invocations"
