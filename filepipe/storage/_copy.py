@@ -155,8 +155,7 @@ def _copy_parts(
     queue: Iterator[tuple[int, tuple[int, int]]] = iter(pending)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         running: set[Future[CompletedPartTypeDef]] = set()
-        started = 0
-        for number, (first, last) in queue:
+        for started, (number, (first, last)) in enumerate(queue):
             if started and last_start is not None and time.monotonic() >= last_start:
                 break
             if len(running) >= concurrency:
@@ -165,6 +164,5 @@ def _copy_parts(
                 if last_start is not None and time.monotonic() >= last_start:
                     break
             running.add(pool.submit(copy_part, number, first, last))
-            started += 1
         copied |= {part["PartNumber"]: part for part in (f.result() for f in running)}
     return copied
