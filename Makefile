@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup system image demo test lint typecheck unit infra synth bench clean
+.PHONY: setup system image demo test test-scale lint typecheck unit infra synth bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -48,7 +48,11 @@ demo: setup
 
 ## Everything CI runs: lint, types, unit, infrastructure, local-cloud, browser and container tests.
 test: setup system image lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not scale"
+
+## Thousands of objects through the local cloud (about 20 minutes); CI runs it after `make test`.
+test-scale: setup
+	$(BIN)/pytest -m scale -s
 
 lint: setup
 	$(BIN)/ruff check .
