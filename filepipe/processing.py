@@ -70,6 +70,7 @@ def _process(
         layout.output(ref.key, name),
         lambda version: layout.superseded_output(ref.key, version, name),
         ref,
+        source.order(ref),
     )
     output_key = placement.key
     if placement.done:
@@ -95,7 +96,7 @@ def _process(
             output_key,
             part_size=settings.write_part_size,
             content_type=transform.content_type,
-            metadata=provenance(ref, execution)
+            metadata=provenance(ref, execution, source.modified)
             | {"filepipe-transform": transform.name, "filepipe-transform-version": transform.version},
             send_ahead=True,
         ) as sink,

@@ -9,13 +9,14 @@ Example::
 
 from filepipe.events._names import MAX_EXECUTION_NAME, execution_name, retry_name
 from filepipe.events._parse import Notification, SqsMessage, load_body, parse_notification, parse_sqs_event
-from filepipe.events._ref import ObjectRef, sequencer_is_newer
+from filepipe.events._ref import ObjectRef, VersionOrder, sequencer_is_newer
 
 __all__ = [
     "MAX_EXECUTION_NAME",
     "Notification",
     "ObjectRef",
     "SqsMessage",
+    "VersionOrder",
     "execution_name",
     "load_body",
     "parse_notification",

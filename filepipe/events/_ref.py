@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -53,6 +54,43 @@ class ObjectRef:
             sequencer=state.get("sequencer") or None,
             event_time=state.get("eventTime") or None,
         )
+
+
+@dataclass(frozen=True)
+class VersionOrder:
+    """Where one version stands in its key's history in staging: S3's sequencer, when an event
+    announced the version, and its Last-Modified in staging (read by HEAD, so always known, even
+    for a version a backfill or the sweep started without an event).
+
+    A newer version holds a key's main name in the archive. Two sequencers are compared (S3
+    orders a key's events by them); otherwise the Last-Modified times are, when they differ (S3's
+    clock, one-second steps). Within one second with a sequencer on one side only, the version
+    an event announced counts as the newer: a backfill or the sweep starts the version that was
+    current when it listed, so a version uploaded in the same second and announced by an event
+    came after it, unless both landed in that second, which only their sequencers could tell.
+    """
+
+    sequencer: str | None = None
+    modified: str | None = None
+    """ISO 8601, UTC."""
+
+    def is_newer_than(self, other: VersionOrder) -> bool:
+        if self.sequencer and other.sequencer:
+            return sequencer_is_newer(self.sequencer, other.sequencer)
+        mine, theirs = _instant(self.modified), _instant(other.modified)
+        if mine is not None and theirs is not None and mine != theirs:
+            return mine > theirs
+        return sequencer_is_newer(self.sequencer, other.sequencer)
+
+
+def _instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).replace(microsecond=0)
 
 
 def sequencer_is_newer(candidate: str | None, current: str | None) -> bool:

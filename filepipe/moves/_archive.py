@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from filepipe.config import Settings
-from filepipe.events import ObjectRef, sequencer_is_newer
+from filepipe.events import ObjectRef, VersionOrder
 from filepipe.moves._locate import Source, copy_into_archive, locate, same_version
 from filepipe.moves._placement import place
 from filepipe.moves._record import Resolution, read_error_record, read_record, write_record
@@ -65,7 +65,12 @@ def archive(
         partial = copy_into_archive(s3, source, ref, settings, destination, execution, stop_by, partial)
     else:
         placement = place(
-            s3, settings, layout.original(ref.key), lambda version: layout.superseded_original(ref.key, version), ref
+            s3,
+            settings,
+            layout.original(ref.key),
+            lambda version: layout.superseded_original(ref.key, version),
+            ref,
+            source.order(ref),
         )
         destination = placement.key
         status = "superseded" if placement.superseded else "archived"
@@ -74,12 +79,12 @@ def archive(
     if partial is not None:
         return ArchiveOutcome("copying", destination, copy={"partial": partial.to_json(), "then": status})
     remove_source(s3, source, ref, settings)
-    resolved = resolve_earlier_failure(s3, ref, settings) if status == "archived" else None
+    resolved = resolve_earlier_failure(s3, ref, settings, order=source.order(ref)) if status == "archived" else None
     return ArchiveOutcome(status, destination, resolved)
 
 
 def resolve_earlier_failure(
-    s3: S3Client, ref: ObjectRef, settings: Settings, now: datetime | None = None
+    s3: S3Client, ref: ObjectRef, settings: Settings, now: datetime | None = None, order: VersionOrder | None = None
 ) -> str | None:
     """A newer version of a key that failed is archived: the failure is resolved. Its copy
     leaves the failure prefix for ``superseded/<key>/<version>/original`` (kept, never deleted),
@@ -90,7 +95,7 @@ def resolve_earlier_failure(
     if record is None or record.ref.version_id == ref.version_id:
         return None
     failed = record.ref
-    if failed.sequencer and not sequencer_is_newer(ref.sequencer, failed.sequencer):
+    if not (order or VersionOrder(ref.sequencer)).is_newer_than(VersionOrder(failed.sequencer, record.modified)):
         return None  # the failed version is the newer one: it is still the key's failure
     kept = None
     copy = head(s3, Bucket=settings.archive_bucket, Key=layout.failed_copy(ref.key))

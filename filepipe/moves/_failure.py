@@ -101,6 +101,7 @@ def move_to_failed(
         time=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
         execution=execution,
         history=history or history_of(execution, None),
+        modified=source.modified,
     )
     write_record(s3, settings.archive_bucket, layout.error_record(ref.key), record, provenance(ref, execution))
     if source.where == "staging":

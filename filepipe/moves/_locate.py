@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from filepipe.config import Settings, key_metadata
-from filepipe.events import ObjectRef
+from filepipe.events import ObjectRef, VersionOrder
 from filepipe.storage import PartialCopy, copy_version, head
 
 if TYPE_CHECKING:
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 META_SOURCE_VERSION = "filepipe-source-version"
 META_SOURCE_ETAG = "filepipe-source-etag"
 META_SEQUENCER = "filepipe-sequencer"
+META_MODIFIED = "filepipe-source-modified"
+"""The version's Last-Modified in staging: its place in the key's history (``VersionOrder``)."""
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,17 @@ class Source:
     size: int
     content_type: str
     metadata: dict[str, str]
+    modified: str | None = None
+    """Its Last-Modified in staging (ISO 8601), wherever it is now."""
+
+    def order(self, ref: ObjectRef) -> VersionOrder:
+        """Where ``ref``'s version (this one) stands in its key's history."""
+        return VersionOrder(ref.sequencer, self.modified)
 
 
-def provenance(ref: ObjectRef, execution: str | None) -> dict[str, str]:
-    """The metadata every object the pipeline writes carries: what it came from."""
+def provenance(ref: ObjectRef, execution: str | None, modified: str | None = None) -> dict[str, str]:
+    """The metadata every object the pipeline writes carries: what it came from (and, with
+    ``modified``, where that version stands in its key's history)."""
     meta = {
         "filepipe-source-bucket": ref.bucket,
         META_SOURCE_VERSION: ref.version_id or "",
@@ -41,6 +51,8 @@ def provenance(ref: ObjectRef, execution: str | None) -> dict[str, str]:
     }
     if execution:
         meta["filepipe-execution"] = execution.rsplit(":", 1)[-1]
+    if modified:
+        meta[META_MODIFIED] = modified
     return meta
 
 
@@ -64,7 +76,7 @@ def copy_into_archive(
         size=source.size,
         bucket=settings.archive_bucket,
         key=key,
-        metadata=provenance(ref, execution),
+        metadata=provenance(ref, execution, source.modified),
         content_type=source.content_type,
         multipart_threshold=settings.copy_multipart_threshold,
         part_size=settings.copy_part_size,
@@ -122,4 +134,14 @@ def _source(
         size=int(found.get("ContentLength", 0)),
         content_type=str(found.get("ContentType") or "application/octet-stream"),
         metadata=dict(found.get("Metadata", {})),
+        modified=_modified(where, found),
     )
+
+
+def _modified(where: str, found: dict[str, Any]) -> str | None:
+    """A staging version's own Last-Modified; a failed copy's says when it was copied, so its
+    original's is read from the metadata the copy was made with."""
+    if where == "failed":
+        return found.get("Metadata", {}).get(META_MODIFIED)
+    stamp = found.get("LastModified")
+    return stamp.astimezone(UTC).isoformat(timespec="seconds") if isinstance(stamp, datetime) else None

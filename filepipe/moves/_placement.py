@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from filepipe.config import Settings
-from filepipe.events import ObjectRef, sequencer_is_newer
-from filepipe.moves._locate import META_SEQUENCER, META_SOURCE_ETAG, META_SOURCE_VERSION, same_version
+from filepipe.events import ObjectRef, VersionOrder
+from filepipe.moves._locate import META_MODIFIED, META_SEQUENCER, META_SOURCE_ETAG, META_SOURCE_VERSION, same_version
 from filepipe.storage import copy_version, head
 
 if TYPE_CHECKING:
@@ -26,7 +26,12 @@ class Placement:
 
 
 def place(
-    s3: S3Client, settings: Settings, main_key: str, superseded_key: Callable[[str], str], ref: ObjectRef
+    s3: S3Client,
+    settings: Settings,
+    main_key: str,
+    superseded_key: Callable[[str], str],
+    ref: ObjectRef,
+    order: VersionOrder | None = None,
 ) -> Placement:
     """Decide where ``ref``'s copy goes: ``main_key``, or ``superseded_key(version)`` when a newer
     version holds ``main_key``. When ``ref`` is the newer one, the older copy is first moved
@@ -37,7 +42,8 @@ def place(
     metadata = current.get("Metadata", {})
     if same_version(metadata, ref):
         return Placement(main_key, superseded=False, done=True)
-    if sequencer_is_newer(metadata.get(META_SEQUENCER), ref.sequencer):
+    held = VersionOrder(metadata.get(META_SEQUENCER) or None, metadata.get(META_MODIFIED) or None)
+    if held.is_newer_than(order or VersionOrder(ref.sequencer)):
         return Placement(superseded_key(ref.version_label), superseded=True, done=False)
     older = metadata.get(META_SOURCE_VERSION) or metadata.get(META_SOURCE_ETAG) or "unversioned"
     copy_version(

@@ -52,6 +52,8 @@ class FailureRecord:
     execution: str | None = None
     history: str | None = None
     """Where the execution's history is (an Express one's is in CloudWatch Logs)."""
+    modified: str | None = None
+    """The failed version's Last-Modified in staging: its place in the key's history."""
     resolved: Resolution | None = None
 
     def describes(self, ref: ObjectRef) -> bool:
@@ -85,6 +87,7 @@ class FailureRecord:
             "attempts": self.attempts,
             "failedKey": self.failed_key,
             "time": self.time,
+            "sourceModified": self.modified,
         }
         if self.resolved is not None:
             data["resolved"] = self.resolved.to_json()
@@ -105,6 +108,7 @@ class FailureRecord:
             time=str(data.get("time") or ""),
             execution=data.get("execution"),
             history=data.get("history"),
+            modified=data.get("sourceModified"),
             resolved=Resolution.from_json(resolved) if isinstance(resolved, Mapping) else None,
         )
 

@@ -193,3 +193,37 @@ def test_a_backfill_fails_once_more_items_fail_than_it_tolerates(
     if not shipped and status == "FAILED":
         assert progress.error == "States.ExceedToleratedFailureThreshold"
     assert len(settle(target, 30 - refused)) == 30 - refused
+
+
+def test_a_version_no_event_announced_takes_the_main_name_over_an_older_archived_one(
+    cloud: LocalCloud, target: Target
+) -> None:
+    """v1 is archived from its event; v2 lands without one and is backfilled: v2 holds
+    ``originals/<key>`` and v1 is kept under ``superseded/`` (before, the version with no
+    sequencer counted as older and v2 was filed as superseded). Then a live upload v3 arrives
+    while a backfill of the key runs: the newest, v3, ends with the main name."""
+    s3 = target.s3
+    v1 = upload(target, "order/k.csv", b"id\n1\n")
+    settle(target, 1)
+    s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
+    time.sleep(1.1)  # S3's Last-Modified has one-second steps
+    v2 = upload(target, "order/k.csv", b"id\n2\n")
+    cloud.resources.notification()
+    follow_map_run(target, start_backfill(target, prefix="order/"))
+    settle(target, 2)
+    assert s3.get_object(Bucket=target.archive_bucket, Key="originals/order/k.csv")["Body"].read() == b"id\n2\n"
+    kept = f"superseded/order/k.csv/{v1.version_id}/original"
+    assert s3.get_object(Bucket=target.archive_bucket, Key=kept)["Body"].read() == b"id\n1\n"
+
+    with cloud.intake_paused():
+        time.sleep(1.1)
+        v3 = upload(target, "order/k.csv", b"id\n3\n")
+        s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
+        time.sleep(1.1)
+        v4 = upload(target, "order/k.csv", b"id\n4\n")  # no event: only the backfill finds it
+        cloud.resources.notification()
+        follow_map_run(target, start_backfill(target, prefix="order/"))
+    views = settle(target, 4)
+    assert {v.status for v in views} == {"SUCCEEDED"}
+    assert s3.get_object(Bucket=target.archive_bucket, Key="originals/order/k.csv")["Body"].read() == b"id\n4\n"
+    assert_conserved(target, [v1, v2, v3, v4])

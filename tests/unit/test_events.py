@@ -14,6 +14,7 @@ from filepipe.errors import MalformedEvent
 from filepipe.events import (
     MAX_EXECUTION_NAME,
     ObjectRef,
+    VersionOrder,
     execution_name,
     load_body,
     parse_notification,
@@ -204,3 +205,39 @@ class TestExecutionNames:
 )
 def test_sequencers_compare_as_hex_numbers(candidate: str | None, current: str | None, newer: bool) -> None:
     assert sequencer_is_newer(candidate, current) is newer
+
+
+@pytest.mark.parametrize(
+    ("candidate", "current", "newer"),
+    [
+        (VersionOrder("0A", "2026-12-04T10:00:00+00:00"), VersionOrder("09", "2026-12-04T10:00:05+00:00"), True),
+        (VersionOrder(None, "2026-12-04T10:00:02+00:00"), VersionOrder("FF", "2026-12-04T10:00:01+00:00"), True),
+        (VersionOrder("FF", "2026-12-04T10:00:01+00:00"), VersionOrder(None, "2026-12-04T10:00:02+00:00"), False),
+        (VersionOrder(None, "2026-12-04T10:00:01.900+00:00"), VersionOrder("01", "2026-12-04T10:00:01+00:00"), False),
+        (VersionOrder("01", "2026-12-04T10:00:01+00:00"), VersionOrder(None, "2026-12-04T10:00:01+00:00"), True),
+        (VersionOrder(None, None), VersionOrder(None, None), False),
+        (VersionOrder("02"), VersionOrder(None), True),
+    ],
+    ids=[
+        "sequencers-decide",
+        "later-upload-no-event",
+        "earlier-upload-with-event",
+        "same-second",
+        "same-second-event",
+        "nothing-known",
+        "old-copies-without-modified",
+    ],
+)
+def test_versions_are_ordered_by_their_staging_history(
+    candidate: VersionOrder, current: VersionOrder, newer: bool
+) -> None:
+    assert candidate.is_newer_than(current) is newer
+
+
+@given(st.integers(0, 2**64), st.integers(0, 2**64))
+def test_two_sequencers_decide_whatever_the_times(a: int, b: int) -> None:
+    first, second = (
+        VersionOrder(f"{a:X}", "2026-12-04T10:00:00+00:00"),
+        VersionOrder(f"{b:X}", "2026-12-04T11:00:00+00:00"),
+    )
+    assert first.is_newer_than(second) is (a > b)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +95,21 @@ class TestArchive:
         assert read(s3, "archive", "originals/k") == b"new"
         assert read(s3, "archive", f"superseded/k/{older.version_id}/original") == b"old", "moved aside, not buried"
 
+    @pytest.mark.parametrize("newer_first", [False, True], ids=["in-order", "newer-archived-first"])
+    def test_a_version_no_event_announced_is_placed_by_its_staging_history(
+        self, s3: Any, settings: Settings, newer_first: bool
+    ) -> None:
+        """v1 came with its event (a sequencer); v2 was uploaded a second later with none (a lost
+        event, started by a backfill): v2 holds the main name whichever is archived first."""
+        v1 = upload(s3, "k", b"one", sequencer="0055AED6DCD90281E5")
+        time.sleep(1.1)  # S3's Last-Modified has one-second steps
+        v2 = replace(upload(s3, "k", b"two"), sequencer=None, event_time=None)
+        for ref in (v2, v1) if newer_first else (v1, v2):
+            archive(s3, ref, settings)
+        assert read(s3, "archive", "originals/k") == b"two"
+        assert read(s3, "archive", f"superseded/k/{v1.version_id}/original") == b"one"
+        assert keys(s3, "staging") == []
+
     def test_objects_above_the_copy_limit_use_multipart_copy(self, s3: Any, settings: Settings) -> None:
         data = os.urandom(MIN_PART_SIZE * 2 + 1)
         ref = upload(s3, "big.bin", data)
@@ -122,6 +138,7 @@ class TestMoveToFailed:
         assert read(s3, "archive", "failed/bad.csv") == b"a,b\n1,2,3\n"
         assert keys(s3, "staging") == []
         record = json.loads(read(s3, "archive", "errors/bad.csv.json"))
+        modified = s3.head_object(Bucket="archive", Key="failed/bad.csv")["Metadata"]["filepipe-source-modified"]
         assert record == {
             "bucket": "staging",
             "key": "bad.csv",
@@ -136,6 +153,7 @@ class TestMoveToFailed:
             "attempts": 1,
             "failedKey": "failed/bad.csv",
             "time": "2026-11-26T12:00:00+00:00",
+            "sourceModified": modified,
         }
 
     def test_a_plain_text_cause_is_kept_as_text(self, s3: Any, settings: Settings) -> None:
