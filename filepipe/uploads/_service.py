@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from filepipe.claims import Claims
@@ -16,7 +17,8 @@ from filepipe.config import ArchiveLayout
 from filepipe.events import ObjectRef, execution_name
 from filepipe.grants import MULTIPART_UPLOAD
 from filepipe.moves import read_record
-from filepipe.storage import GiB, MiB, head, read_json
+from filepipe.partitions import partition_of, s3_object_url
+from filepipe.storage import GiB, MiB, head, part_size_for, read_json
 from filepipe.uploads._keys import InvalidFilename, upload_key
 from filepipe.uploads._media import InvalidMediaType, accepted, media_type
 from filepipe.uploads._reasons import public_reason
@@ -69,6 +71,7 @@ class UploadConfig:
     """How long a presigned PUT is valid."""
     credentials_seconds: int = CREDENTIALS_SECONDS
     part_size: int = 16 * MiB
+    """The smallest part a multipart grant asks for; a larger file's parts grow to fit 10,000."""
     content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
     archive_bucket: str | None = None
     layout: ArchiveLayout = field(default_factory=ArchiveLayout)
@@ -144,8 +147,9 @@ class GrantRecord:
         return datetime.fromisoformat(self.issued)
 
 
-def session_policy(bucket: str, key: str) -> dict[str, Any]:
-    """The only thing the credentials may do: multipart-upload exactly ``bucket/key``."""
+def session_policy(bucket: str, key: str, region: str = UploadConfig.region) -> dict[str, Any]:
+    """The only thing the credentials may do: multipart-upload exactly ``bucket/key`` (an ARN of
+    ``region``'s partition: ``arn:aws-cn:s3:::...`` in China)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -153,10 +157,22 @@ def session_policy(bucket: str, key: str) -> dict[str, Any]:
                 "Sid": "UploadThisKeyOnly",
                 "Effect": "Allow",
                 "Action": list(MULTIPART_UPLOAD),
-                "Resource": f"arn:aws:s3:::{bucket}/{key}",
+                "Resource": partition_of(region).arn("s3", "", "", f"{bucket}/{key}"),
             }
         ],
     }
+
+
+def presigning_config(s3_endpoint: str | None = None) -> Config:
+    """The S3 client configuration presigned PUTs need: SigV4 (botocore may otherwise sign with
+    SigV2 in us-east-1) and, on AWS, the bucket's regional virtual host. botocore's default, the
+    global host, answers a new bucket outside us-east-1 with a 307 for up to a day, and a browser
+    refuses a redirected CORS preflight. A custom endpoint (the local cloud) keeps botocore's
+    addressing: a bucket cannot be a subdomain of ``127.0.0.1``."""
+    config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3})
+    if s3_endpoint:
+        return config
+    return config.merge(Config(s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}))
 
 
 class UploadService:
@@ -199,7 +215,7 @@ class UploadService:
         if method == "PUT":
             grant |= self._presigned_put(key, request)
         else:
-            grant |= self._multipart_credentials(key)
+            grant |= self._multipart_credentials(key, request.size)
         return grant
 
     def renew(self, key: Any, owner: str = "", now: datetime | None = None) -> dict[str, Any]:
@@ -213,7 +229,7 @@ class UploadService:
             raise UploadRejected(410, f"the grant is over {MAX_UPLOAD_HOURS} hours old; ask for a new upload")
         if head(self._s3, Bucket=self.config.bucket, Key=record.key) is not None:
             raise UploadRejected(409, "the upload is complete; there is nothing left to send")
-        return {"key": record.key} | self._multipart_credentials(record.key)
+        return {"key": record.key} | self._multipart_credentials(record.key, record.size)
 
     def _keep(self, record: GrantRecord) -> None:
         if not self.config.archive_bucket:
@@ -251,11 +267,13 @@ class UploadService:
             "expiresIn": self.config.expires_seconds,
         }
 
-    def _multipart_credentials(self, key: str) -> dict[str, Any]:
+    def _multipart_credentials(self, key: str, size: int) -> dict[str, Any]:
+        """Credentials for ``key`` alone, and the part size that fits ``size`` bytes in S3's
+        10,000 parts (the configured one up to 160 GiB, doubled as often as a larger file needs)."""
         response = self._sts.assume_role(
             RoleArn=self.config.role_arn,
             RoleSessionName=f"upload-{key.split('/')[-2][:32]}",
-            Policy=json.dumps(session_policy(self.config.bucket, key)),
+            Policy=json.dumps(session_policy(self.config.bucket, key, self.config.region)),
             DurationSeconds=self.config.credentials_seconds,
         )
         credentials = response["Credentials"]
@@ -270,15 +288,15 @@ class UploadService:
             },
             "objectUrl": self.object_url(key),
             "endpoint": self.config.s3_endpoint,
-            "partSize": self.config.part_size,
+            "partSize": part_size_for(size, self.config.part_size),
         }
 
     def object_url(self, key: str) -> str:
-        """Where the client sends the parts: path-style on a custom endpoint, virtual-hosted on AWS."""
-        path = quote(key, safe="/~")
+        """Where the client sends the parts: path-style on a custom endpoint, the bucket's regional
+        host on AWS (:func:`~filepipe.partitions.s3_object_url`)."""
         if self.config.s3_endpoint:
-            return f"{self.config.s3_endpoint.rstrip('/')}/{self.config.bucket}/{path}"
-        return f"https://{self.config.bucket}.s3.{self.config.region}.amazonaws.com/{path}"
+            return f"{self.config.s3_endpoint.rstrip('/')}/{self.config.bucket}/{quote(key, safe='/~')}"
+        return s3_object_url(self.config.bucket, self.config.region, key)
 
     def status(self, key: Any) -> dict[str, Any]:
         """Where an upload is: waiting, processing, archived or failed (with a one-line reason)."""

@@ -225,3 +225,23 @@ def test_hadolint_is_really_checking(tmp_path: Path) -> None:
 
 
 logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    ("region", "endpoint"),
+    [
+        ("eu-west-2", "https://cognito-idp.eu-west-2.amazonaws.com/"),
+        ("cn-north-1", "https://cognito-idp.cn-north-1.amazonaws.com.cn/"),
+    ],
+)
+def test_the_page_signs_in_at_its_regions_cognito_host(
+    monkeypatch: pytest.MonkeyPatch, region: str, endpoint: str
+) -> None:
+    from upload_api import handler as upload_api
+
+    monkeypatch.setenv("AWS_REGION", region)
+    monkeypatch.delenv("COGNITO_ENDPOINT", raising=False)
+    for name, value in {"UPLOAD_AUTH": "cognito", "USER_POOL_ID": "pool", "USER_POOL_CLIENT_ID": "client"}.items():
+        monkeypatch.setenv(name, value)
+    config = json.loads(upload_api.page_config().body)
+    assert config["cognitoEndpoint"] == endpoint
