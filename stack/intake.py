@@ -77,6 +77,6 @@ class Intake(Construct):
                 batch_size=config.trigger_batch_size,
                 max_batching_window=Duration.seconds(1),
                 report_batch_item_failures=True,
-                max_concurrency=max(2, config.trigger_max_concurrency),
+                max_concurrency=config.trigger_max_concurrency,
             )
         )

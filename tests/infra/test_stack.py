@@ -377,3 +377,19 @@ def test_the_sweep_schedule_is_off_unless_asked_for(synth: Synthesized, tmp_path
             if r["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("BackfillStateMachine")
         )
     }
+
+
+def test_every_retention_cloudwatch_accepts_is_rendered_exactly() -> None:
+    """``logRetentionDays`` is checked against CloudWatch's list; the stack renders each as itself."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_logs as logs
+    from aws_cdk.assertions import Template
+
+    from filepipe.deployment_rules import LOG_RETENTION_DAYS
+    from stack.log_groups import retention
+
+    stack = Stack(App(), "Retentions")
+    for days in LOG_RETENTION_DAYS:
+        logs.LogGroup(stack, f"Group{days}", retention=retention(days))
+    rendered = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    assert sorted(g["Properties"]["RetentionInDays"] for g in rendered.values()) == sorted(LOG_RETENTION_DAYS)
