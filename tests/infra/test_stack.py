@@ -356,6 +356,49 @@ def test_events_can_come_through_an_existing_sns_topic(tmp_path: Any) -> None:
     ), "the topic may send to the intake queue"
 
 
+def test_the_stack_lets_s3_publish_to_a_topic_of_its_account_before_notifying_it(tmp_path: Any) -> None:
+    """S3 checks at PutBucketNotificationConfiguration that it may publish: without the topic's
+    permission the deploy fails, and the generated bucket name cannot be named in advance."""
+    from aws_cdk import App
+
+    from app import build_app
+
+    topic = "arn:aws:sns:us-east-1:123456789012:uploads-fanout"
+    app, stack = build_app(App(outdir=str(tmp_path), context={"intakeTopicArn": topic}))
+    resources = app.synth().get_stack_by_name(stack.stack_name).template["Resources"]
+    ((policy_id, policy),) = [(k, r) for k, r in resources.items() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert policy["Properties"]["Topics"] == [topic]
+    owner, publish = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert owner["Condition"] == {"StringEquals": {"AWS:SourceOwner": "123456789012"}}, "SNS's default statement"
+    assert publish == {
+        "Sid": "FilepipeStagingEvents",
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "SNS:Publish",
+        "Resource": topic,
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [STAGING, "Arn"]}},
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        },
+    }
+    (notifications,) = [r for r in resources.values() if r["Type"] == "Custom::S3BucketNotifications"]
+    assert policy_id in notifications["DependsOn"], "S3 validates the destination when the notification is set"
+
+
+def test_an_externally_managed_topic_policy_is_left_alone_and_its_statements_printed(tmp_path: Any) -> None:
+    from aws_cdk import App
+    from aws_cdk.assertions import Annotations, Match
+
+    from app import build_app
+
+    topic = "arn:aws:sns:us-east-1:444455556666:central-events"
+    context = {"intakeTopicArn": topic, "intakeTopicPolicy": "external"}
+    app, stack = build_app(App(outdir=str(tmp_path), context=context))
+    resources = app.synth().get_stack_by_name(stack.stack_name).template["Resources"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("FilepipeStagingEvents.*SNS:Subscribe"))
+
+
 def test_the_sweep_schedule_is_off_unless_asked_for(synth: Synthesized, tmp_path: Any) -> None:
     from aws_cdk import App
 
