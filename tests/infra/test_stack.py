@@ -182,11 +182,32 @@ def test_the_archive_expires_replaced_versions_but_keeps_failure_history_longer(
         for r in rules.values()
         if "NoncurrentVersionExpiration" in r
     }
-    assert kept == {"originals/": 90, "outputs/": 90, "superseded/": 90, "failed/": 365, "errors/": 365}
+    assert kept == {
+        "originals/": 90,
+        "outputs/": 90,
+        "superseded/": 90,
+        "failed/": 365,
+        "errors/": 365,
+        **{records: 1 for records in ("grants/", "reports/", "manifests/", "resolved/")},
+    }
     expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules.values() if "ExpirationInDays" in r}
-    assert expiring == {"grants/": 365, "reports/": 7, "manifests/": 7}, (
-        "current objects never expire, but grants, reports and manifests"
+    assert expiring == {"grants/": 365, "reports/": 7, "manifests/": 7, "resolved/": 365}, (
+        "current objects never expire, but grants, reports, manifests and resolved records"
     )
+
+
+def test_expired_records_are_really_deleted(synth: Synthesized) -> None:
+    """In a versioned bucket an expiration only adds a delete marker: the version under it must
+    expire too, and the marker be removed; S3 answers MalformedXML to ExpiredObjectDeleteMarker
+    beside Days in one rule, so each prefix has a second rule for its markers."""
+    rules = synth.raw["Resources"][ARCHIVE]["Properties"]["LifecycleConfiguration"]["Rules"]
+    for rule in rules:
+        assert not ("ExpiredObjectDeleteMarker" in rule and "ExpirationInDays" in rule), rule["Id"]
+    for prefix in ("grants/", "reports/", "manifests/", "resolved/"):
+        mine = [r for r in rules if r.get("Prefix") == prefix]
+        (expiring,) = [r for r in mine if "ExpirationInDays" in r]
+        assert expiring["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}, prefix
+        assert any(r.get("ExpiredObjectDeleteMarker") is True for r in mine), prefix
 
 
 def test_service_log_groups_are_vended_logs(synth: Synthesized) -> None:
