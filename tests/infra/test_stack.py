@@ -321,8 +321,13 @@ def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Sy
     """Failed and timed-out executions of both machines, failed backfills and reprocesses, files
     the sweep found, dead letters, a stalled intake, and each function's errors."""
     metrics = sorted(
-        (a["Properties"]["Namespace"], a["Properties"]["MetricName"])
-        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        (p["Namespace"], p["MetricName"])
+        if "MetricName" in p
+        else (
+            p["Metrics"][1]["MetricStat"]["Metric"]["Namespace"],
+            p["Metrics"][1]["MetricStat"]["Metric"]["MetricName"],
+        )
+        for p in (a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values())
     )
     assert metrics == sorted(
         [
@@ -335,11 +340,28 @@ def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Sy
             ("filepipe", "FilesStartedFromListing"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+            ("filepipe", "TransformFailures"),
         ]
-        + [("AWS/Lambda", "Errors")] * 6
+        + [("AWS/Lambda", "Errors")] * 5
     )
     for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_the_transform_alarm_counts_failures_not_duplicates_or_hand_overs(synth: Synthesized) -> None:
+    """Lambda's Errors counts the DuplicateExecution and WouldNotFit the transform raises on
+    purpose; the alarm sums the handler's own TransformFailures over both tiers instead."""
+    (alarm,) = [a["Properties"] for k, a in synth.resources("AWS::CloudWatch::Alarm").items() if "TransformErrors" in k]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert metrics.pop("expr_1")["Expression"] == "FILL(standard, 0) + FILL(express, 0)"
+    for tier, metric in metrics.items():
+        stat = metric["MetricStat"]
+        assert stat["Metric"]["MetricName"] == "TransformFailures" and stat["Stat"] == "Sum"
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "service", "Value": "filepipe-transform"},
+            {"Name": "tier", "Value": tier},
+        ]
+    assert set(metrics) == {"standard", "express"}
 
 
 def test_outputs_name_what_the_cli_needs(synth: Synthesized) -> None:
