@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from filepipe.deployment import Deployment, validate_stack_name
+from filepipe.partitions import offers, partition_of
 from stack import FilepipeStack
 
 
@@ -29,7 +30,11 @@ def build_app(app: cdk.App | None = None, env: cdk.Environment | None = None) ->
     config.validate_target(account, region)
     if env is None and config.vpc_id:
         env = cdk.Environment(account=account, region=region)
-    stack = FilepipeStack(app, stack_name, config=config, env=env, description="filepipe: two-bucket file processing")
+    # Cognito user pools are not offered everywhere (not in aws-cn): the stack makes none there.
+    user_pool = region is None or offers("cognito-idp", partition_of(region).name)
+    stack = FilepipeStack(
+        app, stack_name, config=config, user_pool=user_pool, env=env, description="filepipe: two-bucket file processing"
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
 

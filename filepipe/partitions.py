@@ -67,6 +67,15 @@ def partition_of(region: str) -> Partition:
     return next(p for p in partitions() if p.name == DEFAULT_PARTITION)
 
 
+@cache
+def offers(service: str, partition: str) -> bool:
+    """Whether AWS offers ``service`` (its endpoint prefix: ``cognito-idp``) anywhere in
+    ``partition``, by botocore's endpoint list: Cognito user pools, for one, are not in aws-cn."""
+    data = create_loader().load_data("endpoints")
+    entry = next((p for p in data["partitions"] if p["partition"] == partition), None)
+    return entry is not None and bool(entry["services"].get(service, {}).get("endpoints"))
+
+
 def s3_object_url(bucket: str, region: str, key: str) -> str:
     """An object's URL on its bucket's regional host: virtual-hosted where the bucket's name can be
     a TLS host name, path-style (still the regional host) where a dot would break the certificate.

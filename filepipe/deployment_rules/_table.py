@@ -25,7 +25,7 @@ from filepipe.deployment_rules._values import (
     plain,
     prefix,
 )
-from filepipe.partitions import partition_of
+from filepipe.partitions import offers, partition_of
 from filepipe.storage import GiB, MiB
 
 RULES: dict[str, Rule] = {
@@ -154,6 +154,12 @@ def check_target(values: Mapping[str, Any], account: str | None, region: str | N
     arns = {key: (values[key], arn) for key in ARN_KEYS if values.get(key) and (arn := Arn.parse(values[key]))}
     if region is not None:
         partition = partition_of(region)
+        if values["uploadAuth"] == "cognito" and not offers("cognito-idp", partition.name):
+            raise InvalidSetting(
+                "uploadAuth",
+                "cognito",
+                f"iam or jwt in {region}: Cognito user pools are not offered in the {partition.name} partition",
+            )
         for key, (value, arn) in arns.items():
             if arn.partition != partition.name:
                 raise InvalidSetting(key, value, f"an ARN of the {partition.name} partition, where {region} is")

@@ -234,7 +234,7 @@ def test_every_fargate_size_is_accepted_and_nothing_between(vcpus: float) -> Non
 @pytest.mark.parametrize(
     ("context", "account", "region", "key", "allowed"),
     [
-        ({"intakeTopicArn": TOPIC}, None, "cn-north-1", "intakeTopicArn", "aws-cn partition, where cn-north-1 is"),
+        ({"intakeTopicArn": TOPIC, "uploadAuth": "iam"}, None, "cn-north-1", "intakeTopicArn", "aws-cn partition"),
         ({"intakeTopicArn": TOPIC}, None, "eu-west-1", "intakeTopicArn", "S3 notifies only a topic in its"),
         ({"alarmTopicArn": TOPIC}, None, "us-gov-west-1", "alarmTopicArn", "aws-us-gov partition"),
         ({"stagingBucketName": "s-b", "kmsKeyArn": KEY}, None, "us-east-1", "kmsKeyArn", "in us-east-1"),
@@ -265,7 +265,14 @@ def test_a_topic_of_another_account_is_refused_with_the_statements_its_owner_add
 def test_what_the_target_allows_passes() -> None:
     parse(intakeTopicArn=TOPIC, alarmTopicArn=TOPIC).validate_target("111122223333", "eu-west-2")
     parse().validate_target(None, None)
-    parse().validate_target("111122223333", "cn-north-1")
+    parse(uploadAuth="iam").validate_target("111122223333", "cn-north-1")
+
+
+def test_the_stacks_user_pool_is_refused_where_cognito_is_not_offered() -> None:
+    with pytest.raises(InvalidSetting, match="not offered in the aws-cn partition") as raised:
+        parse().validate_target(None, "cn-north-1")
+    assert raised.value.key == "uploadAuth"
+    parse().validate_target(None, "us-gov-west-1")
 
 
 @pytest.mark.parametrize(
