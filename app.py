@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from filepipe.deployment import Deployment, validate_stack_name
+from filepipe.deployment_rules import InvalidSetting
 from filepipe.partitions import offers, partition_of
 from stack import FilepipeStack
 
@@ -40,4 +42,8 @@ def build_app(app: cdk.App | None = None, env: cdk.Environment | None = None) ->
 
 
 if __name__ == "__main__":
-    build_app()[0].synth()
+    try:
+        app, _ = build_app()
+    except InvalidSetting as refused:  # the message says it all: no traceback
+        sys.exit(f"filepipe: {refused}")
+    app.synth()

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -261,3 +262,15 @@ def test_spot_and_other_regions_change_what_they_say(matrix: dict[str, Synthesis
     assert cn_policy["Properties"]["Topics"] == [COMBINATIONS["cn-north-1"].context["intakeTopicArn"]]
     assert not china.resources("AWS::Cognito::UserPool"), "aws-cn offers no Cognito user pools"
     assert "UserPoolId" not in china.template["Outputs"]
+
+
+def test_the_app_refuses_a_setting_in_one_line(tmp_path: Path) -> None:
+    """What ``cdk synth -c batchVcpus=4`` prints: the key, the value and what is allowed, no traceback."""
+    env = {"CDK_CONTEXT_JSON": json.dumps({"batchVcpus": "4"}), "CDK_OUTDIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env |= {k: v for k, v in os.environ.items() if k.startswith("JSII_")}
+    result = subprocess.run([sys.executable, "app.py"], capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "filepipe: context batchMemoryMb=4096 is not accepted: "
+        "Fargate gives 4 vCPU 8192 to 30720 MiB in steps of 1024 (nearest: 8192)"
+    )
