@@ -130,7 +130,8 @@ def prefix(value: str) -> str | None:
     ):
         return (
             f"a key prefix ending in '/', not starting with one, without '//', at most {PREFIX_MAX_BYTES} bytes, "
-            "without control characters, IAM wildcards (*, ?, $) or States.Format syntax ({, }, ', \\)"
+            "without control characters, IAM wildcards or policy variables (*, ?, $) "
+            "or States.Format syntax ({, }, ', \\)"
         )
     return None
 
