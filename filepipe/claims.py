@@ -47,6 +47,11 @@ class WouldNotFit(FilepipeError):
     (the output it had begun is aborted, so nothing is left half-written)."""
 
 
+DELIBERATE_STOPS = (DuplicateExecution, WouldNotFit)
+"""What the transform raises on purpose for the workflow to route (a duplicate ends as one, a
+hand-over continues on the Standard machine): Lambda counts each as an error, but none is a failure."""
+
+
 @dataclass(frozen=True)
 class ExecutionId:
     """An execution ARN, read: Express ARNs say ``:express:`` where Standard ones say ``:execution:``."""

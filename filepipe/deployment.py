@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import state_machine
+from filepipe import deployment_rules as rules
 from filepipe.config import CORS_ALLOWED_ORIGINS, ArchiveLayout
 from filepipe.grants import Names
 from filepipe.storage import MiB
@@ -93,7 +94,6 @@ LISTING_MACHINES = ("backfill", "reprocess")
 own roles name them, which a reference could not do without a cycle)."""
 
 _CONTEXT_KEY_OVERRIDES = {"removal_policy_destroy": "destroyOnRemoval"}
-_LIST_SETTINGS = ("cors_allowed_origins", "upload_jwt_audience", "upload_content_types")
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,13 @@ class Deployment:
     vpc_id: str | None = None
     """``vpcId``: run Batch in this existing VPC (a context lookup: synth needs credentials)."""
     intake_topic_arn: str | None = None
-    """``intakeTopicArn``: an existing SNS topic to fan the staging bucket's events out through;
-    the bucket notifies it and the intake queue subscribes (its owner must let S3 publish)."""
+    """``intakeTopicArn``: an existing standard SNS topic, in the stack's region, to fan the staging
+    bucket's events out through; the bucket notifies it and the intake queue subscribes."""
+    intake_topic_policy: str = "managed"
+    """``intakeTopicPolicy``: who lets S3 publish to the intake topic: ``managed`` (the stack sets
+    the topic's policy: S3's publishing and SNS's default owner statement; a topic has one policy,
+    so this replaces any other) or ``external`` (its owner adds the statements synth prints; the
+    only way for a topic of another account)."""
     alarm_topic_arn: str | None = None
     """``alarmTopicArn``: an SNS topic the alarms notify (none by default)."""
     small_file_workflow: str = "standard"
@@ -217,37 +222,41 @@ class Deployment:
             if setting.startswith("layout."):
                 areas[setting.removeprefix("layout.")] = str(raw)
             else:
-                values[setting] = _coerce(key, setting, raw, getattr(defaults, setting))
+                values[setting] = rules.coerce(key, raw, getattr(defaults, setting))
         deployment = cls(**values, layout=ArchiveLayout(**areas))
         deployment.validate()
         return deployment
 
     def validate(self) -> None:
-        if self.large_file_threshold_bytes < 0:
-            raise ValueError("largeFileThresholdBytes must be >= 0")
-        if not 1 <= self.transform_timeout_seconds <= 900:
-            raise ValueError("transformTimeoutSeconds must be between 1 and 900")
-        if not 1 <= self.moves_timeout_seconds <= 900:
-            raise ValueError("movesTimeoutSeconds must be between 1 and 900")
-        if min(self.archive_noncurrent_version_expiration_days, self.failure_history_days) < 1:
-            raise ValueError("archiveNoncurrentVersionExpirationDays and failureHistoryDays must be >= 1")
-        if self.sweep_every_minutes < 0 or self.sweep_older_than_minutes < 1:
-            raise ValueError("sweepEveryMinutes must be >= 0 and sweepOlderThanMinutes >= 1")
-        if self.small_file_workflow not in ("express", "standard"):
-            raise ValueError("smallFileWorkflow must be 'express' or 'standard'")
-        if self.upload_auth not in ("cognito", "iam", "jwt"):
-            raise ValueError("uploadAuth must be 'cognito', 'iam' or 'jwt'")
-        if self.upload_auth == "jwt" and not (self.upload_jwt_issuer and self.upload_jwt_audience):
-            raise ValueError("uploadAuth=jwt needs uploadJwtIssuer and uploadJwtAudience")
-        self._validate_archive_prefixes()
+        """Refuse what AWS would refuse, before anything is built (``filepipe/deployment_rules``):
+        one :class:`~filepipe.deployment_rules.InvalidSetting` naming the key, the value and what
+        is allowed."""
+        values = self.context_values()
+        archive = {area: values.pop(f"{area}Prefix") for area in ArchiveLayout.areas()}
+        rules.check(rules.RULES, values)
+        rules.check({f"{area}Prefix": rules.prefix for area in archive}, {f"{a}Prefix": p for a, p in archive.items()})
+        rules.check_together(values, archive, ArchiveLayout().prefixes())
+        if self.batch_wait_seconds() > rules.STATES_TIMEOUT_MAX:
+            raise rules.InvalidSetting(
+                "batchJobTimeoutSeconds",
+                self.batch_job_timeout_seconds,
+                f"at most ({rules.STATES_TIMEOUT_MAX} - batchRunnableTimeoutSeconds) / {BATCH_TIMEOUT_ATTEMPTS}: "
+                "the workflow's Batch task waits for all attempts, and Step Functions' TimeoutSeconds stops there",
+            )
 
-    def _validate_archive_prefixes(self) -> None:
-        prefixes = list(self.layout.prefixes().values())
-        if len(set(prefixes)) != len(prefixes) or any(not p.endswith("/") for p in prefixes):
-            raise ValueError("archive prefixes must be distinct and end with '/'")
-        # The listing machines build their S3 prefixes with States.Format, where these are syntax.
-        if any(c in p for p in prefixes for c in "{}'\\"):
-            raise ValueError("archive prefixes may not contain {, }, ' or \\ (States.Format syntax)")
+    def validate_target(self, account: str | None, region: str | None) -> None:
+        """The checks that need the account and region the stack deploys to (None: not known, as in
+        an offline ``cdk synth``; ``cdk deploy`` always knows them)."""
+        rules.check_target(self.context_values(), account, region)
+
+    def context_values(self) -> dict[str, Any]:
+        """Every setting by its context key (``originalsPrefix`` -> ``originals/``)."""
+        return {
+            key: getattr(self.layout, setting.removeprefix("layout."))
+            if setting.startswith("layout.")
+            else getattr(self, setting)
+            for key, setting in self.context_keys().items()
+        }
 
     def area_prefixes(self) -> dict[str, str]:
         """The prefix of each area the grants table names (``filepipe/grants.py``)."""
@@ -387,23 +396,9 @@ class Resources:
     """How the upload API checks its callers (Cognito's pool and client IDs)."""
 
 
-def _coerce(key: str, setting: str, raw: Any, default: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            if isinstance(raw, bool):
-                return raw
-            if str(raw).lower() in ("true", "1", "yes"):
-                return True
-            if str(raw).lower() in ("false", "0", "no"):
-                return False
-            raise ValueError(raw)
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, tuple) or setting in _LIST_SETTINGS:
-            items = raw if isinstance(raw, list) else str(raw).split(",")
-            return tuple(str(item).strip() for item in items if str(item).strip())
-        return str(raw)
-    except ValueError as exc:
-        raise ValueError(f"context {key}={raw!r} is not a valid value") from exc
+def validate_stack_name(name: str) -> None:
+    """``stackName`` (read by ``app.py``, beside the settings): CloudFormation's rules, and room
+    for the listing machines' names, which are the stack's and a suffix."""
+    longest = max((MACHINES[key].suffix for key in LISTING_MACHINES), key=len)
+    if (problem := rules.stack_name_problem(name, longest)) is not None:
+        raise rules.InvalidSetting("stackName", name, problem)

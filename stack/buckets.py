@@ -10,6 +10,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 REPORT_DAYS = 7
+EXPIRED_RECORD_DAYS = 1
+"""How long an expired (or replaced) record's version stays before S3 deletes it."""
 
 
 class Buckets(Construct):
@@ -110,8 +112,8 @@ def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: 
     """Replaced versions in the archive expire: those of originals, outputs and superseded copies
     after ``days``; those of the failure prefix and its records after ``failure_days``, because a
     retry looks for its file among the older versions of ``failed/<key>`` (another version's later
-    failure may have covered it). Current objects never expire, but upload grant records, which
-    are of no use once their file is archived or its failure history is gone."""
+    failure may have covered it). Current objects never expire, but the records nothing reads
+    once their file is done (:func:`expiring_records_rules`)."""
     rules = []
     for area, keep in (
         ("originals", days),
@@ -128,20 +130,34 @@ def archive_version_rules(prefixes: Mapping[str, str], days: int, failure_days: 
                 expired_object_delete_marker=True,
             )
         )
-    # A grant record is read when its upload is processed, or retried from the failure prefix.
-    rules.append(
-        s3.LifecycleRule(id="ExpireGrantRecords", prefix=prefixes["grants"], expiration=Duration.days(failure_days))
-    )
-    # A job's report is read by the step after the job, within its execution; a backfill's key list
-    # by its Map Run, once.
-    rules.append(
-        s3.LifecycleRule(id="ExpireJobReports", prefix=prefixes["reports"], expiration=Duration.days(REPORT_DAYS))
-    )
-    rules.append(
-        s3.LifecycleRule(id="ExpireManifests", prefix=prefixes["manifests"], expiration=Duration.days(REPORT_DAYS))
-    )
-    # A Map Run's results are read by the CLI that follows it.
-    rules.append(
-        s3.LifecycleRule(id="ExpireMapResults", prefix=prefixes["results"], expiration=Duration.days(REPORT_DAYS))
-    )
+    return rules + expiring_records_rules(prefixes, failure_days)
+
+
+def expiring_records_rules(prefixes: Mapping[str, str], failure_days: int) -> list[s3.LifecycleRule]:
+    """Records removed for good after their use. In a versioned bucket an expiration only puts a
+    delete marker over the object, so each prefix has two rules: one expires the current version
+    and deletes the replaced one a day later; the other removes the delete marker left with
+    nothing under it (S3 refuses ``ExpiredObjectDeleteMarker`` beside ``Days`` in one rule)."""
+    rules = []
+    for area, rule_id, keep in (
+        # A grant record is read when its upload is processed, or retried from the failure prefix.
+        ("grants", "ExpireGrantRecords", failure_days),
+        # A job's report is read by the step after the job, within its execution; a backfill's key
+        # list by its Map Run, once.
+        ("reports", "ExpireJobReports", REPORT_DAYS),
+        ("manifests", "ExpireManifests", REPORT_DAYS),
+        # A resolved failure's record is kept as long as the failure history it came from.
+        ("resolved", "ExpireResolvedRecords", failure_days),
+        # A Map Run's results are read by the CLI that follows it.
+        ("results", "ExpireMapResults", REPORT_DAYS),
+    ):
+        rules.append(
+            s3.LifecycleRule(
+                id=rule_id,
+                prefix=prefixes[area],
+                expiration=Duration.days(keep),
+                noncurrent_version_expiration=Duration.days(EXPIRED_RECORD_DAYS),
+            )
+        )
+        rules.append(s3.LifecycleRule(id=f"{rule_id}Markers", prefix=prefixes[area], expired_object_delete_marker=True))
     return rules

@@ -22,17 +22,21 @@ _RETENTION = {
     400: logs.RetentionDays.THIRTEEN_MONTHS,
     545: logs.RetentionDays.EIGHTEEN_MONTHS,
     731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
     1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
+"""CDK's name for each retention CloudWatch Logs accepts (``LOG_RETENTION_DAYS``, which
+``logRetentionDays`` is checked against)."""
 
 
 def retention(days: int) -> logs.RetentionDays:
-    """The shortest retention CloudWatch Logs offers that keeps logs at least ``days``."""
-    for allowed in sorted(_RETENTION):
-        if allowed >= days:
-            return _RETENTION[allowed]
-    return logs.RetentionDays.TEN_YEARS
+    """CloudWatch's retention of exactly ``days`` (the deployment refused any other number)."""
+    return _RETENTION[days]
 
 
 VENDED_LOGS = "/aws/vendedlogs/"

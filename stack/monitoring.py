@@ -19,6 +19,29 @@ BATCH_INTEGRATION = f"arn:{Aws.PARTITION}:states:::batch:submitJob.sync"
 """Step Functions publishes each service integration's metrics under the task's resource ARN."""
 
 
+def transform_failures(period: Duration) -> cw.MathExpression:
+    """The transformer's failures on both tiers. Not Lambda's ``Errors``: a duplicate Express
+    execution and a hand-over to the Standard machine are raised on purpose (the workflow routes
+    them by name), and would fire the alarm on every Express duplicate. The handler counts every
+    other error it raises as ``TransformFailures`` (``transform_lambda/handler.py``)."""
+    series = {
+        tier: cw.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name="TransformFailures",
+            dimensions_map={"service": "filepipe-transform", "tier": tier},
+            statistic="Sum",
+            period=period,
+        )
+        for tier in ("standard", "express")
+    }
+    return cw.MathExpression(
+        expression="FILL(standard, 0) + FILL(express, 0)",
+        using_metrics=dict(series),
+        period=period,
+        label="TransformFailures",
+    )
+
+
 class Monitoring(Construct):
     """Every alarm fires on the first occurrence: in this pipeline one failure is one file."""
 
@@ -94,6 +117,14 @@ class Monitoring(Construct):
             threshold=STALLED_INTAKE_SECONDS,
         )
         for name, function in functions.items():
+            if name == "Transform":
+                self._alarm(
+                    "TransformErrors",
+                    transform_failures(period),
+                    "The Transform function failed (its duplicates and hand-overs to the Standard machine are not "
+                    "counted); a timeout or out-of-memory end fails the execution, which ExecutionsFailed reports.",
+                )
+                continue
             self._alarm(
                 f"{name}Errors",
                 function.metric_errors(period=period, statistic="Sum"),
@@ -180,11 +211,12 @@ class Monitoring(Construct):
         )
         return dashboard
 
-    def _alarm(self, name: str, metric: cw.Metric, description: str, threshold: float = 1) -> None:
+    def _alarm(self, name: str, metric: cw.IMetric, description: str, threshold: float = 1) -> None:
         self.alarms.append(
-            metric.create_alarm(
+            cw.Alarm(
                 self,
                 name,
+                metric=metric,
                 alarm_description=f"filepipe: {description}",
                 threshold=threshold,
                 evaluation_periods=1,

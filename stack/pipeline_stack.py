@@ -27,7 +27,10 @@ from stack.workflow import Workflow
 class FilepipeStack(Stack):
     """Everything ``cdk deploy`` creates. Its outputs are what the ``filepipe`` CLI reads."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: Deployment, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: Deployment, user_pool: bool = True, **kwargs: Any
+    ) -> None:
+        """``user_pool``: false where the target partition offers no Cognito (``app.py`` decides)."""
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.buckets = Buckets(
@@ -55,7 +58,9 @@ class FilepipeStack(Stack):
         self.intake = Intake(self, "Intake", compute=self.compute, registry=self.registry)
         self.backfill = Backfill(self, "Backfill", registry=self.registry)
         self.reprocess = Reprocess(self, "Reprocess", compute=self.compute, registry=self.registry)
-        self.upload_api = UploadApi(self, "UploadApi", compute=self.compute, registry=self.registry)
+        self.upload_api = UploadApi(
+            self, "UploadApi", compute=self.compute, registry=self.registry, user_pool=user_pool
+        )
         self._grant()
         self.monitoring = Monitoring(
             self,
@@ -109,9 +114,10 @@ class FilepipeStack(Stack):
             "JobQueueArn": self.compute.job_queue.job_queue_arn,
             "UploadApiUrl": self.upload_api.api.api_endpoint,
             "UploadPageUrl": f"{self.upload_api.api.api_endpoint}/ui/",
-            "UserPoolId": self.upload_api.users.user_pool.user_pool_id,
-            "UserPoolClientId": self.upload_api.users.page_client.user_pool_client_id,
             **self.config.layout.to_outputs(),
         }
+        if self.upload_api.users is not None:
+            outputs["UserPoolId"] = self.upload_api.users.user_pool.user_pool_id
+            outputs["UserPoolClientId"] = self.upload_api.users.page_client.user_pool_client_id
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import Aws
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -35,7 +36,11 @@ ACCESS_LOG_FORMAT = {
 class UploadApi(Construct):
     """``POST /api/uploads``, ``GET /api/uploads/status`` (authorized: IAM or JWT) and ``/ui/``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, compute: Compute, registry: StackNames) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, compute: Compute, registry: StackNames, user_pool: bool = True
+    ) -> None:
+        """``user_pool``: whether to make the user pool (always, where the partition offers Cognito,
+        so that switching ``uploadAuth`` back and forth keeps its users)."""
         super().__init__(scope, construct_id)
         config, buckets = registry.deployment, registry.buckets
         spec = config.functions()["upload_api"]
@@ -44,8 +49,9 @@ class UploadApi(Construct):
         # Only the API's function may assume the upload role: its trust policy names that role.
         self.upload_role = perm.role(self, "UploadRole", "upload", assumed_by=iam.ArnPrincipal(role.role_arn))
         registry.roles["upload"] = self.upload_role
-        self.users = UploadUsers(self, "Users", destroy_on_removal=config.removal_policy_destroy)
+        self.users = UploadUsers(self, "Users", destroy_on_removal=config.removal_policy_destroy) if user_pool else None
         if config.upload_auth == "cognito":
+            assert self.users is not None, "the deployment refuses uploadAuth=cognito where there is no user pool"
             registry.upload_auth_environment.update(
                 USER_POOL_ID=self.users.user_pool.user_pool_id,
                 USER_POOL_CLIENT_ID=self.users.page_client.user_pool_client_id,
@@ -70,8 +76,11 @@ class UploadApi(Construct):
     def _authorizer(self, config: Deployment) -> apigw.IHttpRouteAuthorizer:
         if config.upload_auth == "cognito":
             assert self.users is not None
-            return authorizers.HttpUserPoolAuthorizer(
-                "UserPoolAuthorizer", self.users.user_pool, user_pool_clients=[self.users.page_client]
+            # CDK's HttpUserPoolAuthorizer spells the issuer's host with amazonaws.com; the pool's
+            # issuer is on its partition's DNS suffix.
+            issuer = f"https://cognito-idp.{Aws.REGION}.{Aws.URL_SUFFIX}/{self.users.user_pool.user_pool_id}"
+            return authorizers.HttpJwtAuthorizer(
+                "UserPoolAuthorizer", issuer, jwt_audience=[self.users.page_client.user_pool_client_id]
             )
         if config.upload_auth == "jwt":
             return authorizers.HttpJwtAuthorizer(

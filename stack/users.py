@@ -12,8 +12,10 @@ from stack.permissions import acknowledge
 class UploadUsers(Construct):
     """Who may upload through the API: users an administrator creates (no self sign-up), with a
     strong password and optional TOTP MFA. The app client has no secret (the page is public
-    code) and signs in with USER_PASSWORD_AUTH over TLS; its tokens last an hour, refreshed for
-    up to 30 days."""
+    code) and signs in with USER_PASSWORD_AUTH over TLS, its one flow (the page and ``filepipe
+    upload --user`` use nothing else); its tokens last an hour, refreshed for up to 30 days. It has
+    no OAuth: CDK's default client would allow the code and implicit grants, every scope (the
+    admin one among them) and a callback to https://example.com, which nothing here uses."""
 
     def __init__(self, scope: Construct, construct_id: str, *, destroy_on_removal: bool) -> None:
         super().__init__(scope, construct_id)
@@ -40,7 +42,8 @@ class UploadUsers(Construct):
         self.page_client = self.user_pool.add_client(
             "PageClient",
             generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
+            auth_flows=cognito.AuthFlow(user_password=True),
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),

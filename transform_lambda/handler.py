@@ -2,7 +2,8 @@
 
 Before anything is written, the execution takes the object version's claim (``filepipe.claims``):
 an Express execution may run twice. In an Express execution the transform also stops itself in
-time (``WouldNotFit``) for the file to continue on the Standard machine.
+time (``WouldNotFit``) for the file to continue on the Standard machine. Both stops are Lambda
+errors; only the other errors are counted as ``TransformFailures``, which the alarm watches.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from filepipe.claims import EXPRESS_TRANSFORM_SECONDS, Claims, ExecutionId
+from filepipe.claims import DELIBERATE_STOPS, EXPRESS_TRANSFORM_SECONDS, Claims, ExecutionId
 from filepipe.errors import classified
 from filepipe.events import execution_name
 from filepipe.processing import process
@@ -34,10 +35,20 @@ def express_transform_seconds() -> float:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = TaskRequest.parse(event)
-    logger.thread_safe_append_keys(key=request.ref.key, versionId=request.ref.version_id, execution=request.execution)
-    express = request.execution is not None and ExecutionId(request.execution).express
+    execution = event.get("execution") if isinstance(event, dict) else None
+    express = isinstance(execution, str) and ExecutionId(execution).express
     metrics.add_dimension(name="tier", value="express" if express else "standard")
+    try:
+        return transform(TaskRequest.parse(event), express)
+    except DELIBERATE_STOPS:
+        raise
+    except Exception:
+        metrics.add_metric(name="TransformFailures", unit=MetricUnit.Count, value=1)
+        raise
+
+
+def transform(request: TaskRequest, express: bool) -> dict[str, Any]:
+    logger.thread_safe_append_keys(key=request.ref.key, versionId=request.ref.version_id, execution=request.execution)
     started = time.monotonic()
     try:
         table = os.environ.get("CLAIMS_TABLE")

@@ -19,13 +19,13 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from filepipe.claims import Claims
 from filepipe.config import Settings
 from filepipe.errors import error_code, is_access_denied
-from filepipe.uploads import UploadConfig, UploadRejected, UploadRequest, UploadService
+from filepipe.partitions import partition_of
+from filepipe.uploads import UploadConfig, UploadRejected, UploadRequest, UploadService, presigning_config
 
 logger = Logger(service="filepipe-upload-api")
 app = APIGatewayHttpResolver()
@@ -43,17 +43,17 @@ def service() -> UploadService:
     env = os.environ
     settings = Settings.from_env()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3})
+    endpoint = env.get("AWS_ENDPOINT_URL")
     upload_config = UploadConfig.from_env(
         env,
         bucket=settings.staging_bucket,
         region=region,
         archive_bucket=settings.archive_bucket,
         layout=settings.layout,
-        s3_endpoint=env.get("AWS_ENDPOINT_URL"),
+        s3_endpoint=endpoint,
     )
     return UploadService(
-        boto3.client("s3", region_name=region, config=config),
+        boto3.client("s3", region_name=region, config=presigning_config(endpoint)),
         boto3.client("sts", region_name=region),
         upload_config,
         sfn=boto3.client("stepfunctions", region_name=region),
@@ -141,7 +141,8 @@ def page_config() -> Response:
         config |= {
             "userPoolId": env["USER_POOL_ID"],
             "clientId": env["USER_POOL_CLIENT_ID"],
-            "cognitoEndpoint": env.get("COGNITO_ENDPOINT") or f"https://cognito-idp.{region}.amazonaws.com/",
+            "cognitoEndpoint": env.get("COGNITO_ENDPOINT")
+            or f"https://{partition_of(region).host('cognito-idp', region)}/",
         }
     return Response(200, "application/json", json.dumps(config), headers={"Cache-Control": "no-cache"})
 

@@ -14,6 +14,7 @@ from filepipe.uploads._service import (
     UploadRejected,
     UploadRequest,
     UploadService,
+    presigning_config,
     session_policy,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "UploadRequest",
     "UploadService",
     "media_type",
+    "presigning_config",
     "sanitize_filename",
     "session_policy",
     "upload_key",

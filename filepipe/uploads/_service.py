@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from filepipe.claims import Claims
@@ -16,6 +17,7 @@ from filepipe.config import ArchiveLayout
 from filepipe.events import ObjectRef, execution_name
 from filepipe.grants import MULTIPART_UPLOAD, USE_KEY
 from filepipe.moves import read_record
+from filepipe.partitions import partition_of, s3_object_url
 from filepipe.storage import MAX_OBJECT_SIZE, MAX_PARTS, MiB, head, part_size_for, read_json
 from filepipe.uploads._keys import InvalidFilename, upload_key
 from filepipe.uploads._media import InvalidMediaType, accepted, media_type
@@ -69,7 +71,7 @@ class UploadConfig:
     """How long a presigned PUT is valid."""
     credentials_seconds: int = CREDENTIALS_SECONDS
     part_size: int = 16 * MiB
-    """The smallest part a multipart grant asks for; a larger file gets larger parts (10,000 at most)."""
+    """The smallest part a multipart grant asks for; a larger file's parts grow to fit 10,000."""
     max_parts: int = MAX_PARTS
     """S3's part limit (lowered by tests to reach it with small files)."""
     content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
@@ -153,16 +155,20 @@ class GrantRecord:
         return datetime.fromisoformat(self.issued)
 
 
-def session_policy(bucket: str, key: str, kms_key_arn: str | None = None, region: str = "us-east-1") -> dict[str, Any]:
-    """The only thing the credentials may do: multipart-upload exactly ``bucket/key``, and, when
-    the bucket encrypts with a KMS key, have S3 use that key for it (a session's permissions are
-    the intersection of its role's and this policy: without the key, S3 refuses every part)."""
+def session_policy(
+    bucket: str, key: str, kms_key_arn: str | None = None, region: str = UploadConfig.region
+) -> dict[str, Any]:
+    """The only thing the credentials may do: multipart-upload exactly ``bucket/key`` (an ARN of
+    ``region``'s partition: ``arn:aws-cn:s3:::...`` in China), and, when the bucket encrypts with a
+    KMS key, have S3 use that key for it (a session's permissions are the intersection of its
+    role's and this policy: without the key, S3 refuses every part)."""
+    partition = partition_of(region)
     statements: list[dict[str, Any]] = [
         {
             "Sid": "UploadThisKeyOnly",
             "Effect": "Allow",
             "Action": list(MULTIPART_UPLOAD),
-            "Resource": f"arn:aws:s3:::{bucket}/{key}",
+            "Resource": partition.arn("s3", "", "", f"{bucket}/{key}"),
         }
     ]
     if kms_key_arn:
@@ -172,10 +178,22 @@ def session_policy(bucket: str, key: str, kms_key_arn: str | None = None, region
                 "Effect": "Allow",
                 "Action": list(USE_KEY),
                 "Resource": kms_key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.{partition.dns_suffix}"}},
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def presigning_config(s3_endpoint: str | None = None) -> Config:
+    """The S3 client configuration presigned PUTs need: SigV4 (botocore may otherwise sign with
+    SigV2 in us-east-1) and, on AWS, the bucket's regional virtual host. botocore's default, the
+    global host, answers a new bucket outside us-east-1 with a 307 for up to a day, and a browser
+    refuses a redirected CORS preflight. A custom endpoint (the local cloud) keeps botocore's
+    addressing: a bucket cannot be a subdomain of ``127.0.0.1``."""
+    config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3})
+    if s3_endpoint:
+        return config
+    return config.merge(Config(s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}))
 
 
 class UploadService:
@@ -271,6 +289,8 @@ class UploadService:
         }
 
     def _multipart_credentials(self, key: str, size: int) -> dict[str, Any]:
+        """Credentials for ``key`` alone, and the part size that fits ``size`` bytes in S3's
+        10,000 parts (the configured one up to 160 GiB, then the smallest whole MiB that fits)."""
         response = self._sts.assume_role(
             RoleArn=self.config.role_arn,
             RoleSessionName=f"upload-{key.split('/')[-2][:32]}",
@@ -293,11 +313,11 @@ class UploadService:
         }
 
     def object_url(self, key: str) -> str:
-        """Where the client sends the parts: path-style on a custom endpoint, virtual-hosted on AWS."""
-        path = quote(key, safe="/~")
+        """Where the client sends the parts: path-style on a custom endpoint, the bucket's regional
+        host on AWS (:func:`~filepipe.partitions.s3_object_url`)."""
         if self.config.s3_endpoint:
-            return f"{self.config.s3_endpoint.rstrip('/')}/{self.config.bucket}/{path}"
-        return f"https://{self.config.bucket}.s3.{self.config.region}.amazonaws.com/{path}"
+            return f"{self.config.s3_endpoint.rstrip('/')}/{self.config.bucket}/{quote(key, safe='/~')}"
+        return s3_object_url(self.config.bucket, self.config.region, key)
 
     def status(self, key: Any) -> dict[str, Any]:
         """Where an upload is: waiting, processing, archived or failed (with a one-line reason)."""

@@ -182,11 +182,32 @@ def test_the_archive_expires_replaced_versions_but_keeps_failure_history_longer(
         for r in rules.values()
         if "NoncurrentVersionExpiration" in r
     }
-    assert kept == {"originals/": 90, "outputs/": 90, "superseded/": 90, "failed/": 365, "errors/": 365}
+    assert kept == {
+        "originals/": 90,
+        "outputs/": 90,
+        "superseded/": 90,
+        "failed/": 365,
+        "errors/": 365,
+        **{records: 1 for records in ("grants/", "reports/", "manifests/", "resolved/", "results/")},
+    }
     expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules.values() if "ExpirationInDays" in r}
-    assert expiring == {"grants/": 365, "reports/": 7, "manifests/": 7, "results/": 7}, (
-        "current objects never expire, but grants, reports, manifests and Map Run results"
+    assert expiring == {"grants/": 365, "reports/": 7, "manifests/": 7, "resolved/": 365, "results/": 7}, (
+        "current objects never expire, but grants, reports, manifests, resolved records and Map Run results"
     )
+
+
+def test_expired_records_are_really_deleted(synth: Synthesized) -> None:
+    """In a versioned bucket an expiration only adds a delete marker: the version under it must
+    expire too, and the marker be removed; S3 answers MalformedXML to ExpiredObjectDeleteMarker
+    beside Days in one rule, so each prefix has a second rule for its markers."""
+    rules = synth.raw["Resources"][ARCHIVE]["Properties"]["LifecycleConfiguration"]["Rules"]
+    for rule in rules:
+        assert not ("ExpiredObjectDeleteMarker" in rule and "ExpirationInDays" in rule), rule["Id"]
+    for prefix in ("grants/", "reports/", "manifests/", "resolved/"):
+        mine = [r for r in rules if r.get("Prefix") == prefix]
+        (expiring,) = [r for r in mine if "ExpirationInDays" in r]
+        assert expiring["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}, prefix
+        assert any(r.get("ExpiredObjectDeleteMarker") is True for r in mine), prefix
 
 
 def test_service_log_groups_are_vended_logs(synth: Synthesized) -> None:
@@ -300,8 +321,13 @@ def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Sy
     """Failed and timed-out executions of both machines, failed backfills and reprocesses, files
     the sweep found, dead letters, a stalled intake, and each function's errors."""
     metrics = sorted(
-        (a["Properties"]["Namespace"], a["Properties"]["MetricName"])
-        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        (p["Namespace"], p["MetricName"])
+        if "MetricName" in p
+        else (
+            p["Metrics"][1]["MetricStat"]["Metric"]["Namespace"],
+            p["Metrics"][1]["MetricStat"]["Metric"]["MetricName"],
+        )
+        for p in (a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values())
     )
     assert metrics == sorted(
         [
@@ -314,11 +340,28 @@ def test_alarms_cover_failures_dead_letters_stalls_and_function_errors(synth: Sy
             ("filepipe", "FilesStartedFromListing"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+            ("filepipe", "TransformFailures"),
         ]
-        + [("AWS/Lambda", "Errors")] * 6
+        + [("AWS/Lambda", "Errors")] * 5
     )
     for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_the_transform_alarm_counts_failures_not_duplicates_or_hand_overs(synth: Synthesized) -> None:
+    """Lambda's Errors counts the DuplicateExecution and WouldNotFit the transform raises on
+    purpose; the alarm sums the handler's own TransformFailures over both tiers instead."""
+    (alarm,) = [a["Properties"] for k, a in synth.resources("AWS::CloudWatch::Alarm").items() if "TransformErrors" in k]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert metrics.pop("expr_1")["Expression"] == "FILL(standard, 0) + FILL(express, 0)"
+    for tier, metric in metrics.items():
+        stat = metric["MetricStat"]
+        assert stat["Metric"]["MetricName"] == "TransformFailures" and stat["Stat"] == "Sum"
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "service", "Value": "filepipe-transform"},
+            {"Name": "tier", "Value": tier},
+        ]
+    assert set(metrics) == {"standard", "express"}
 
 
 def test_outputs_name_what_the_cli_needs(synth: Synthesized) -> None:
@@ -356,6 +399,49 @@ def test_events_can_come_through_an_existing_sns_topic(tmp_path: Any) -> None:
     ), "the topic may send to the intake queue"
 
 
+def test_the_stack_lets_s3_publish_to_a_topic_of_its_account_before_notifying_it(tmp_path: Any) -> None:
+    """S3 checks at PutBucketNotificationConfiguration that it may publish: without the topic's
+    permission the deploy fails, and the generated bucket name cannot be named in advance."""
+    from aws_cdk import App
+
+    from app import build_app
+
+    topic = "arn:aws:sns:us-east-1:123456789012:uploads-fanout"
+    app, stack = build_app(App(outdir=str(tmp_path), context={"intakeTopicArn": topic}))
+    resources = app.synth().get_stack_by_name(stack.stack_name).template["Resources"]
+    ((policy_id, policy),) = [(k, r) for k, r in resources.items() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert policy["Properties"]["Topics"] == [topic]
+    owner, publish = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert owner["Condition"] == {"StringEquals": {"AWS:SourceOwner": "123456789012"}}, "SNS's default statement"
+    assert publish == {
+        "Sid": "FilepipeStagingEvents",
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "SNS:Publish",
+        "Resource": topic,
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [STAGING, "Arn"]}},
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        },
+    }
+    (notifications,) = [r for r in resources.values() if r["Type"] == "Custom::S3BucketNotifications"]
+    assert policy_id in notifications["DependsOn"], "S3 validates the destination when the notification is set"
+
+
+def test_an_externally_managed_topic_policy_is_left_alone_and_its_statements_printed(tmp_path: Any) -> None:
+    from aws_cdk import App
+    from aws_cdk.assertions import Annotations, Match
+
+    from app import build_app
+
+    topic = "arn:aws:sns:us-east-1:444455556666:central-events"
+    context = {"intakeTopicArn": topic, "intakeTopicPolicy": "external"}
+    app, stack = build_app(App(outdir=str(tmp_path), context=context))
+    resources = app.synth().get_stack_by_name(stack.stack_name).template["Resources"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("FilepipeStagingEvents.*SNS:Subscribe"))
+
+
 def test_the_sweep_schedule_is_off_unless_asked_for(synth: Synthesized, tmp_path: Any) -> None:
     from aws_cdk import App
 
@@ -377,3 +463,19 @@ def test_the_sweep_schedule_is_off_unless_asked_for(synth: Synthesized, tmp_path
             if r["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("BackfillStateMachine")
         )
     }
+
+
+def test_every_retention_cloudwatch_accepts_is_rendered_exactly() -> None:
+    """``logRetentionDays`` is checked against CloudWatch's list; the stack renders each as itself."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_logs as logs
+    from aws_cdk.assertions import Template
+
+    from filepipe.deployment_rules import LOG_RETENTION_DAYS
+    from stack.log_groups import retention
+
+    stack = Stack(App(), "Retentions")
+    for days in LOG_RETENTION_DAYS:
+        logs.LogGroup(stack, f"Group{days}", retention=retention(days))
+    rendered = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    assert sorted(g["Properties"]["RetentionInDays"] for g in rendered.values()) == sorted(LOG_RETENTION_DAYS)

@@ -76,8 +76,12 @@ def test_the_page_signs_in_to_the_stacks_user_pool(synth: Synthesized) -> None:
     _, client = synth.one("AWS::Cognito::UserPoolClient")
     client_props = client["Properties"]
     assert client_props["GenerateSecret"] is False
-    assert "ALLOW_USER_PASSWORD_AUTH" in client_props["ExplicitAuthFlows"]
-    assert "ALLOW_REFRESH_TOKEN_AUTH" in client_props["ExplicitAuthFlows"]
+    assert client_props["ExplicitAuthFlows"] == ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], (
+        "the one flow the page and the CLI use, and its refresh"
+    )
+    assert client_props["AllowedOAuthFlowsUserPoolClient"] is False
+    for unused in ("AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs", "LogoutURLs"):
+        assert unused not in client_props, f"no OAuth: CDK's default client had {unused}"
     _, authorizer = synth.one("AWS::ApiGatewayV2::Authorizer")
     jwt = authorizer["Properties"]["JwtConfiguration"]
     assert authorizer["Properties"]["AuthorizerType"] == "JWT"

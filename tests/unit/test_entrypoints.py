@@ -17,7 +17,9 @@ import pytest
 
 from batch_image import worker
 from filepipe import runtime
+from filepipe.claims import DuplicateExecution, WouldNotFit
 from filepipe.config import Settings
+from filepipe.errors import TransformRejected, TransientError
 from filepipe.events import ObjectRef
 from filepipe.transforms.csv_to_parquet import CsvToParquet
 from moves_lambda import handler as moves
@@ -146,6 +148,59 @@ def test_each_file_ending_is_one_metric_by_outcome_tier_and_path(
     assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "filepipe"
 
 
+EXPRESS = "arn:aws:states:us-east-1:1:express:filepipe-express:e1:0a1b"
+
+
+def _failures(out: str) -> list[tuple[str, list[float]]]:
+    emitted = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    return [(m["tier"], m["TransformFailures"]) for m in emitted if "TransformFailures" in m]
+
+
+@pytest.mark.parametrize(
+    ("raised", "counted"),
+    [
+        (DuplicateExecution("another execution took this version first"), False),
+        (WouldNotFit("would not finish within five minutes"), False),
+        (TransformRejected("malformed"), True),
+        (TransientError("SlowDown"), True),
+        (RuntimeError("a bug"), True),
+    ],
+)
+def test_only_real_failures_count_for_the_transform_alarm(
+    s3: Any,
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    raised: Exception,
+    counted: bool,
+) -> None:
+    """A duplicate and a hand-over are Lambda errors the workflow routes by name: counting them
+    (Lambda's Errors) fired the TransformErrors alarm on every Express duplicate."""
+    ref = upload(s3, "ok.csv", b"a\n1\n")
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise raised
+
+    monkeypatch.setattr(transform, "process", fail)
+    capsys.readouterr()
+    with pytest.raises(type(raised)):
+        transform.handler(task(ref, execution=EXPRESS), LambdaContext())
+    assert _failures(capsys.readouterr().out) == ([("express", [1.0])] if counted else [])
+
+
+def test_a_real_hand_over_and_a_real_rejection(
+    s3: Any, env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good, bad = upload(s3, "ok.csv", b"a\n1\n"), upload(s3, "bad.csv", b"a,b\n1,2,3\n")
+    monkeypatch.setenv("EXPRESS_TRANSFORM_SECONDS", "0")
+    capsys.readouterr()
+    with pytest.raises(WouldNotFit):
+        transform.handler(task(good, execution=EXPRESS), LambdaContext())
+    with pytest.raises(TransformRejected):
+        transform.handler(task(bad), LambdaContext())
+    assert _failures(capsys.readouterr().out) == [("standard", [1.0])]
+
+
 def test_trigger_handler_returns_batch_item_failures(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     definition = json.dumps({"StartAt": "D", "States": {"D": {"Type": "Succeed"}}})
@@ -230,3 +285,23 @@ def test_hadolint_is_really_checking(tmp_path: Path) -> None:
 
 
 logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    ("region", "endpoint"),
+    [
+        ("eu-west-2", "https://cognito-idp.eu-west-2.amazonaws.com/"),
+        ("cn-north-1", "https://cognito-idp.cn-north-1.amazonaws.com.cn/"),
+    ],
+)
+def test_the_page_signs_in_at_its_regions_cognito_host(
+    monkeypatch: pytest.MonkeyPatch, region: str, endpoint: str
+) -> None:
+    from upload_api import handler as upload_api
+
+    monkeypatch.setenv("AWS_REGION", region)
+    monkeypatch.delenv("COGNITO_ENDPOINT", raising=False)
+    for name, value in {"UPLOAD_AUTH": "cognito", "USER_POOL_ID": "pool", "USER_POOL_CLIENT_ID": "client"}.items():
+        monkeypatch.setenv(name, value)
+    config = json.loads(upload_api.page_config().body)
+    assert config["cognitoEndpoint"] == endpoint

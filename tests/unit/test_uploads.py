@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,11 +16,14 @@ from hypothesis import strategies as st
 
 from filepipe.events import ObjectRef
 from filepipe.moves import FailureRecord
+from filepipe.partitions import partition_of, s3_object_url
+from filepipe.storage import GiB, MiB
 from filepipe.uploads import (
     UploadConfig,
     UploadRejected,
     UploadRequest,
     UploadService,
+    presigning_config,
     sanitize_filename,
     session_policy,
 )
@@ -129,6 +133,78 @@ def test_large_files_get_credentials_for_exactly_one_key(
 def test_session_policy_has_no_wildcard() -> None:
     policy = session_policy("b", "uploads/x/y z.csv")
     assert "*" not in json.dumps(policy)
+
+
+@pytest.mark.parametrize(
+    ("region", "arn"),
+    [
+        ("us-east-1", "arn:aws:s3:::b/uploads/k"),
+        ("eu-west-2", "arn:aws:s3:::b/uploads/k"),
+        ("cn-north-1", "arn:aws-cn:s3:::b/uploads/k"),
+        ("us-gov-west-1", "arn:aws-us-gov:s3:::b/uploads/k"),
+    ],
+)
+def test_session_policy_names_the_key_in_its_regions_partition(region: str, arn: str) -> None:
+    """IAM matches a resource ARN literally: ``arn:aws:`` in China would allow nothing."""
+    (statement,) = session_policy("b", "uploads/k", region=region)["Statement"]
+    assert statement["Resource"] == arn
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("us-east-1", "staging.s3.us-east-1.amazonaws.com"),
+        ("eu-west-2", "staging.s3.eu-west-2.amazonaws.com"),
+        ("ap-east-1", "staging.s3.ap-east-1.amazonaws.com"),
+        ("cn-north-1", "staging.s3.cn-north-1.amazonaws.com.cn"),
+        ("us-gov-west-1", "staging.s3.us-gov-west-1.amazonaws.com"),
+    ],
+)
+def test_presigned_puts_and_part_urls_use_the_buckets_regional_host(region: str, host: str) -> None:
+    """Never the global host: outside us-east-1 a new bucket answers it with a 307 for up to a day
+    (a browser's CORS preflight does not follow it), and opt-in regions answer 400."""
+    s3 = boto3.client(
+        "s3", region_name=region, config=presigning_config(), aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    url = urlsplit(s3.generate_presigned_url("put_object", Params={"Bucket": "staging", "Key": "uploads/a b.csv"}))
+    assert (url.scheme, url.netloc, url.path) == ("https", host, "/uploads/a%20b.csv")
+    assert parse_qs(url.query)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert s3_object_url("staging", region, "uploads/a b.csv") == f"https://{host}/uploads/a%20b.csv"
+
+
+def test_a_dotted_bucket_stays_on_the_regional_host_path_style() -> None:
+    """``a.b.s3.<region>.amazonaws.com`` would not match S3's wildcard certificate."""
+    assert s3_object_url("team.uploads", "eu-west-2", "k") == "https://s3.eu-west-2.amazonaws.com/team.uploads/k"
+
+
+def test_a_custom_endpoint_keeps_path_style_urls() -> None:
+    s3 = boto3.client(
+        "s3",
+        region_name="eu-west-2",
+        endpoint_url="http://127.0.0.1:4566",
+        config=presigning_config("http://127.0.0.1:4566"),
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+    )
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "staging", "Key": "k"})
+    assert url.startswith("http://127.0.0.1:4566/staging/k?")
+
+
+def test_partitions_come_from_botocores_table() -> None:
+    assert (partition_of("cn-northwest-1").name, partition_of("cn-northwest-1").dns_suffix) == (
+        "aws-cn",
+        "amazonaws.com.cn",
+    )
+    assert partition_of("us-gov-east-1").name == "aws-us-gov"
+    assert partition_of("eu-south-2").name == "aws"
+
+
+def test_a_large_upload_gets_parts_that_fit_s3s_ten_thousand(service: UploadService) -> None:
+    """16 MiB parts stop at 160 GiB; a 5 TiB upload (the default limit) needs 1 GiB ones."""
+    big = UploadService(service._s3, service._sts, replace(service.config, max_bytes=5 * 1024 * GiB))
+    for size in (1001, 200 * GiB, 5 * 1024 * GiB):
+        part = big.create(request(size=size))["partSize"]
+        assert part >= 16 * MiB and -(-size // part) <= 10_000, size
 
 
 @pytest.mark.parametrize(
