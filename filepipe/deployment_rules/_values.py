@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from batch_image.job import FARGATE_SIZES
-from filepipe.storage import GiB
 from filepipe.uploads import InvalidMediaType, media_type
 
 Rule = Callable[[Any], str | None]
