@@ -76,19 +76,29 @@ def parse_listing_batch(event: dict[str, Any]) -> ListingBatch:
     )
 
 
-def refs_to_start(s3: S3Client, batch: ListingBatch, now: datetime | None = None) -> tuple[list[ObjectRef], list[str]]:
-    """The current version of each listed object old enough to start, and the keys skipped (too
-    young for the sweep, or gone since the listing)."""
+@dataclass(frozen=True)
+class ToStart:
+    """A listing batch sorted: the versions to start, and the keys left (and why)."""
+
+    refs: list[ObjectRef]
+    young: list[str]
+    """Younger than the sweep's age: their own events will start them."""
+    gone: list[str]
+    """Not in staging any more (processed, or deleted, since the listing)."""
+
+
+def refs_to_start(s3: S3Client, batch: ListingBatch, now: datetime | None = None) -> ToStart:
+    """The current version of each listed object old enough to start, and the keys left."""
     now = now or datetime.now(UTC)
-    refs, skipped = [], []
+    refs, young, gone = [], [], []
     for item in batch.items:
         age = (now - item.last_modified).total_seconds() if item.last_modified else None
         if batch.older_than_seconds and (age is None or age < batch.older_than_seconds):
-            skipped.append(item.key)
+            young.append(item.key)
             continue
         current = head(s3, Bucket=batch.bucket, Key=item.key)
         if current is None:
-            skipped.append(item.key)
+            gone.append(item.key)
             continue
         refs.append(
             ObjectRef(
@@ -97,9 +107,14 @@ def refs_to_start(s3: S3Client, batch: ListingBatch, now: datetime | None = None
                 version_id=current.get("VersionId") or None,
                 etag=str(current.get("ETag") or "").strip('"') or None,
                 size=int(current.get("ContentLength") or 0),
+                event_time=_iso(current.get("LastModified")),
             )
         )
-    return refs, skipped
+    return ToStart(refs, young, gone)
+
+
+def _iso(stamp: Any) -> str | None:
+    return stamp.astimezone(UTC).isoformat(timespec="seconds") if isinstance(stamp, datetime) else None
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -111,17 +126,23 @@ def _timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def manifest_field(key: str) -> str:
+    """A key as Step Functions' CSV reader reads it back whole: quoted, a quote doubled, and a
+    backslash escaped (its reader drops a backslash before any other character)."""
+    return '"' + key.replace("\\", "\\\\").replace('"', '""') + '"'
+
+
 def manifest_csv(keys: Iterable[str]) -> Iterator[bytes]:
-    """A manifest the backfill machine reads (a ``Key`` header, then one key per row, quoted as
-    CSV needs), in pieces; an invalid key, or none at all, raises ValueError before it is written."""
+    """A manifest the backfill machine reads (a ``Key`` header, then one key per row, as
+    :func:`manifest_field` writes it), in pieces; an invalid key, or none at all, raises
+    ValueError before it is written."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["Key"])
+    buffer.write("Key\n")
     listed = 0
     for key in keys:
         if not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:
             raise ValueError(f"not an S3 key: {key!r}")
-        writer.writerow([key])
+        buffer.write(manifest_field(key) + "\n")
         listed += 1
         if buffer.tell() >= 1 << 20:
             yield buffer.getvalue().encode("utf-8")

@@ -28,8 +28,10 @@ class TriggerReport:
     duplicates: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     failed_message_ids: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    """Listed objects not started (too young for the sweep, or gone since the listing)."""
+    young: list[str] = field(default_factory=list)
+    """Listed objects too young for the sweep: their own events start them."""
+    gone: list[str] = field(default_factory=list)
+    """Listed objects no longer in staging when their turn came."""
 
     def batch_response(self) -> dict[str, Any]:
         """The SQS partial-batch response (ReportBatchItemFailures)."""
@@ -56,9 +58,9 @@ class Trigger:
         """A backfill's (or the sweep's) batch of listed objects: each started as its upload's
         event would have started it (``filepipe.backfill``)."""
         batch = parse_listing_batch(event)
-        refs, skipped = refs_to_start(s3, batch)
-        report = TriggerReport(skipped=skipped)
-        for ref in refs:
+        listing = refs_to_start(s3, batch)
+        report = TriggerReport(young=listing.young, gone=listing.gone)
+        for ref in listing.refs:
             self.start(ref, report)
         if batch.reason == "sweep" and report.started:
             self._log.warning("the sweep started files no event had started", extra={"started": report.started})

@@ -41,10 +41,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 "reason": reason,
                 "started": report.started,
                 "duplicates": len(report.duplicates),
-                "skipped": len(report.skipped),
+                "young": len(report.young),
+                "gone": len(report.gone),
             },
         )
-        return {"started": report.started, "duplicates": report.duplicates, "skipped": report.skipped}
+        return {"started": report.started, "duplicates": report.duplicates, "young": report.young, "gone": report.gone}
     report = trigger.handle(event)
     metrics.add_metric(name="FilesStarted", unit=MetricUnit.Count, value=len(report.started))
     logger.info(

@@ -20,6 +20,7 @@ DEFAULTS = Deployment()
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 NO_WAIT = click.option("--no-wait", is_flag=True, help="Start it and return; watch it in the console (its Map Run).")
+AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON (for scripts).")
 
 
 @click.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import time
@@ -18,8 +19,9 @@ from filepipe import operations
 
 if TYPE_CHECKING:
     from filepipe.uploads.client import UploadClient
-from filepipe.cli._app import NO_WAIT, call, console, main
+from filepipe.cli._app import AS_JSON, NO_WAIT, call, console, main
 from filepipe.cli._target import DEFAULT_ENDPOINT, resolve, target_options
+from filepipe.map_results import LABELS, OUTCOMES, MapCounts, map_counts
 
 
 @main.command()
@@ -84,6 +86,7 @@ def list_files(endpoint: str, stack: str | None, region: str | None) -> None:
     help="Only the staging keys of an S3 Inventory report (CSV): s3://BUCKET/.../manifest.json.",
 )
 @NO_WAIT
+@AS_JSON
 def backfill(
     endpoint: str,
     stack: str | None,
@@ -93,6 +96,7 @@ def backfill(
     manifest: TextIO | None,
     inventory: str | None,
     no_wait: bool,
+    as_json: bool,
 ) -> None:
     """Process files already in staging that no event started (made before the stack, or lost):
     a Distributed Map over the listing (or over a manifest of keys) starts each as its upload
@@ -108,9 +112,10 @@ def backfill(
         keys = backfills.inventory_keys(target.s3, inventory, target.staging_bucket)
     with console.status("writing the manifest…" if keys is not None else "starting…"):
         arn = call(lambda: operations.start_backfill(target, prefix, older_than_minutes * 60, keys=keys))
-    console.print(f"backfill started: {arn}")
+    if not as_json:
+        console.print(f"backfill started: {arn}")
     if not no_wait:
-        _follow_map_run(target, arn, "objects listed", "handed to the pipeline")
+        _follow_map_run(target, arn, "backfill", as_json)
 
 
 @main.command()
@@ -123,6 +128,7 @@ def backfill(
     help="The version deployed, if not this code's: outputs of any other version are reprocessed.",
 )
 @NO_WAIT
+@AS_JSON
 def reprocess(
     endpoint: str,
     stack: str | None,
@@ -131,6 +137,7 @@ def reprocess(
     prefix: str,
     current_version: str | None,
     no_wait: bool,
+    as_json: bool,
 ) -> None:
     """Run TRANSFORM again on archived originals whose outputs an older version of it made: a
     Distributed Map over the archive's outputs sends each such original back into staging as a new
@@ -139,29 +146,42 @@ def reprocess(
     arn = call(lambda: operations.start_reprocess(target, transform, current_version, prefix))
     console.print(f"reprocess started: {arn}")
     if not no_wait:
-        _follow_map_run(target, arn, "outputs listed", "checked (outdated ones sent back)")
+        _follow_map_run(target, arn, "reprocess", as_json)
 
 
-def _follow_map_run(target: operations.Target, arn: str, listed: str, handed: str) -> None:
-    """Show a listing machine's Map Run item counts until it ends; exit 1 unless it succeeded."""
+def _follow_map_run(target: operations.Target, arn: str, machine: str, as_json: bool) -> None:
+    """Show a listing machine's Map Run progress until it ends, then what each listed key came
+    to (from the children's own reports); exit 1 unless it succeeded."""
     with console.status("listing…") as shown:
         while not (progress := call(lambda: operations.map_progress(target, arn))).done:
             items = progress.items
             shown.update(
-                f"{listed} {items.get('total', 0)}, done {items.get('succeeded', 0)}, "
+                f"listed {items.get('total', 0)}, done {items.get('succeeded', 0)}, "
                 f"failed {items.get('failed', 0)}, running {items.get('running', 0)}"
             )
             time.sleep(1)
-    items = progress.items
-    console.print(
-        f"{progress.status.lower()}: {items.get('total', 0)} {listed}, {items.get('succeeded', 0)} {handed}, "
-        f"{items.get('failed', 0)} failed" + (f" ({progress.error})" if progress.error else "")
-    )
-    if progress.cause:
-        console.print(progress.cause, markup=False, highlight=False)
-    console.print("`filepipe status` follows the files themselves.")
+    counts = call(lambda: map_counts(target.s3, target.sfn, arn))
+    if as_json:
+        report = {"execution": arn, "status": progress.status, "error": progress.error, "cause": progress.cause}
+        click.echo(json.dumps(report | {"counts": counts.to_json()}, indent=2))
+    else:
+        _print_counts(machine, progress, counts)
     if progress.status != "SUCCEEDED":
         sys.exit(1)
+
+
+def _print_counts(machine: str, progress: operations.MapProgress, counts: MapCounts) -> None:
+    title = f"{machine} {progress.status.lower()}: {counts.listed} listed"
+    console.print(title + (f" ({progress.error})" if progress.error else ""), markup=False, highlight=False)
+    if progress.cause:
+        console.print(progress.cause, markup=False, highlight=False)
+    table = Table("what came of each key", "keys", box=None, show_header=False)
+    for outcome in OUTCOMES[machine]:
+        table.add_row(LABELS[outcome], str(counts.by_outcome.get(outcome, 0)))
+    errors = ", ".join(f"{error} {n}" for error, n in counts.errors.items())
+    table.add_row("failed (the step itself)", f"{counts.failed_items}" + (f" ({errors})" if errors else ""))
+    console.print(table)
+    console.print("`filepipe status` follows the files themselves.")
 
 
 @main.command()

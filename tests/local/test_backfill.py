@@ -105,19 +105,21 @@ def test_a_backfill_from_a_key_list_or_an_inventory_starts_exactly_those_keys(
 ) -> None:
     s3 = target.s3
     s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
-    listed = [upload(target, key, b"a\n1\n") for key in ("m/a.csv", "m/b c+d.csv", 'm/é,"q".csv')]
+    awkward = ("m/a.csv", "m/b c+d.csv", 'm/é,"q".csv', "m/ back\\slash\ttab\\ .csv", "m/e\u0301.csv")
+    listed = [upload(target, key, b"a\n1\n") for key in awkward]
     unlisted = upload(target, "m/unlisted.csv", b"a\n2\n")
     cloud.resources.notification()
     keys = tmp_path / "keys.txt"
-    keys.write_text(f"{listed[0].key}\n\n{listed[1].key}\r\n", encoding="utf-8")
+    keys.write_text(f"{listed[0].key}\n\n{listed[1].key}\r\n{listed[3].key}\n{listed[4].key}\n", encoding="utf-8")
 
     def backfill(*args: str) -> str:
         result = CliRunner().invoke(main, ["backfill", *args, "--endpoint", cloud.endpoint])
         assert result.exit_code == 0, result.output
         return result.output
 
-    assert "succeeded: 2 objects listed, 2 handed to the pipeline, 0 failed" in backfill("--manifest", str(keys))
-    assert {v.key for v in settle(target, 2)} == {listed[0].key, listed[1].key}
+    told = backfill("--manifest", str(keys))
+    assert "backfill succeeded: 4 listed" in told and _count(told, "started") == 4, "each key read back whole"
+    assert {v.key for v in settle(target, 4)} == {listed[i].key for i in (0, 1, 3, 4)}
 
     report = inventory_report(
         target,
@@ -130,8 +132,10 @@ def test_a_backfill_from_a_key_list_or_an_inventory_starts_exactly_those_keys(
             ["another-bucket", quote_plus(unlisted.key), "v", "true", "false", "4"],
         ],
     )
-    assert "succeeded: 2 objects listed" in backfill("--inventory", report)
-    views = settle(target, 3)
+    told = backfill("--inventory", report)
+    assert "backfill succeeded: 2 listed" in told
+    assert (_count(told, "started"), _count(told, "gone")) == (1, 1), "the archived key is out of staging"
+    views = settle(target, 5)
     assert {v.key for v in views} == {u.key for u in listed}, "the archived key started nothing new"
     assert {v.status for v in views} == {"SUCCEEDED"}
     assert [v["Key"] for v in s3.list_objects_v2(Bucket=target.staging_bucket)["Contents"]] == [unlisted.key]
@@ -227,3 +231,41 @@ def test_a_version_no_event_announced_takes_the_main_name_over_an_older_archived
     assert {v.status for v in views} == {"SUCCEEDED"}
     assert s3.get_object(Bucket=target.archive_bucket, Key="originals/order/k.csv")["Body"].read() == b"id\n4\n"
     assert_conserved(target, [v1, v2, v3, v4])
+
+
+def _count(told: str, label: str) -> int:
+    """The number the CLI's table gives ``label`` (the line that starts with it)."""
+    (line,) = [line for line in told.splitlines() if line.strip().startswith(label)]
+    return int(line.split()[-1])
+
+
+def test_the_counts_say_what_happened_to_each_key_and_nothing_listed_is_success(
+    cloud: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    """Too young, gone and already-started keys are counted as such, not as handed on; a prefix
+    with nothing under it lists 0 and succeeds, as a Map over no items does in AWS."""
+    s3 = target.s3
+    s3.put_bucket_notification_configuration(Bucket=target.staging_bucket, NotificationConfiguration={})
+    young = upload(target, "counts/young.csv", b"a\n1\n")
+    cloud.resources.notification()
+    run = CliRunner().invoke(main, ["backfill", "--older-than", "60", "--json", "--endpoint", cloud.endpoint])
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.output)
+    assert report["status"] == "SUCCEEDED"
+    assert report["counts"] | {"errors": {}} == {
+        "listed": 1,
+        "started": 0,
+        "duplicates": 0,
+        "young": 1,
+        "gone": 0,
+        "failedItems": 0,
+        "errors": {},
+    }
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{young.key}\ncounts/never-uploaded.csv\n", encoding="utf-8")
+    told = CliRunner().invoke(main, ["backfill", "--manifest", str(keys), "--endpoint", cloud.endpoint]).output
+    assert (_count(told, "started"), _count(told, "gone")) == (1, 1), told
+    settle(target, 1)
+    empty = CliRunner().invoke(main, ["backfill", "--prefix", "nothing-here/", "--endpoint", cloud.endpoint])
+    assert empty.exit_code == 0, empty.output
+    assert "backfill succeeded: 0 listed" in empty.output

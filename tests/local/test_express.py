@@ -105,8 +105,8 @@ def test_a_small_files_failure_names_its_execution_and_history_and_retries_on_st
     (view,) = ended_express(target, 1)
     assert view.status == "FAILED" and view.outcome == "failed/tiers/broken.csv"
     (record,) = error_records(target)
-    assert record["execution"] == view.arn
-    assert express.express_log_group in record["history"]
+    assert record.execution == view.arn
+    assert express.express_log_group in (record.history or "")
     name, started = retry(target, view.name)
     assert started and name.endswith("-retry1")
     (again,) = settle(target, 1)
@@ -114,7 +114,7 @@ def test_a_small_files_failure_names_its_execution_and_history_and_retries_on_st
         "the retry ran on Standard, not stopped as a duplicate: the failed execution gave its claim up"
     )
     (record,) = error_records(target)
-    assert record["attempts"] == 2
+    assert record.attempts == 2
     assert_conserved(target, [item])
 
 

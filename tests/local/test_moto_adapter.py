@@ -1006,3 +1006,89 @@ def test_conditions_are_evaluated_only_where_modelled(
     deny = statement | {"Effect": "Deny"}
     denied = policy.evaluate([{"Statement": [deny]}], "kms:Decrypt", "arn:k", context)
     assert (denied is policy.Decision.DENY) is (allowed or "IpAddress" in condition or "aws:SourceIp" in str(condition))
+
+
+# -- ItemReaders (filepipe/local/adapter/item_reader.py) ---------------------------------------------
+
+LISTING_MAP = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemReader": {
+                "Resource": "arn:aws:states:::s3:listObjectsV2",
+                "Parameters": {"Bucket": "listed", "Prefix.$": "$.prefix"},
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Key",
+                "States": {"Key": {"Type": "Pass", "OutputPath": "$.Key", "End": True}},
+            },
+            "MaxConcurrency": 50,
+            "End": True,
+        }
+    },
+}
+
+
+def _listed_by_a_map(sfn: Any, prefix: str) -> dict[str, Any]:
+    arn = _machine(sfn, LISTING_MAP)
+    run = sfn.start_execution(
+        stateMachineArn=arn, name=f"l-{prefix.strip('/') or 'none'}", input=json.dumps({"prefix": prefix})
+    )
+    return _ended(sfn, run["executionArn"])
+
+
+def _bucket_of(count: int) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="listed")
+    for i in range(count):
+        s3.put_object(Bucket="listed", Key=f"many/{i:04}", Body=b"")
+
+
+def test_moto_listing_reader_still_reads_one_page_and_fails_on_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import resource_eval_s3
+
+    adapter.apply()
+    original = staticmethod(adapter.item_reader._original_list_objects)
+    monkeypatch.setattr(resource_eval_s3.ResourceEvalS3, "_handle_list_objects_v2", original)
+    with moto_state_machines() as sfn:
+        _bucket_of(1001)
+        ended = _listed_by_a_map(sfn, "many/")
+        assert ended["status"] == "SUCCEEDED" and len(json.loads(ended["output"])) == 1000, "one page only"
+        assert _listed_by_a_map(sfn, "nothing-here/")["status"] == "FAILED"
+
+
+def test_patched_listing_reader_reads_every_page_and_none_at_all() -> None:
+    with moto_state_machines() as sfn:
+        _bucket_of(1001)
+        ended = _listed_by_a_map(sfn, "many/")
+        assert ended["status"] == "SUCCEEDED"
+        assert sorted(json.loads(ended["output"])) == [f"many/{i:04}" for i in range(1001)]
+        empty = _listed_by_a_map(sfn, "nothing-here/")
+        assert (empty["status"], json.loads(empty["output"])) == ("SUCCEEDED", [])
+
+
+def test_moto_csv_reader_still_keeps_every_backslash() -> None:
+    import csv
+    import inspect
+
+    assert "csv.reader(" in inspect.getsource(adapter.item_reader._original_csv_body), "moto reads with Python's csv"
+    assert list(csv.reader(["a\\b,c"])) == [["a\\b", "c"]], "which keeps the backslash Step Functions drops"
+
+
+@pytest.mark.parametrize(
+    ("text", "rows"),
+    [
+        ('Key\n"a\\\\b"\n', [["Key"], ["a\\b"]]),
+        ("Key\n\\x\n", [["Key"], ["x"]]),
+        ('Key\n"q""x"\n', [["Key"], ['q"x']]),
+        ("Key\nc\\,d,e\n", [["Key"], ["c,d", "e"]]),
+        ('Key\n"line\nbreak"\r\n\n', [["Key"], ["line\nbreak"]]),
+        ("A,B\n1\n1,2,3\n", [["A", "B"], ["1"], ["1", "2", "3"]]),
+    ],
+)
+def test_patched_csv_reader_reads_as_step_functions_documents(text: str, rows: list[list[str]]) -> None:
+    assert list(adapter.item_reader.parse_csv(text)) == rows

@@ -269,7 +269,7 @@ def test_batch_without_capacity_times_out_to_the_failure_prefix_and_a_retry_arch
     (view,) = settle(target, 1, timeout=60)
     assert (view.path, view.status) == ("batch", "FAILED")
     (record,) = error_records(target)
-    assert record["error"] == "States.Timeout"
+    assert record.error == "States.Timeout"
     (job,) = batch.jobs.values()
     deadline = time.monotonic() + 10
     while job.status != "FAILED":

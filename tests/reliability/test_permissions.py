@@ -57,7 +57,7 @@ def test_a_refused_failure_move_is_reported_then_redriven_once_the_grant_is_back
     retried = {v.name: v for v in settle(target, 2)}[name]
     assert (retried.status, retried.error) == ("FAILED", "TransformRejected")
     (record,) = error_records(target)
-    assert (record["key"], record["error"], record["versionId"]) == (item.key, "TransformRejected", item.version_id)
+    assert (record.ref.key, record.error, record.ref.version_id) == (item.key, "TransformRejected", item.version_id)
     assert stranded(target) == []
     assert_conserved(target, [item])
 
