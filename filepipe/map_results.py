@@ -32,7 +32,7 @@ LABELS = {
     "started": "started",
     "duplicates": "already started (an execution of that version exists)",
     "young": "too young (their own events will start them)",
-    "gone": "gone from staging since the listing",
+    "gone": "gone since the listing (deleted, or already moved on)",
     "reprocessed": "sent back to staging (processed again)",
     "current": "already made by this version",
     "inFlight": "left alone: a newer upload is on its way",
