@@ -238,6 +238,12 @@ def exceeds_tolerance(failed: int, total: int, tolerated_count: int, tolerated_p
 
 def _map_run_within_tolerance(self: Any, env: Any, eval_input: Any) -> None:
     _original_map_run(self, env, eval_input)
+    check_tolerance(env, eval_input)
+
+
+def check_tolerance(env: Any, eval_input: Any) -> None:
+    """Fail the Map Run (States.ExceedToleratedFailureThreshold) if more of its items failed
+    than it tolerates; a redriven Map Run (``map_redrive``) is held to the same thresholds."""
     counter = eval_input.map_run_record.item_counter
     failed, total = counter.failed.get() + counter.timed_out.get(), counter.total.get()
     if not exceeds_tolerance(
