@@ -1150,3 +1150,54 @@ def test_patched_redrive_reruns_only_the_map_runs_unsuccessful_items() -> None:
         ]
         output = json.loads(sfn.describe_execution(executionArn=execution)["output"])
         assert [child["i"] for child in output["out"]] == list(range(6)), "every item's output, in order"
+
+
+CALLBACK = {
+    "StartAt": "Wait",
+    "States": {
+        "Wait": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl.$": "$.queue", "MessageBody": {"token.$": "$$.Task.Token"}},
+            "End": True,
+        }
+    },
+}
+
+
+def _failed_by_callback(sfn: Any) -> dict[str, Any]:
+    """A callback task failed through SendTaskFailure with an error and a cause."""
+    import time
+
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    arn = _machine(sfn, CALLBACK)
+    execution = sfn.start_execution(stateMachineArn=arn, name="cb", input=json.dumps({"queue": queue}))
+    for _ in range(200):
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
+        if messages:
+            break
+        time.sleep(0.05)
+    token = json.loads(messages[0]["Body"])["token"]
+    sfn.send_task_failure(taskToken=token, error="TransformRejected", cause="row 3 has 3 fields")
+    return _ended(sfn, execution["executionArn"])
+
+
+def test_moto_send_task_failure_still_drops_the_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why _send_task_failure exists: drop it when this fails."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    with moto_state_machines() as sfn:
+        monkeypatch.setattr(
+            StepFunctionResponse, "send_task_failure", adapter.stepfunctions._original_send_task_failure
+        )
+        ended = _failed_by_callback(sfn)
+        assert ended["error"] == "TransformRejected" and "cause" not in ended
+
+
+def test_patched_send_task_failure_fails_the_task_with_its_cause() -> None:
+    with moto_state_machines() as sfn:
+        ended = _failed_by_callback(sfn)
+        assert (ended["error"], ended["cause"]) == ("TransformRejected", "row 3 has 3 fields")
