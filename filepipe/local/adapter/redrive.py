@@ -49,6 +49,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.state_par
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
 from moto.stepfunctions.parser.backend import execution_worker as sfn_worker
+from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -129,6 +130,8 @@ def redrive_execution(backend: Any, execution_arn: str, client_token: str | None
     if client_token is not None and not 1 <= len(client_token) <= 64:
         raise ValidationException("clientToken must be between 1 and 64 characters long")
     execution = backend.describe_execution(execution_arn)
+    if not isinstance(execution, ParserExecution):
+        raise ExecutionNotRedrivable("moto runs no state machines here: there is nothing to redrive.")
     with _lock:
         now, kept = _now(), redrives_of(execution)
         seen = kept.tokens.get(client_token) if client_token else None
@@ -261,7 +264,8 @@ _original_describe_response = StepFunctionResponse.describe_execution
 def _describe_execution_response(self: Any) -> ActionResult:
     result = _original_describe_response(self)
     execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-    result.result.update(redrive_fields(execution))  # type: ignore[attr-defined]  # the response's dict
+    if isinstance(execution, ParserExecution):  # not moto's executionless mock (unit tests use it)
+        result.result.update(redrive_fields(execution))  # type: ignore[attr-defined]  # the response's dict
     return result
 
 
