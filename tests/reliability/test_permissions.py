@@ -66,6 +66,8 @@ MUTATIONS = [
     ("transform", Objects("archive", ("outputs",)), PIPELINE),
     ("archive", Objects("staging"), PIPELINE),
     ("failure", Objects("archive", ("failed",)), PIPELINE),
+    # The Failed step's verdict answers its task token (SendTaskFailure).
+    ("failure", Named(Kind.ANY), PIPELINE),
     ("job", Objects("archive", ("outputs",)), BATCH),
     ("upload_api", Objects("staging", ("uploads",)), UPLOADS),
     ("upload", Objects("staging", ("uploads",)), UPLOADS),
