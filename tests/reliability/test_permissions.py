@@ -14,7 +14,8 @@ import pytest
 
 from filepipe.grants import PRINCIPALS, Bucket, Kind, Named, Objects, Resource, grant_covering
 from filepipe.local import LocalCloud
-from filepipe.operations import Target, error_records, redrive, stranded
+from filepipe.operations import Target, error_records
+from filepipe.retries import redrive, stranded
 from tests.conftest import REVOKE, keys
 from tests.local.helpers import settle, staging_versions
 from tests.reliability.helpers import assert_conserved, upload
@@ -57,7 +58,7 @@ def test_a_refused_failure_move_is_reported_then_redriven_once_the_grant_is_back
     retried = {v.name: v for v in settle(target, 2)}[name]
     assert (retried.status, retried.error) == ("FAILED", "TransformRejected")
     (record,) = error_records(target)
-    assert (record["key"], record["error"], record["versionId"]) == (item.key, "TransformRejected", item.version_id)
+    assert (record.ref.key, record.error, record.ref.version_id) == (item.key, "TransformRejected", item.version_id)
     assert stranded(target) == []
     assert_conserved(target, [item])
 
