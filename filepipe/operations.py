@@ -1,4 +1,5 @@
-"""What the command line does, against the local cloud or a deployed stack alike."""
+"""What the command line does, against the local cloud or a deployed stack alike (retrying a
+failed file is ``filepipe.retries``)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ from botocore.exceptions import ClientError
 
 from filepipe.backfill import manifest_csv
 from filepipe.claims import ExecutionId
-from filepipe.config import ArchiveLayout, Settings
+from filepipe.config import ArchiveLayout
 from filepipe.errors import DeploymentError, error_code, is_transient
-from filepipe.events import ObjectRef, retry_name
-from filepipe.moves import FailureRecord, locate, read_error_record, read_record
+from filepipe.moves import FailureRecord, read_record
 from filepipe.storage import MultipartWriter
-from filepipe.trigger import start_once
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -33,8 +32,6 @@ EXPRESS_TERMINAL = {
 }
 EXPRESS_HOURS = 24
 """How far back the CLI reads the Express log group (CloudWatch Logs Insights goes further)."""
-DEPLOYMENT_ERROR = DeploymentError.__name__
-"""The error an execution ends with when its failure move was refused (the file stays in staging)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +65,8 @@ class ExecutionView:
     """Where the object ended: the archive key, failure key, or ``gone``."""
     tier: str = "standard"
     """``standard`` or ``express`` (the machine that ran it)."""
+    redrives: int = 0
+    """How many times the execution was redriven (the console's Redrive, or ``filepipe retry``)."""
 
     @property
     def seconds(self) -> float | None:
@@ -92,12 +91,12 @@ def express_executions(target: Target, hours: int = EXPRESS_HOURS) -> list[Execu
         return []
     since = int((datetime.now(UTC) - timedelta(hours=hours)).timestamp() * 1000)
     by_arn: dict[str, list[dict[str, Any]]] = {}
-    for event in _express_logged(target, startTime=since):
+    for event in express_logged(target, startTime=since):
         by_arn.setdefault(event["execution_arn"], []).append(event)
     return [_express_view(arn, sorted(events, key=lambda e: int(e["id"]))) for arn, events in by_arn.items()]
 
 
-def _express_logged(target: Target, **filters: Any) -> Iterator[dict[str, Any]]:
+def express_logged(target: Target, **filters: Any) -> Iterator[dict[str, Any]]:
     """The Express machine's logged events (``filter_log_events`` filters), oldest stream first;
     none when the log group does not exist yet."""
     if target.logs is None or not target.express_log_group:
@@ -183,6 +182,7 @@ def describe(target: Target, execution_arn: str) -> ExecutionView:
         stopped=described.get("stopDate"),
         error=described.get("error"),
         outcome=outcome,
+        redrives=int(described.get("redriveCount") or 0),
     )
 
 
@@ -206,104 +206,6 @@ def error_records(target: Target) -> list[FailureRecord]:
     """Every error record in the archive: one per file waiting in the failure prefix."""
     keys = _keys(target.s3, target.archive_bucket, target.layout.errors)
     return [r for key in keys if (r := read_record(target.s3, target.archive_bucket, key)) is not None]
-
-
-def retry(target: Target, execution: str) -> tuple[str, bool]:
-    """Start a new execution with ``execution``'s input (its file is found in the failure
-    prefix). Returns the new name and whether it was started (False: already running)."""
-    if ":express:" in execution:
-        state = _express_input(target, execution)
-    else:
-        arn = execution if execution.startswith("arn:") else _execution_arn(target, execution)
-        try:
-            state = json.loads(target.sfn.describe_execution(executionArn=arn)["input"])
-        except ClientError as exc:
-            if error_code(exc) != "ExecutionDoesNotExist" or execution.startswith("arn:"):
-                raise
-            named = [v for v in express_executions(target) if v.name == execution]
-            if not named:
-                raise
-            state = _express_input(target, max(named, key=lambda v: v.started).arn)
-    return _start_retry(target, ObjectRef.from_state(state))
-
-
-def _express_input(target: Target, arn: str) -> dict[str, Any]:
-    """An Express execution's input, from its log group (Step Functions keeps none); the retry
-    runs on the Standard machine, as every retry does."""
-    for event in _express_logged(target, filterPattern=f'"{arn}"'):
-        if event.get("execution_arn") == arn and event["type"] == "ExecutionStarted":
-            return dict(json.loads(event["details"]["input"]))
-    raise LookupError(f"no ExecutionStarted event for {arn} in {target.express_log_group}")
-
-
-def redrive(target: Target) -> list[tuple[str, str, bool]]:
-    """Retry every file in the failure prefix, and every file a refused move left in staging
-    (see :func:`stranded`): ``(key, execution name, started)`` each."""
-    results = []
-    for record in error_records(target):
-        name, started = _start_retry(target, record.ref, attempt=record.attempts)
-        results.append((record.ref.key, name, started))
-    for ref, attempts in stranded(target):
-        name, started = _start_retry(target, ref, attempt=attempts)
-        results.append((ref.key, name, started))
-    return results
-
-
-def stranded(target: Target, limit: int = 1000) -> list[tuple[ObjectRef, int]]:
-    """Files still in staging whose latest executions failed with ``DeploymentError``: a move
-    was refused by a missing grant, so there is no error record to redrive them from. Each comes
-    with how many of the newest ``limit`` failed executions were its own."""
-    found: dict[tuple[str, str | None], tuple[ObjectRef, int]] = {}
-    pages = target.sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=target.state_machine_arn, statusFilter="FAILED", PaginationConfig={"MaxItems": limit}
-    )
-    for page in pages:
-        for listed in page["executions"]:
-            described = target.sfn.describe_execution(executionArn=listed["executionArn"])
-            if described.get("error") != DEPLOYMENT_ERROR:
-                continue
-            ref = ObjectRef.from_state(json.loads(described.get("input") or "{}"))
-            seen = found.get((ref.key, ref.version_id))
-            found[(ref.key, ref.version_id)] = (ref, (seen[1] if seen else 0) + 1)
-    settings = Settings(target.staging_bucket, target.archive_bucket, target.layout)
-    return [(ref, count) for ref, count in found.values() if _in_staging(target, ref, settings)]
-
-
-def _in_staging(target: Target, ref: ObjectRef, settings: Settings) -> bool:
-    source = locate(target.s3, ref, settings)
-    return source is not None and source.where == "staging"
-
-
-def _start_retry(target: Target, ref: ObjectRef, attempt: int | None = None) -> tuple[str, bool]:
-    if attempt is None:
-        attempt = _attempts(target, ref)
-    name = retry_name(ref, attempt)
-    if _exists(target, name):
-        return name, False
-    return name, start_once(target.sfn, target.state_machine_arn, name, ref)
-
-
-def _attempts(target: Target, ref: ObjectRef) -> int:
-    settings = Settings(target.staging_bucket, target.archive_bucket, target.layout)
-    record = read_error_record(target.s3, ref, settings)
-    return record.attempts if record else 1
-
-
-def _exists(target: Target, name: str) -> bool:
-    """StartExecution is idempotent for a running execution of the same name and input, so it
-    cannot tell "started" from "already running": ask first."""
-    try:
-        target.sfn.describe_execution(executionArn=_execution_arn(target, name))
-    except ClientError as exc:
-        if error_code(exc) == "ExecutionDoesNotExist":
-            return False
-        raise
-    return True
-
-
-def _execution_arn(target: Target, name: str) -> str:
-    prefix = target.state_machine_arn.replace(":stateMachine:", ":execution:")
-    return f"{prefix}:{name}"
 
 
 def _keys(s3: S3Client, bucket: str, prefix: str) -> list[str]:

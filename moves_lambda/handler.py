@@ -1,4 +1,5 @@
-"""Moves Lambda: the workflow's two endings, archive and move-to-failed; and the way back, an
+"""Moves Lambda: the workflow's two endings, archive and move-to-failed (with the failed
+execution's last step, which a Redrive turns into processing again); and the way back, an
 archived original sent into staging again when an older transform made its output (reprocess).
 
 Each records the file's outcome as a metric (Powertools Metrics, CloudWatch's embedded metric
@@ -17,10 +18,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from filepipe.claims import Claims, ExecutionId, history_of
 from filepipe.errors import classified
 from filepipe.events import execution_name
-from filepipe.moves import archive, move_to_failed
+from filepipe.moves import Verdict, archive, deliver, move_to_failed
 from filepipe.reports import transform_summary
 from filepipe.reprocess import parse_reprocess_batch, reprocess_batch
-from filepipe.runtime import TaskRequest, copy_deadline, dynamodb_client, s3_client, settings
+from filepipe.runtime import TaskRequest, copy_deadline, dynamodb_client, s3_client, settings, sfn_client
 
 archive_logger = Logger(service="filepipe-archive")
 failure_logger = Logger(service="filepipe-failure")
@@ -58,6 +59,8 @@ def archive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @failure_metrics.log_metrics
 @failure_logger.inject_lambda_context
 def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "verdict" in event:
+        return report_failure(event["verdict"])
     request = TaskRequest.parse(event)
     failure_logger.thread_safe_append_keys(
         key=request.ref.key, versionId=request.ref.version_id, execution=request.execution
@@ -83,6 +86,16 @@ def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     count_file(failure_metrics, request, outcome.status)
     failure_logger.warning("moved to the failure prefix", extra=outcome.to_dict() | {"error": request.error})
     return outcome.to_dict()
+
+
+def report_failure(event: dict[str, Any]) -> dict[str, Any]:
+    """The workflow's ``Failed`` step: the execution fails with the file's error, or (a Redrive
+    reran the step) the file is processed again (``filepipe.moves.Verdict``)."""
+    verdict = Verdict.parse(event)
+    with classified("reporting the failure to Step Functions"):
+        outcome = deliver(sfn_client(), verdict)
+    failure_logger.info("failure reported", extra={"outcome": outcome, "error": verdict.error})
+    return {"status": outcome}
 
 
 @reprocess_metrics.log_metrics

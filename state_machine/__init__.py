@@ -8,6 +8,8 @@ The Express tier's machine is derived from the same file by :func:`express_templ
 states for a small file, with the large-file branch, a transform that would not fit and a
 failure move that could not finish handed over to the Standard machine, and every task's
 timeouts and retries cut to fit Express's five minutes (:func:`worst_case_seconds` proves it).
+Express executions cannot be redriven, so its ``Failed`` is a plain Fail state: the Standard
+machine's (a task that a Redrive turns into processing again, ``docs/retries.md``) is not kept.
 """
 
 from __future__ import annotations
@@ -110,6 +112,15 @@ def express_definition(standard: dict[str, Any]) -> dict[str, Any]:
     )
     handover = {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "ContinueOnStandard"}
     states["MoveToFailed"]["Catch"] = [handover]
+    # An Express execution cannot be redriven: its failure ends in a Fail state with the file's
+    # error and cause, and its retry runs on the Standard machine (filepipe retry).
+    del states["MoveToFailed"]["ResultSelector"]["redriveCount.$"], states["MoveRefused"], states["Redriven"]
+    states["Failed"] = {
+        "Type": "Fail",
+        "Comment": "Express executions cannot be redriven: `filepipe retry` runs the file again on Standard.",
+        "ErrorPath": "$.failed.error",
+        "CausePath": "$.failed.cause",
+    }
     del states["ArchiveInParts"], states["StillCopying"]  # the large file's, which continue on Standard
     # A failure's copy in parts may take more invocations than five minutes hold: Standard does it.
     for choice in states["StillCopyingToFailed"]["Choices"]:
@@ -149,6 +160,15 @@ def express_definition(standard: dict[str, Any]) -> dict[str, Any]:
             retrier["MaxAttempts"] = attempts
             retrier["MaxDelaySeconds"] = EXPRESS_RETRY_MAX_DELAY_SECONDS
     return definition
+
+
+def redrive_retries_the_file(definition: dict[str, Any]) -> bool:
+    """Whether redriving a failed execution of ``definition`` processes its file again: its
+    ``Failed`` step is the task that a Redrive sends back to ``Route`` (this file's, since issue
+    24), not a Fail state, which a Redrive would rerun only to fail again."""
+    states = definition.get("States", {})
+    failed, redriven = states.get("Failed", {}), states.get("Redriven", {})
+    return failed.get("Type") == "Task" and failed.get("Next") == "Redriven" and redriven.get("Next") == "Route"
 
 
 def worst_case_seconds(definition: dict[str, Any]) -> float:
@@ -192,6 +212,7 @@ __all__ = [
     "express_template",
     "express_values",
     "placeholders",
+    "redrive_retries_the_file",
     "render",
     "reprocess_template",
     "template",

@@ -47,5 +47,5 @@ def call(action: Callable[[], T]) -> T:
         raise click.ClickException(
             f"nothing answers at {exc.kwargs.get('endpoint_url')}: is `filepipe up` running?"
         ) from exc
-    except (ClientError, BotoCoreError, LookupError, ValueError) as exc:
+    except (ClientError, BotoCoreError, LookupError, ValueError, TimeoutError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from exc

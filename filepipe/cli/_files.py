@@ -15,7 +15,7 @@ import click
 from rich.table import Column, Table
 
 from filepipe import backfill as backfills
-from filepipe import operations
+from filepipe import operations, retries
 
 if TYPE_CHECKING:
     from filepipe.uploads.client import UploadClient
@@ -45,7 +45,7 @@ def status(endpoint: str, stack: str | None, region: str | None, status_filter: 
             view.key,
             view.tier,
             view.path,
-            view.status,
+            view.status + (f" (redriven {view.redrives}x)" if view.redrives else ""),
             view.outcome or "-",
             f"{view.seconds:.1f}" if view.seconds is not None else "-",
             view.error or "",
@@ -187,19 +187,42 @@ def _print_counts(machine: str, progress: operations.MapProgress, counts: MapCou
 @main.command()
 @target_options
 @click.argument("execution")
-def retry(endpoint: str, stack: str | None, region: str | None, execution: str) -> None:
-    """Run a (failed) execution's file again, from wherever it is now."""
+@click.option("--wait", is_flag=True, help="Follow the retried execution until it ends; exit 1 unless it succeeds.")
+@click.option("--timeout", default=900.0, show_default=True, help="Seconds --wait waits.")
+def retry(endpoint: str, stack: str | None, region: str | None, execution: str, wait: bool, timeout: float) -> None:
+    """Run a failed execution's file again, from wherever it is now: a Redrive of EXECUTION (name
+    or ARN) where Step Functions allows one, as the console's Redrive does; otherwise (an Express
+    execution, one that ended over 14 days ago) a new execution with its input on the Standard
+    machine. A failure a newer version of the key resolved is not retried."""
     target = resolve(endpoint, stack, region)
-    name, started = call(lambda: operations.retry(target, execution))
-    console.print(f"{'started' if started else 'already started'}: {name}")
+    retried = call(lambda: retries.retry(target, execution))
+    console.print(f"{retried.how}: {retried.name}", markup=False, highlight=False)
+    if retried.not_redriven:
+        console.print(f"  a new execution, not a redrive: {retried.not_redriven}", markup=False, highlight=False)
+    if retried.resolution is not None:
+        resolution = retried.resolution
+        console.print(
+            f"  {retried.key}: a newer version ({resolution.by}) was archived at {resolution.time}; the failed "
+            f"original is kept at {resolution.original or '-'}. Nothing to retry.",
+            markup=False,
+            highlight=False,
+        )
+    if wait and retried.runs:
+        with console.status(f"waiting for {retried.name}…"):
+            view = call(lambda: retries.wait(target, retried.execution_arn, timeout))
+        ended = f"{view.status.lower()}: {view.outcome or '-'}" + (f" ({view.error})" if view.error else "")
+        console.print(ended, markup=False, highlight=False)
+        if view.status != "SUCCEEDED":
+            sys.exit(1)
 
 
 @main.command()
 @target_options
 def redrive(endpoint: str, stack: str | None, region: str | None) -> None:
-    """Retry every file in the failure prefix, and files a refused move left in staging."""
+    """Retry every file in the failure prefix, and files a refused move left in staging, each
+    with a new execution (``retry`` redrives one execution as the console does)."""
     target = resolve(endpoint, stack, region)
-    results = call(lambda: operations.redrive(target))
+    results = call(lambda: retries.redrive(target))
     for key, name, started in results:
         console.print(f"{'started' if started else 'already started'}: {name}  ({key})", markup=False)
     console.print(f"{sum(s for *_, s in results)} started, {len(results)} failed file(s) in all")

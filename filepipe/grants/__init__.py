@@ -125,8 +125,9 @@ PRINCIPALS: dict[str, Principal] = {
                 ),
                 Grant(LIST, (Bucket("staging"), Bucket("archive"))),
                 Grant(("s3:GetObject",), (Objects("archive", ("reports",)),)),
-                # A newer version archived resolves an older one's failure: its record moves here.
-                Grant(("s3:PutObject",), (Objects("archive", ("resolved",)),)),
+                # A newer version archived resolves an older one's failure: its record moves here
+                # (and a retry of the older one, finding it there, ends without moving anything).
+                Grant(("s3:PutObject", "s3:GetObject"), (Objects("archive", ("resolved",)),)),
                 Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
             ),
         ),
@@ -148,6 +149,9 @@ PRINCIPALS: dict[str, Principal] = {
                 # A failed execution gives its claim up, so a retry need not wait for the lease.
                 Grant(("dynamodb:DeleteItem",), (Named(Kind.CLAIMS_TABLE),)),
                 Grant(USE_KEY, (Named(Kind.KMS_KEY),)),
+                # The workflow's Failed step reports the file's failure through its task token (or,
+                # rerun by a Redrive, lets the file be processed again): task tokens have no ARN.
+                Grant(("states:SendTaskSuccess", "states:SendTaskFailure"), (Named(Kind.ANY),)),
             ),
         ),
         Principal(

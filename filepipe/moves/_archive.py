@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ArchiveOutcome:
     """``archived``: at ``location``; ``superseded``: a newer version already held
-    ``originals/<key>``, so this one went beside it; ``gone``: nothing to move; ``copying``: a
+    ``originals/<key>``, so this one went beside it; ``resolved``: this version had failed and a
+    newer one, since archived, resolved it (``location`` is the record saying so), so nothing is
+    moved (a retry of a resolved failure ends here); ``gone``: nothing to move; ``copying``: a
     copy in parts to ``location`` is under way, and the step runs again with ``copy``."""
 
-    status: Literal["archived", "superseded", "gone", "copying"]
+    status: Literal["archived", "superseded", "resolved", "gone", "copying"]
     location: str | None
     resolved: str | None = None
     """The record of an older version's failure this version resolved (``resolved/<key>.json``)."""
@@ -57,6 +59,9 @@ def archive(
         done = head(s3, Bucket=settings.archive_bucket, Key=layout.original(ref.key))
         if done is not None and same_version(done.get("Metadata", {}), ref):
             return ArchiveOutcome("archived", layout.original(ref.key))
+        resolution = read_record(s3, settings.archive_bucket, layout.resolved_record(ref.key))
+        if resolution is not None and resolution.describes(ref) and resolution.resolved is not None:
+            return ArchiveOutcome("resolved", layout.resolved_record(ref.key))
         return ArchiveOutcome("gone", None)
 
     status: Literal["archived", "superseded"]

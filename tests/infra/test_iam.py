@@ -60,7 +60,9 @@ def test_archive_moves_staging_into_originals(synth: Synthesized) -> None:
         "Archive/failed/*": READ_DELETE,
         "Archive/errors/*": READ_DELETE,
         "Archive/reports/*": {"s3:GetObject"},
-        "Archive/resolved/*": {"s3:PutObject"},
+        # The record of a failure a newer version resolved: written, and read by a retry of the
+        # older version (it ends "resolved", moving nothing).
+        "Archive/resolved/*": {"s3:PutObject", "s3:GetObject"},
         "Archive": set(LIST),
         "Staging": set(LIST),
     }
@@ -79,6 +81,14 @@ def test_failure_move_writes_only_the_failure_prefix_and_records(synth: Synthesi
         "Archive": set(LIST),
         "Staging": set(LIST),
     }
+
+
+def test_the_failure_function_answers_only_its_task_token(synth: Synthesized) -> None:
+    """The workflow's Failed step reports the file's failure with SendTaskFailure (or, rerun by a
+    Redrive, SendTaskSuccess). Task tokens have no ARN: the grant is on ``*``, and only these two."""
+    table = actions_on(synth.policy_statements("ComputeFailureFunctionRole"))
+    states = {resource: actions for resource, actions in table.items() if any(a.startswith("states:") for a in actions)}
+    assert states == {"*": {"states:SendTaskSuccess", "states:SendTaskFailure"}}
 
 
 def test_trigger_starts_executions_reads_its_queue_and_only_heads_staging(synth: Synthesized) -> None:

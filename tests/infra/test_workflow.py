@@ -123,10 +123,56 @@ def test_failures_end_failed_with_the_original_error(definition: dict[str, Any])
         "MoveToFailed",
         "Failed",
     ), "a copy in parts into the failure prefix goes on in the next invocation, then the execution fails"
-    assert "Catch" not in states["MoveToFailed"], "a failed failure-move must fail the execution visibly"
-    assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.failed.error", "CausePath": "$.failed.cause"}
+    assert states["MoveToFailed"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.refused", "Next": "MoveRefused"}
+    ], "a refused failure move fails the execution visibly, with the move's error, in the same last step"
+    assert states["MoveRefused"]["Parameters"] == {
+        "status": "refused",
+        "error.$": "$.refused.Error",
+        "cause.$": "$.refused.Cause",
+        "redriveCount.$": "$$.Execution.RedriveCount",
+    }
+    assert (states["MoveRefused"]["ResultPath"], states["MoveRefused"]["Next"]) == ("$.failed", "Failed")
     assert states["Archive"]["Next"] == "Done"
     assert states["Done"]["Type"] == "Succeed"
+
+
+def test_the_last_failed_step_fails_with_the_files_error_and_a_redrive_processes_the_file_again(
+    definition: dict[str, Any],
+) -> None:
+    """A Redrive reruns the state the execution failed in. A Fail state would fail again at once;
+    ``Failed`` is a callback task that fails with the file's own error and cause (SendTaskFailure),
+    and that, rerun with more redrives than the failure counted, sends the file back to Route."""
+    states = definition["States"]
+    assert states["MoveToFailed"]["ResultSelector"]["redriveCount.$"] == "$$.Execution.RedriveCount"
+    failed = states["Failed"]
+    assert (failed["Type"], failed["Resource"]) == ("Task", "arn:aws:states:::lambda:invoke.waitForTaskToken")
+    assert failed["Parameters"] == {
+        "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:failure",
+        "Payload": {
+            "verdict": {
+                "failed.$": "$.failed",
+                "redriveCount.$": "$$.Execution.RedriveCount",
+                "taskToken.$": "$$.Task.Token",
+            }
+        },
+    }
+    assert 0 < failed["TimeoutSeconds"] <= 900, "a verdict that never calls back does not hold the execution open"
+    (retry,) = failed["Retry"]
+    assert set(retry["ErrorEquals"]) < LAMBDA_TRANSIENT and "TransientError" not in retry["ErrorEquals"], (
+        "the file's own error is not retried here: it ends the execution"
+    )
+    assert "Catch" not in failed
+    assert (failed["ResultPath"], failed["Next"]) == (None, "Redriven")
+    redriven = states["Redriven"]
+    assert (redriven["Type"], redriven["Parameters"], redriven["OutputPath"], redriven["Next"]) == (
+        "Pass",
+        {"object.$": "$$.Execution.Input"},
+        "$.object",
+        "Route",
+    ), "processed again with the execution's input, as a new execution with it would be"
+    fail_states = [name for name, state in states.items() if state["Type"] == "Fail"]
+    assert fail_states == [], "no state a Redrive would rerun only to fail again"
 
 
 def test_small_file_success_takes_four_states(definition: dict[str, Any]) -> None:
@@ -223,10 +269,24 @@ def test_the_express_machine_is_derived_from_the_same_file(synth: Synthesized) -
 def test_the_express_machine_runs_a_small_file_through_the_same_states(
     definition: dict[str, Any], express: dict[str, Any]
 ) -> None:
-    for name in ("Route", "TransformOnLambda", "Archive", "MoveToFailed", "Done", "Duplicate", "Failed"):
+    for name in ("Route", "TransformOnLambda", "Archive", "MoveToFailed", "Done", "Duplicate"):
         assert _shape(express["States"][name].get("Parameters")) == _shape(definition["States"][name].get("Parameters"))
+    for name in ("TransformOnLambda", "Archive"):
         assert express["States"][name].get("ResultSelector") == definition["States"][name].get("ResultSelector")
+    standard_move = dict(definition["States"]["MoveToFailed"]["ResultSelector"])
+    del standard_move["redriveCount.$"]
+    assert express["States"]["MoveToFailed"]["ResultSelector"] == standard_move
     assert "TransformOnBatch" not in express["States"]
+
+
+def test_an_express_failure_ends_in_a_fail_state_it_cannot_be_redriven(express: dict[str, Any]) -> None:
+    """Express executions cannot be redriven: no redrive count is read, and the file's error and
+    cause end the execution at once (``filepipe retry`` runs it again on the Standard machine)."""
+    states = express["States"]
+    failed = {k: v for k, v in states["Failed"].items() if k != "Comment"}
+    assert failed == {"Type": "Fail", "ErrorPath": "$.failed.error", "CausePath": "$.failed.cause"}
+    assert "Redriven" not in states and "MoveRefused" not in states
+    assert "RedriveCount" not in str(express)
 
 
 def test_express_has_no_sync_integration(express: dict[str, Any]) -> None:

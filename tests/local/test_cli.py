@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -46,6 +47,13 @@ def run(cloud: LocalCloud, *args: str) -> str:
     return result.output
 
 
+def run_failing(cloud: LocalCloud, *args: str) -> str:
+    """A command that exits 1 (``retry --wait`` of a file that fails again)."""
+    result = CliRunner().invoke(main, [*args, "--endpoint", cloud.endpoint], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    return result.output
+
+
 def test_status_and_ls(cloud: LocalCloud, target: Target) -> None:
     target.s3.put_object(Bucket=target.staging_bucket, Key="a.csv", Body=b"a\n1\n")
     target.s3.put_object(Bucket=target.staging_bucket, Key="b.csv", Body=b"a,b\n1\n2,3,4\n")
@@ -67,16 +75,17 @@ def test_a_crashed_file_is_retried_from_the_failure_prefix(cloud: LocalCloud, ta
     (failed,) = settle(target, 1)
     assert (failed.status, failed.error, failed.outcome) == ("FAILED", "TransformCrashed", "failed/r.csv")
 
-    output = run(cloud, "retry", failed.name)
-    assert "started" in output
-    second = by_key([v for v in settle(target, 2) if v.arn != failed.arn])["r.csv"]
-    assert second.status == "FAILED", "the transform crashed again"
+    output = run_failing(cloud, "retry", failed.name, "--wait")
+    assert output.startswith(f"redriven: {failed.name}"), "the execution itself is redriven, as the console does"
+    assert "failed: failed/r.csv (TransformCrashed)" in output, "the transform crashed again"
+    (again,) = settle(target, 1)
+    assert (again.arn, again.redrives) == (failed.arn, 1)
     record = json.loads(target.s3.get_object(Bucket=target.archive_bucket, Key="errors/r.csv.json")["Body"].read())
     assert record["attempts"] == 2
 
     output = run(cloud, "redrive")
     assert "1 started" in output
-    views = settle(target, 3)
+    views = settle(target, 2)
     assert [v.status for v in views].count("SUCCEEDED") == 1
     assert target.s3.get_object(Bucket=target.archive_bucket, Key="originals/r.csv")["Body"].read() == b"a\n1\n"
     leftovers = target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="failed/").get("KeyCount", 0)
@@ -85,14 +94,33 @@ def test_a_crashed_file_is_retried_from_the_failure_prefix(cloud: LocalCloud, ta
     assert "0 started, 0 failed" in run(cloud, "redrive")
 
 
-def test_asking_twice_to_retry_starts_one_execution(cloud: LocalCloud, target: Target) -> None:
+def test_retry_waits_for_the_redrive_and_asking_twice_retries_once(cloud: LocalCloud, target: Target) -> None:
     cloud.lambdas.interceptors.append(crash_transform(times=1))
     target.s3.put_object(Bucket=target.staging_bucket, Key="twice.txt", Body=b"x")
     (failed,) = settle(target, 1)
-    first = run(cloud, "retry", failed.arn)
+    first = run(cloud, "retry", failed.arn, "--wait")
+    assert first.startswith(f"redriven: {failed.name}") and "succeeded: originals/twice.txt" in first
     second = run(cloud, "retry", failed.arn)
-    assert first.startswith("started") and second.startswith("already started")
-    settle(target, 2)
+    assert second.startswith(f"already succeeded: {failed.name}")
+    (view,) = settle(target, 1)
+    assert view.redrives == 1 and "(redriven 1x)" in run(cloud, "status")
+
+
+def test_retry_past_the_redrivable_period_starts_a_new_execution(cloud: LocalCloud, target: Target) -> None:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from filepipe.local.config import ACCOUNT, REGION
+
+    cloud.lambdas.interceptors.append(crash_transform(times=1))
+    target.s3.put_object(Bucket=target.staging_bucket, Key="old.txt", Body=b"x")
+    (failed,) = settle(target, 1)
+    execution = stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(failed.arn)
+    execution.stop_date -= datetime.timedelta(days=15)
+    output = run(cloud, "retry", failed.name)
+    assert output.startswith(f"started: {failed.name[:40]}") and "-retry1" in output
+    assert "a new execution, not a redrive: Execution redrivable period exceeded." in output
+    retried = [v for v in settle(target, 2) if v.arn != failed.arn]
+    assert [(v.status, v.outcome) for v in retried] == [("SUCCEEDED", "originals/old.txt")]
 
 
 def test_unreachable_endpoint_is_a_clear_error() -> None:
@@ -171,6 +199,7 @@ def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> N
                 process.send_signal(signal.SIGINT)
                 raise AssertionError("the upload was not archived:\n" + process.communicate(timeout=30)[0][-3000:])
             time.sleep(0.3)
+        redrive_with_the_aws_cli(endpoint)
         environments = child_pids(process.pid)
         assert len(environments) >= 3, "the trigger, transform and archive functions each have an environment"
         process.send_signal(signal.SIGINT)
@@ -182,6 +211,36 @@ def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> N
     assert "stopping" in output
     assert "moto" not in output and "Traceback" not in output, "a failed file does not dump the engine's internals"
     assert not [pid for pid in environments if alive(pid)], "stopping ends every execution environment"
+
+
+def redrive_with_the_aws_cli(endpoint: str) -> None:
+    """The console's Redrive, as `aws stepfunctions redrive-execution` asks for it, with the local
+    cloud's test key: the broken file's execution runs again under its ARN, and fails again."""
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "filepipe")
+    (failed,) = sfn.list_executions(stateMachineArn=machine, statusFilter="FAILED")["executions"]
+    env = {k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}
+    env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    command = ["stepfunctions", "redrive-execution", "--execution-arn", failed["executionArn"]]
+    redriven = subprocess.run(
+        [str(Path(sys.executable).parent / "aws"), "--endpoint-url", endpoint, *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert redriven.returncode == 0 and "redriveDate" in redriven.stdout, redriven.stderr
+    deadline = time.monotonic() + 60
+    while (described := sfn.describe_execution(executionArn=failed["executionArn"]))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the redriven execution did not end"
+        time.sleep(0.3)
+    assert (described["status"], described["error"], described["redriveCount"]) == ("FAILED", "TransformRejected", 1)
 
 
 def test_nothing_is_left_in_staging(target: Target) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from filepipe.events import ObjectRef, execution_name
 from filepipe.local import LocalCloud
-from filepipe.operations import ExecutionView, Target, error_records, executions, express_executions, retry
+from filepipe.operations import ExecutionView, Target, error_records, executions, express_executions
+from filepipe.retries import retry
 from tests.local.helpers import TERMINAL, THRESHOLD, settle
 from tests.reliability.helpers import assert_conserved, upload
 
@@ -106,9 +107,9 @@ def test_a_small_files_failure_names_its_execution_and_history_and_retries_on_st
     assert view.status == "FAILED" and view.outcome == "failed/tiers/broken.csv"
     (record,) = error_records(target)
     assert record.execution == view.arn
-    assert express.express_log_group in (record.history or "")
-    name, started = retry(target, view.name)
-    assert started and name.endswith("-retry1")
+    assert record.history is not None and express.express_log_group in record.history
+    retried = retry(target, view.name)
+    assert retried.how == "started" and retried.name.endswith("-retry1"), "an Express execution is not redriven"
     (again,) = settle(target, 1)
     assert (again.tier, again.status, again.error) == ("standard", "FAILED", "TransformRejected"), (
         "the retry ran on Standard, not stopped as a duplicate: the failed execution gave its claim up"

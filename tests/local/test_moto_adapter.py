@@ -1008,6 +1008,201 @@ def test_conditions_are_evaluated_only_where_modelled(
     assert (denied is policy.Decision.DENY) is (allowed or "IpAddress" in condition or "aws:SourceIp" in str(condition))
 
 
+# -- Redrive (filepipe/local/adapter/redrive.py, map_redrive.py) ------------------------------------
+
+FAILING_ONCE = {
+    "StartAt": "Fails",
+    "States": {"Fails": {"Type": "Fail", "Error": "Refused", "Cause": "not this time"}},
+}
+
+
+def test_moto_still_has_no_redrive_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why redrive.py exists: moto answers RedriveExecution with NotImplementedError (its server a
+    500 page). Drop the patch when this fails, after checking moto's against AWS's behaviour."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    assert adapter.redrive._shipped_redrive_response is None
+    with moto_state_machines() as sfn:
+        monkeypatch.delattr(StepFunctionResponse, "redrive_execution")
+        arn = _machine(sfn, FAILING_ONCE)
+        failed = sfn.start_execution(stateMachineArn=arn, name="f")["executionArn"]
+        assert _ended(sfn, failed)["status"] == "FAILED"
+        with pytest.raises(NotImplementedError, match="redrive_execution action has not been implemented"):
+            sfn.redrive_execution(executionArn=failed)
+
+
+def test_moto_still_describes_no_redrives_and_has_no_redrive_count_in_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.backend import execution_worker
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    with moto_state_machines() as sfn:
+        monkeypatch.setattr(StepFunctionResponse, "describe_execution", adapter.redrive._original_describe_response)
+        monkeypatch.setattr(
+            execution_worker.ExecutionWorker, "_get_evaluation_environment", adapter.redrive._original_environment
+        )
+        counting = {
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "Parameters": {"n.$": "$$.Execution.RedriveCount"}, "End": True}},
+        }
+        arn = _machine(sfn, counting)
+        ended = _ended(sfn, sfn.start_execution(stateMachineArn=arn, name="c")["executionArn"])
+        assert ended["status"] == "FAILED" and ended["error"] == "States.Runtime", "no RedriveCount in $$.Execution"
+        assert "redriveCount" not in ended and "redriveStatus" not in ended
+
+
+def test_moto_starts_a_new_map_run_over_every_item_when_a_map_state_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why map_redrive.py exists: without it, a redriven parent's Map state starts a second Map Run
+    and runs every item again, the ones that succeeded included."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as sfn_distributed,
+    )
+
+    with moto_state_machines() as sfn:
+        monkeypatch.setattr(
+            sfn_distributed.DistributedIterationComponent, "_eval_body", adapter.map_redrive._original_eval_body
+        )
+        execution, runs = _redriven_map(sfn)
+        assert len(runs) == 2, "a second Map Run"
+        assert [o["RedriveCount"] for o in _outcomes(execution, runs[-1]).values()] == [0] * 6, "all six ran anew"
+
+
+def _redriven_map(sfn: Any) -> tuple[str, list[str]]:
+    """A Distributed Map whose items 1 and 4 fail until the execution is redriven; redriven once."""
+    arn = _machine(sfn, REDRIVEN_MAP)
+    items = [{"i": i, "bad": i in (1, 4)} for i in range(6)]
+    execution = sfn.start_execution(stateMachineArn=arn, name="m", input=json.dumps({"items": items}))["executionArn"]
+    assert _ended(sfn, execution)["error"] == "States.ExceedToleratedFailureThreshold"
+    sfn.redrive_execution(executionArn=execution)
+    assert _ended(sfn, execution)["status"] == "SUCCEEDED"
+    return execution, [run["mapRunArn"] for run in reversed(sfn.list_map_runs(executionArn=execution)["mapRuns"])]
+
+
+REDRIVEN_MAP = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Check",
+                "States": {
+                    "Check": {
+                        "Type": "Choice",
+                        "Choices": [
+                            {
+                                "And": [
+                                    {"Variable": "$.bad", "BooleanEquals": True},
+                                    {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0},
+                                ],
+                                "Next": "Bad",
+                            }
+                        ],
+                        "Default": "Good",
+                    },
+                    "Bad": {"Type": "Fail", "Error": "Bad", "Cause": "until redriven"},
+                    "Good": {"Type": "Pass", "End": True},
+                },
+            },
+            "MaxConcurrency": 2,
+            "ResultPath": "$.out",
+            "End": True,
+        }
+    },
+}
+"""Each child sees its parent's ``$$.Execution`` (moto's frames share it): the cause of items 1
+and 4 failing is gone once the parent is redriven."""
+
+
+def _outcomes(execution_arn: str, map_run_arn: str) -> dict[int, dict[str, Any]]:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    execution = stepfunctions_parser_backends[ACCOUNT]["us-east-1"].describe_execution(execution_arn)
+    record = execution.exec_worker.env.map_run_record_pool_manager.get(map_run_arn)
+    return dict(sorted(adapter.map_results.outcomes(record).items()))
+
+
+def test_patched_redrive_reruns_only_the_map_runs_unsuccessful_items() -> None:
+    with moto_state_machines() as sfn:
+        execution, (run,) = _redriven_map(sfn)
+        assert {i: o["RedriveCount"] for i, o in _outcomes(execution, run).items()} == {
+            0: 0,
+            1: 1,
+            2: 0,
+            3: 0,
+            4: 1,
+            5: 0,
+        }, "only the failed items ran again, as the same children"
+        described = sfn.describe_map_run(mapRunArn=run)
+        assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
+        assert described["itemCounts"]["total"] == described["itemCounts"]["succeeded"] == 6
+        assert described["itemCounts"]["failed"] == 0
+        events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        assert events[events.index("ExecutionRedriven") :] == [
+            "ExecutionRedriven",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunRedriven",
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded",
+        ]
+        output = json.loads(sfn.describe_execution(executionArn=execution)["output"])
+        assert [child["i"] for child in output["out"]] == list(range(6)), "every item's output, in order"
+
+
+CALLBACK = {
+    "StartAt": "Wait",
+    "States": {
+        "Wait": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl.$": "$.queue", "MessageBody": {"token.$": "$$.Task.Token"}},
+            "End": True,
+        }
+    },
+}
+
+
+def _failed_by_callback(sfn: Any) -> dict[str, Any]:
+    """A callback task failed through SendTaskFailure with an error and a cause."""
+    import time
+
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    arn = _machine(sfn, CALLBACK)
+    execution = sfn.start_execution(stateMachineArn=arn, name="cb", input=json.dumps({"queue": queue}))
+    for _ in range(200):
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
+        if messages:
+            break
+        time.sleep(0.05)
+    token = json.loads(messages[0]["Body"])["token"]
+    sfn.send_task_failure(taskToken=token, error="TransformRejected", cause="row 3 has 3 fields")
+    return _ended(sfn, execution["executionArn"])
+
+
+def test_moto_send_task_failure_still_drops_the_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why _send_task_failure exists: drop it when this fails."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    with moto_state_machines() as sfn:
+        monkeypatch.setattr(
+            StepFunctionResponse, "send_task_failure", adapter.stepfunctions._original_send_task_failure
+        )
+        ended = _failed_by_callback(sfn)
+        assert ended["error"] == "TransformRejected" and "cause" not in ended
+
+
+def test_patched_send_task_failure_fails_the_task_with_its_cause() -> None:
+    with moto_state_machines() as sfn:
+        ended = _failed_by_callback(sfn)
+        assert (ended["error"], ended["cause"]) == ("TransformRejected", "row 3 has 3 fields")
+
+
 # -- ItemReaders (filepipe/local/adapter/item_reader.py) ---------------------------------------------
 
 LISTING_MAP = {

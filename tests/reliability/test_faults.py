@@ -17,7 +17,8 @@ from filepipe.errors import TransientError
 from filepipe.local import LocalCloud
 from filepipe.local.batch import AttemptResult, LocalJob
 from filepipe.local.gateway import respond
-from filepipe.operations import Target, error_records, retry
+from filepipe.operations import Target, error_records
+from filepipe.retries import retry
 from tests.local.helpers import THRESHOLD, notification_for, settle
 from tests.reliability.helpers import archived_version, assert_conserved, places, upload
 
@@ -259,7 +260,7 @@ def test_batch_without_capacity_times_out_to_the_failure_prefix_and_a_retry_arch
 ) -> None:
     """Batch has no capacity: the job waits RUNNABLE until the task's TimeoutSeconds; Step Functions
     then terminates it (so it can never run later on a file already moved) and the file goes to
-    the failure prefix. When capacity returns, a retry archives it."""
+    the failure prefix. When capacity returns, a retry (a redrive of the same execution) archives it."""
     assert cloud.batch is not None
     batch = cloud.batch
     batch.capacity = 0
@@ -282,8 +283,8 @@ def test_batch_without_capacity_times_out_to_the_failure_prefix_and_a_retry_arch
 
     batch.capacity = None
     cloud.redefine()
-    name, started = retry(target, view.arn)
-    assert started
-    views = settle(target, 2, timeout=90)
-    assert [v.status for v in views if v.arn.endswith(name)] == ["SUCCEEDED"]
+    retried = retry(target, view.arn)
+    assert (retried.how, retried.execution_arn) == ("redriven", view.arn), "the failed execution itself runs again"
+    (again,) = settle(target, 1, timeout=90)
+    assert (again.status, again.redrives) == ("SUCCEEDED", 1)
     assert_conserved(target, [item])

@@ -14,7 +14,8 @@ import pytest
 
 from filepipe.grants import PRINCIPALS, Bucket, Kind, Named, Objects, Resource, grant_covering
 from filepipe.local import LocalCloud
-from filepipe.operations import Target, error_records, redrive, stranded
+from filepipe.operations import Target, error_records
+from filepipe.retries import redrive, stranded
 from tests.conftest import REVOKE, keys
 from tests.local.helpers import settle, staging_versions
 from tests.reliability.helpers import assert_conserved, upload
@@ -66,6 +67,8 @@ MUTATIONS = [
     ("transform", Objects("archive", ("outputs",)), PIPELINE),
     ("archive", Objects("staging"), PIPELINE),
     ("failure", Objects("archive", ("failed",)), PIPELINE),
+    # The Failed step's verdict answers its task token (SendTaskFailure).
+    ("failure", Named(Kind.ANY), PIPELINE),
     ("job", Objects("archive", ("outputs",)), BATCH),
     ("upload_api", Objects("staging", ("uploads",)), UPLOADS),
     ("upload", Objects("staging", ("uploads",)), UPLOADS),

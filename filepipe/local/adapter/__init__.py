@@ -3,7 +3,7 @@
 Two kinds of patch, kept apart:
 
 - **fidelity** (``s3``, ``stepfunctions``, ``item_reader``, ``map_results``, ``express``, ``iam``
-  with ``policy`` and ``kms``, ``quotas``): where moto
+  with ``policy`` and ``kms``, ``quotas``, ``map_redrive`` and ``redrive``): where moto
   answers otherwise than AWS, AWS's answer. Each names the moto behaviour it works around and
   has a canary in ``tests/local/test_moto_adapter.py`` that runs moto's own code and fails when
   an upgrade fixes (or changes) it, so nothing is silently double-patched.
@@ -18,15 +18,28 @@ from __future__ import annotations
 
 import threading
 
-from filepipe.local.adapter import express, iam, item_reader, map_results, quotas, s3, speed, stepfunctions
+from filepipe.local.adapter import (
+    express,
+    iam,
+    item_reader,
+    map_redrive,
+    map_results,
+    quotas,
+    redrive,
+    s3,
+    speed,
+    stepfunctions,
+)
 from filepipe.local.adapter.express import express_log_events
 from filepipe.local.adapter.s3 import next_sequencer
 from filepipe.local.adapter.stepfunctions import act_as_roles, exceeds_tolerance
 
 _applied = False
 _lock = threading.Lock()
-FIDELITY = (s3, stepfunctions, item_reader, map_results, express, iam, quotas)
-"""In this order: ``quotas`` wraps what ``s3`` and ``express`` installed."""
+FIDELITY = (s3, stepfunctions, item_reader, map_results, express, iam, quotas, map_redrive, redrive)
+"""In this order: ``quotas`` wraps what ``s3`` and ``express`` installed, ``map_redrive`` the
+Map Run that ``stepfunctions`` holds to its tolerance, and ``redrive`` the listing ``express``
+refuses for an Express machine."""
 
 
 def apply() -> None:

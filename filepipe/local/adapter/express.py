@@ -100,9 +100,14 @@ def _stop_execution(self: Any, execution_arn: str) -> Any:
     return _original_stop_execution(self, execution_arn)
 
 
-def _list_executions(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
-    if _is_express(self.describe_state_machine(state_machine_arn)):
+def refuse_listing(backend: Any, state_machine_arn: str) -> None:
+    """ListExecutions refuses an Express machine: its executions are in its log group."""
+    if _is_express(backend.describe_state_machine(state_machine_arn)):
         raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
+
+
+def _list_executions(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+    refuse_listing(self, state_machine_arn)
     return _original_list_executions(self, state_machine_arn, *args, **kwargs)
 
 

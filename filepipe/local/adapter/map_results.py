@@ -7,6 +7,10 @@ outcome is kept as it ends, and the writer puts ``SUCCEEDED_0.json`` and ``FAILE
 beside the manifest: arrays of ``{ExecutionArn, Name, Input, Output | Error + Cause, Status,
 StartDate, StopDate, ...}`` with ``Input`` and ``Output`` as JSON strings, as AWS writes them
 (``Transformation: NONE``, the default with a ``ResultWriter``).
+
+Outcomes are kept by item index (:func:`outcomes`): a redriven Map Run (``map_redrive``) reruns
+the items that did not succeed, and each rerun item's entry is replaced, keeping its child's
+name and ARN with its ``RedriveCount`` counted, as a redriven child execution keeps its own.
 """
 
 from __future__ import annotations
@@ -40,23 +44,31 @@ def _eval_job(self: Any, env: Any, job: Any) -> None:
         error = (state.error or {}) if isinstance(state, ProgramError) else {}
         details = {"Error": str(error.get("error", "States.Runtime")), "Cause": str(error.get("cause", ""))}
     record = self._map_run_record
-    name = str(uuid.uuid4())
-    entry = {
-        "ExecutionArn": f"{record.map_run_arn.replace(':mapRun:', ':execution:', 1).rsplit(':', 1)[0]}:{name}",
-        "Name": name,
-        "Input": json.dumps(job.job_input, default=str),
-        "InputDetails": {"Included": True},
-        "StateMachineArn": record.map_state_machine_arn,
-        "Status": status,
-        "StartDate": started,
-        "StopDate": _now(),
-        "RedriveCount": 0,
-        **details,
-    }
     with _lock:
-        if not hasattr(record, "filepipe_results"):
-            record.filepipe_results = []
-        record.filepipe_results.append(entry)
+        kept = outcomes(record)
+        earlier = kept.get(job.job_index)
+        name = earlier["Name"] if earlier else str(uuid.uuid4())
+        kept[job.job_index] = {
+            "ExecutionArn": f"{record.map_run_arn.replace(':mapRun:', ':execution:', 1).rsplit(':', 1)[0]}:{name}",
+            "Name": name,
+            "Input": json.dumps(job.job_input, default=str),
+            "InputDetails": {"Included": True},
+            "StateMachineArn": record.map_state_machine_arn,
+            "Status": status,
+            "StartDate": started,
+            "StopDate": _now(),
+            "RedriveCount": earlier["RedriveCount"] + 1 if earlier else 0,
+            **details,
+        }
+
+
+def outcomes(record: Any) -> dict[int, dict[str, Any]]:
+    """A Map Run's child outcomes so far, by item index (the record keeps them)."""
+    kept: dict[int, dict[str, Any]] | None = getattr(record, "filepipe_results", None)
+    if kept is None:
+        kept = {}
+        record.filepipe_results = kept
+    return kept
 
 
 def _now() -> str:
@@ -73,7 +85,8 @@ def _handle_put_object(env: Any, resource_runtime_part: Any, state_credentials: 
     prefix = details["Key"].rsplit("/", 1)[0]
     s3 = sfn_result_writer.ResourceEvalS3._get_s3_client(resource_runtime_part, state_credentials)
     files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
-    results = list(getattr(record, "filepipe_results", []))
+    with _lock:
+        results = [entry for _, entry in sorted(outcomes(record).items())]
     for status in ("SUCCEEDED", "FAILED"):
         mine = [r for r in results if r["Status"] == status or (status == "FAILED" and r["Status"] == "ABORTED")]
         if not mine:

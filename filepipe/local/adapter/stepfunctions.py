@@ -1,5 +1,5 @@
-"""Fidelity patches for Step Functions' engine: service integrations, roles and Map Runs as
-Step Functions runs them.
+"""Fidelity patches for Step Functions' engine: service integrations, callbacks, roles and Map
+Runs as Step Functions runs them.
 
 Each has a canary in ``tests/local/test_moto_adapter.py``."""
 
@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from moto.core.responses import EmptyResult
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -37,6 +38,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
+from moto.stepfunctions.responses import StepFunctionResponse
 
 # -- Step Functions: batch:submitJob.sync ----------------------------------------------------
 # The engine (ported from LocalStack) lost its request/response normalisation: the base
@@ -238,6 +240,12 @@ def exceeds_tolerance(failed: int, total: int, tolerated_count: int, tolerated_p
 
 def _map_run_within_tolerance(self: Any, env: Any, eval_input: Any) -> None:
     _original_map_run(self, env, eval_input)
+    check_tolerance(env, eval_input)
+
+
+def check_tolerance(env: Any, eval_input: Any) -> None:
+    """Fail the Map Run (States.ExceedToleratedFailureThreshold) if more of its items failed
+    than it tolerates; a redriven Map Run (``map_redrive``) is held to the same thresholds."""
     counter = eval_input.map_run_record.item_counter
     failed, total = counter.failed.get() + counter.timed_out.get(), counter.total.get()
     if not exceeds_tolerance(
@@ -264,7 +272,23 @@ def _patch_map_run_failure_tolerance() -> None:
     sfn_distributed.DistributedIterationComponent._map_run = _map_run_within_tolerance  # type: ignore[method-assign]
 
 
+# -- SendTaskFailure's cause -------------------------------------------------------------------
+# A callback task fails with the error and cause SendTaskFailure gives (the pipeline's Failed step
+# reports the file's own through it). moto's response reads ``error`` and drops ``cause``, so the
+# task and the execution failed with no cause at all.
+
+_original_send_task_failure = StepFunctionResponse.send_task_failure
+
+
+def _send_task_failure(self: Any) -> Any:
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
 def apply() -> None:
+    StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
     _patch_batch_parameter_casing()
     _patch_batch_sync_abort()
     _patch_engine_client_reuse()
