@@ -67,6 +67,36 @@ class ExecutionView:
     """``standard`` or ``express`` (the machine that ran it)."""
     redrives: int = 0
     """How many times the execution was redriven (the console's Redrive, or ``filepipe retry``)."""
+    cause: str | None = None
+    """The failure's cause as Step Functions has it (a Lambda's error payload, as JSON)."""
+
+    @property
+    def reason(self) -> str | None:
+        """The failure's own message, on one line (a Lambda's ``errorMessage``, else the cause)."""
+        if not self.cause:
+            return None
+        try:
+            message = json.loads(self.cause).get("errorMessage", self.cause)
+        except (ValueError, AttributeError):
+            message = self.cause
+        return " ".join(str(message).split())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arn": self.arn,
+            "status": self.status,
+            "key": self.key,
+            "tier": self.tier,
+            "path": self.path,
+            "started": self.started.isoformat(),
+            "stopped": self.stopped.isoformat() if self.stopped else None,
+            "seconds": self.seconds,
+            "outcome": self.outcome,
+            "error": self.error,
+            "reason": self.reason,
+            "redrives": self.redrives,
+        }
 
     @property
     def seconds(self) -> float | None:
@@ -113,7 +143,7 @@ def express_logged(target: Target, **filters: Any) -> Iterator[dict[str, Any]]:
 
 def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
     started = datetime.fromtimestamp(int(events[0]["event_timestamp"]) / 1000, UTC)
-    state, status, stopped, error, path, outcome = {}, "RUNNING", None, None, "-", None
+    state, status, stopped, error, cause, path, outcome = {}, "RUNNING", None, None, None, "-", None
     for event in events:
         details = event.get("details") or {}
         if event["type"] == "ExecutionStarted":
@@ -129,7 +159,7 @@ def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
         if event["type"] in EXPRESS_TERMINAL:
             status = EXPRESS_TERMINAL[event["type"]]
             stopped = datetime.fromtimestamp(int(event["event_timestamp"]) / 1000, UTC)
-            error = details.get("error")
+            error, cause = details.get("error"), details.get("cause")
     return ExecutionView(
         name=ExecutionId(arn).name,
         arn=arn,
@@ -141,6 +171,7 @@ def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
         error=error,
         outcome=outcome,
         tier="express",
+        cause=cause,
     )
 
 
@@ -156,7 +187,7 @@ def _outcome(state_name: str | None, output: str | None) -> str | None:
         return None
     outcome = result.get("location") or result.get("status")
     if result.get("resolved"):
-        outcome = f"{outcome} (resolved {result['resolved']})"
+        outcome = f"{outcome} (fixed an earlier failure)"
     return str(outcome)
 
 
@@ -183,6 +214,7 @@ def describe(target: Target, execution_arn: str) -> ExecutionView:
         error=described.get("error"),
         outcome=outcome,
         redrives=int(described.get("redriveCount") or 0),
+        cause=described.get("cause"),
     )
 
 
@@ -200,6 +232,18 @@ def listing(target: Target) -> dict[str, list[str]]:
     ):
         areas[area] = _keys(target.s3, target.archive_bucket, prefix)
     return areas
+
+
+def resolved(target: Target, views: Iterable[ExecutionView]) -> set[str]:
+    """The ARNs among ``views`` whose failure a newer version of the key has since fixed (its
+    record moved to ``resolved/``)."""
+    found = set()
+    for view in views:
+        if view.status == "FAILED" and view.key != "?":
+            record = read_record(target.s3, target.archive_bucket, target.layout.resolved_record(view.key))
+            if record is not None and record.execution == view.arn:
+                found.add(view.arn)
+    return found
 
 
 def error_records(target: Target) -> list[FailureRecord]:

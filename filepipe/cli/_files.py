@@ -30,35 +30,49 @@ from filepipe.map_results import LABELS, OUTCOMES, MapCounts, map_counts
     "--status", "status_filter", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"])
 )
 @click.option("--limit", default=25, show_default=True)
-def status(endpoint: str, stack: str | None, region: str | None, status_filter: str | None, limit: int) -> None:
-    """Executions of both machines, newest first: the file, the tier and path it took and where it
-    ended (Express executions from their log group, the last 24 hours)."""
+@AS_JSON
+def status(
+    endpoint: str, stack: str | None, region: str | None, status_filter: str | None, limit: int, as_json: bool
+) -> None:
+    """Executions of both machines, newest first: the file, the tier and path it took, where it
+    ended and why it failed (Express executions from their log group, the last 24 hours)."""
     target = resolve(endpoint, stack, region)
     views = call(lambda: operations.executions(target, status_filter, limit))
-    table = Table("file", "tier", "path", "status", "ended in", "seconds", "error")
-    # `retry` takes the name: it is never cut short, whatever the terminal's width.
+    fixed = call(lambda: operations.resolved(target, views))
+    if as_json:
+        click.echo(json.dumps([v.to_json() | {"resolved": v.arn in fixed} for v in views], indent=2))
+        return
+    # Nothing is cut short, piped or not: long values fold onto more lines. `retry` takes the
+    # execution's name, so that column never folds.
     longest = max((len(view.name) for view in views), default=10)
-    table.columns.insert(0, Column("execution", no_wrap=True, min_width=longest, overflow="ignore"))
+    table = Table(Column("execution", no_wrap=True, min_width=longest, overflow="ignore"))
+    for heading in ("file", "tier", "path", "status", "ended in", "seconds", "reason"):
+        table.add_column(heading, overflow="fold")
     for view in views:
+        state = view.status + (f" (redriven {view.redrives}x)" if view.redrives else "")
         table.add_row(
             view.name,
             view.key,
             view.tier,
             view.path,
-            view.status + (f" (redriven {view.redrives}x)" if view.redrives else ""),
+            f"{state}, resolved" if view.arn in fixed else state,
             view.outcome or "-",
             f"{view.seconds:.1f}" if view.seconds is not None else "-",
-            view.error or "",
+            f"{view.error}: {view.reason}" if view.error and view.reason else view.error or "",
         )
     console.print(table if views else "no executions yet")
 
 
 @main.command(name="ls")
 @target_options
-def list_files(endpoint: str, stack: str | None, region: str | None) -> None:
+@AS_JSON
+def list_files(endpoint: str, stack: str | None, region: str | None, as_json: bool) -> None:
     """What is in staging, and archived, output, failed in the archive."""
     target = resolve(endpoint, stack, region)
     areas = call(lambda: operations.listing(target))
+    if as_json:
+        click.echo(json.dumps(areas, indent=2, ensure_ascii=False))
+        return
     for area, keys in areas.items():
         console.print(f"[bold]{area}[/] ({len(keys)})")
         for key in keys:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 from urllib.parse import quote_plus
@@ -64,3 +65,10 @@ def notification_for(state: dict[str, Any]) -> dict[str, Any]:
             }
         ]
     }
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (for a local cloud a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

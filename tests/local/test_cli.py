@@ -6,7 +6,6 @@ import datetime
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from click.testing import CliRunner
 from filepipe.cli import main
 from filepipe.local import LocalCloud
 from filepipe.operations import Target
-from tests.local.helpers import by_key, settle, staging_versions
+from tests.local.helpers import by_key, free_port, settle, staging_versions
 
 pytestmark = pytest.mark.local
 FILEPIPE = str(Path(sys.executable).parent / "filepipe")
@@ -137,12 +136,6 @@ def test_demo_runs_on_a_fresh_process() -> None:
         assert key in result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def child_pids(pid: int) -> set[int]:
     children: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -224,7 +217,12 @@ def redrive_with_the_aws_cli(endpoint: str) -> None:
         aws_secret_access_key="test",
     )
     machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "filepipe")
-    (failed,) = sfn.list_executions(stateMachineArn=machine, statusFilter="FAILED")["executions"]
+    deadline = time.monotonic() + 60
+    # failed/ holds the file before its execution ends: the Failed step reports it after the move.
+    while not (listed := sfn.list_executions(stateMachineArn=machine, statusFilter="FAILED")["executions"]):
+        assert time.monotonic() < deadline, "the broken file's execution did not end FAILED"
+        time.sleep(0.3)
+    (failed,) = listed
     env = {k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}
     env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
     command = ["stepfunctions", "redrive-execution", "--execution-arn", failed["executionArn"]]
@@ -256,7 +254,7 @@ def test_a_fixed_file_resolves_its_failure(cloud: LocalCloud, target: Target) ->
     assert failed.status == "FAILED"
     good = target.s3.put_object(Bucket=target.staging_bucket, Key="fix/me.csv", Body=b"a,b\n1,2\n")
     fixed = by_key([v for v in settle(target, 2) if v.arn != failed.arn])["fix/me.csv"]
-    assert fixed.status == "SUCCEEDED" and "resolved" in str(fixed.outcome)
+    assert (fixed.status, fixed.outcome) == ("SUCCEEDED", "originals/fix/me.csv (fixed an earlier failure)")
     listing = run(cloud, "ls")
     assert "resolved/fix/me.csv.json" in listing and "failed/fix/me.csv" not in listing
     assert "errors/fix/me.csv.json" not in listing
