@@ -40,6 +40,8 @@ def test_small_and_large_files_upload_and_are_archived(
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    refused: list[str] = []
+    page.on("response", lambda response: refused.append(response.url) if response.status >= 400 else None)
     signed_in(page, cloud)
     page.set_input_files("#files", [str(small), str(large)])
     page.wait_for_function(
@@ -49,10 +51,13 @@ def test_small_and_large_files_upload_and_are_archived(
     )
     states = page.eval_on_selector_all("#rows tr", "rows => rows.map(r => [r.dataset.name, r.dataset.state])")
     progress = page.eval_on_selector_all("#rows progress", "bars => bars.map(b => b.value)")
+    icon = page.eval_on_selector("link[rel=icon]", "link => link.href")
     page.screenshot(path=os.environ.get("FILEPIPE_SCREENSHOT", str(tmp_path / "upload-page.png")))
     page.close()
 
     assert errors == []
+    assert refused == [], "the page asks for nothing it is refused"
+    assert icon.startswith("data:"), "browsers would ask /favicon.ico, a 403 on every load (headless Chromium does not)"
     assert sorted(states) == [["cities.csv", "archived"], ["video frames.bin", "archived"]]
     assert progress == [1, 1]
     originals = target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="originals/uploads/")["Contents"]
