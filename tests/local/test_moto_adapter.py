@@ -839,6 +839,58 @@ def test_patched_s3_refuses_what_s3_refuses(monkeypatch: pytest.MonkeyPatch) -> 
         assert _refusal(lambda: s3.upload_part_copy(Bucket="bkt", Key="p", **copy_part)) == "EntityTooLarge"
 
 
+def _tracked_models() -> dict[str, int]:
+    from moto.core.model_instances import model_data
+
+    return {name: len(cls.instances_tracked) for models in model_data.values() for name, cls in models.items()}
+
+
+def test_moto_version_listings_still_keep_a_copy_of_every_version_and_its_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Why adapter/leaks.py exists: a listing deep-copies each version, bytes and all (past the
+    key buffer size, in an open temporary file), and moto tracks the copy until a reset. Drop
+    the patch when this fails."""
+    from moto.s3.models import FakeKey, s3_backends
+
+    monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1024")
+    with moto_s3() as s3:
+        s3.put_object(Bucket="bkt", Key="other", Body=b"o" * 4096)
+        s3.put_object(Bucket="bkt", Key="big", Body=b"x" * 4096)
+        backend = s3_backends["123456789012"]["aws"]
+        before = _tracked_models()["FakeKey"]
+        versions, *_ = adapter.leaks._original_list_object_versions(backend, "bkt", prefix="big")
+        (copy,) = versions
+        assert _tracked_models()["FakeKey"] == before + 2, "every version in the bucket is copied, and kept"
+        assert any(tracked is copy for tracked in FakeKey.instances_tracked)
+        assert copy._value_buffer._rolled and not copy._value_buffer.closed, "its bytes, in an open temporary file"
+        copy.dispose()
+
+
+def test_patched_version_listings_copy_no_bytes_and_keep_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1024")
+    with moto_s3() as s3:
+        s3.put_bucket_versioning(Bucket="bkt", VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket="bkt", Key="big", Body=b"x" * 4096)
+        s3.put_object(Bucket="bkt", Key="big", Body=b"y" * 4097)
+        s3.delete_object(Bucket="bkt", Key="big")
+        upload = s3.create_multipart_upload(Bucket="bkt", Key="parts")["UploadId"]
+        part = s3.upload_part(Bucket="bkt", Key="parts", UploadId=upload, PartNumber=1, Body=b"p" * 4096)
+        parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+        s3.complete_multipart_upload(Bucket="bkt", Key="parts", UploadId=upload, MultipartUpload=parts)
+        models, descriptors = _tracked_models(), len(os.listdir("/proc/self/fd"))
+        for _ in range(20):
+            listing = s3.list_object_versions(Bucket="bkt")
+        assert (_tracked_models(), len(os.listdir("/proc/self/fd"))) == (models, descriptors)
+        shown = [(v["Key"], v["Size"], v["IsLatest"]) for v in listing["Versions"]]
+        assert shown == [("big", 4097, False), ("big", 4096, False), ("parts", 4096, True)]
+        assert listing["Versions"][1]["ETag"] == first["ETag"]
+        assert [(m["Key"], m["IsLatest"]) for m in listing["DeleteMarkers"]] == [("big", True)]
+        assert s3.get_object(Bucket="bkt", Key="parts")["Body"].read() == b"p" * 4096, "the stored bytes stay"
+
+
 ONE_MIB = 1024 * 1024
 
 

@@ -1,12 +1,14 @@
 """Every place the local cloud leans on moto's internals, in one package.
 
-Two kinds of patch, kept apart:
+Three kinds of patch, kept apart:
 
 - **fidelity** (``s3``, ``stepfunctions``, ``map_results``, ``express``, ``iam`` with ``policy``,
   ``quotas``): where moto
   answers otherwise than AWS, AWS's answer. Each names the moto behaviour it works around and
   has a canary in ``tests/local/test_moto_adapter.py`` that runs moto's own code and fails when
   an upgrade fixes (or changes) it, so nothing is silently double-patched.
+- **resources** (``leaks``): where moto keeps what it no longer needs (copies it never frees,
+  temporary files it holds open); none changes an answer, each has a canary too.
 - **speed** (``speed``): moto made faster where its cost grows with the sizes the pipeline
   reaches; none changes an answer, and ``bench/adapter_speed.py`` measures each against moto's
   own code.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import threading
 
-from filepipe.local.adapter import express, iam, map_results, quotas, s3, speed, stepfunctions
+from filepipe.local.adapter import express, iam, leaks, map_results, quotas, s3, speed, stepfunctions
 from filepipe.local.adapter.express import express_log_events
 from filepipe.local.adapter.s3 import next_sequencer
 from filepipe.local.adapter.stepfunctions import act_as_roles, exceeds_tolerance
@@ -37,6 +39,7 @@ def apply() -> None:
             return
         for module in FIDELITY:
             module.apply()
+        leaks.apply()
         speed.apply()
         _applied = True
 
