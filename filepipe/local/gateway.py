@@ -14,12 +14,13 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 from werkzeug.datastructures import EnvironHeaders
 
+from filepipe.local import batch_requests as checked
 from filepipe.local.adapter import iam, policy
 from filepipe.local.adapter.quotas import MAX_RESPONSE_REPORTED, MAX_SYNC_PAYLOAD
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
@@ -115,24 +116,26 @@ class Gateway:
             return None
         body = read_body(environ)
         try:
-            request = json.loads(body or b"{}")
-            self.authorize(environ, body, _BATCH[path], self._batch_resources(path, request))
-        except policy.Refused as refused:
-            return refused_response(start_response, refused)
-        except ValueError:
+            request = checked.request_object(json.loads(body or b"{}"))
+        except (ValueError, RecursionError):
             return json_error(start_response, 400, "ClientException", "the request body is not JSON")
+        except checked.ClientException as exc:
+            return json_error(start_response, 400, "ClientException", str(exc))
         try:
+            self.authorize(environ, body, _BATCH[path], self._batch_resources(path, request))
             if path == "/v1/submitjob":
                 answer = self._batch.submit(request)
             elif path == "/v1/describejobs":
-                answer = self._batch.describe(request.get("jobs", []))
+                answer = self._batch.describe(checked.job_ids(request))
             else:
-                answer = self._batch.terminate(request.get("jobId", ""), request.get("reason", ""))
-        except LookupError as exc:
+                answer = self._batch.terminate(*checked.termination(request))
+        except policy.Refused as refused:
+            return refused_response(start_response, refused)
+        except checked.ClientException as exc:
             return json_error(start_response, 400, "ClientException", str(exc))
         return json_response(start_response, 200, answer)
 
-    def _batch_resources(self, path: str, request: dict[str, Any]) -> list[str]:
+    def _batch_resources(self, path: str, request: Mapping[str, Any]) -> list[str]:
         """SubmitJob is authorized on the job queue and the job definition, TerminateJob on the
         job; DescribeJobs has no resource-level permissions."""
         if path == "/v1/submitjob":

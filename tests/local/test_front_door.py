@@ -18,6 +18,7 @@ import pytest
 from filepipe.cli._local import host_warning
 from filepipe.local import LocalCloud
 from filepipe.local.guard import FrontDoor, host_name, is_loopback
+from tests.local import helpers
 from tests.local.conftest import REBINDING_HOST
 from tests.local.test_uploads import token
 
@@ -26,15 +27,7 @@ pytestmark = pytest.mark.local
 
 def raw(cloud: LocalCloud, request: bytes, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
     """Send bytes as they are (any Host, any Origin) and read the answer."""
-    with socket.create_connection(("127.0.0.1", cloud.port), timeout=timeout) as connection:
-        connection.sendall(request)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
-    return int(status_line.split()[1]), headers, body
+    return helpers.raw(cloud.port, request, timeout)
 
 
 def request(method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
