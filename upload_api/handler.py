@@ -110,10 +110,8 @@ def caller(event: dict[str, Any]) -> str:
 @app.get("/api/uploads/status")
 def upload_status() -> Response:
     key = app.current_event.get_query_string_value("key", "") or ""
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in key):
-        return _error(400, "key is not valid UTF-8")
     try:
-        return _json(200, service().status(key))
+        return _json(200, service().status(key, owner=caller(app.current_event.raw_event)))
     except UploadRejected as exc:
         return _error(exc.status, exc.message)
 
