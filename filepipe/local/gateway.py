@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
+from xml.sax.saxutils import escape
 
 from werkzeug.datastructures import EnvironHeaders
 
@@ -51,6 +52,11 @@ class Gateway:
             if not is_signed(environ) and not is_public(environ):
                 message = "the local cloud's AWS APIs answer signed requests only (the key is test/test)"
                 return json_error(start_response, 403, "MissingAuthenticationTokenException", message)
+            if "HTTP_AUTHORIZATION" in environ:  # moto's server reads it to route the request, unchecked
+                try:
+                    policy.signed_header_names(environ["HTTP_AUTHORIZATION"], protocol(environ) == "s3")
+                except policy.Refused as refused:
+                    return aws_error(environ, start_response, refused)
             keep_form_body(environ)
             return self._moto(environ, start_response)
 
@@ -213,6 +219,33 @@ def json_error(start_response: Callable[..., Any], status: int, code: str, messa
     """An error as the REST-JSON APIs (Lambda, Batch) answer it."""
     body = json.dumps({"__type": code, "message": message}).encode()
     return respond(start_response, status, body, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)])
+
+
+def protocol(environ: dict[str, Any]) -> str:
+    """How the service a request is for words its errors: ``json`` (a target header or a JSON
+    body: Step Functions, SQS, Cognito, DynamoDB...), ``query`` (a form: STS, IAM) or ``s3``."""
+    content_type = str(environ.get("CONTENT_TYPE", ""))
+    if "HTTP_X_AMZ_TARGET" in environ or "json" in content_type:
+        return "json"
+    return "query" if content_type.startswith("application/x-www-form-urlencoded") else "s3"
+
+
+def aws_error(environ: dict[str, Any], start_response: Callable[..., Any], refused: policy.Refused) -> list[bytes]:
+    """A refusal in the request's protocol's error format, as an SDK parses it."""
+    kind = protocol(environ)
+    if kind == "json":
+        return refused_response(start_response, refused)
+    code, message = escape(refused.code), escape(refused.message)
+    request_id = str(uuid.uuid4())
+    if kind == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    else:
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+    headers = [("Content-Type", "application/xml"), ("x-amzn-RequestId", request_id)]
+    return respond(start_response, refused.status, body.encode(), headers)
 
 
 def refused_response(start_response: Callable[..., Any], refused: policy.Refused) -> list[bytes]:

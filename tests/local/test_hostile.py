@@ -132,3 +132,62 @@ def test_a_job_that_cannot_start_fails_and_is_never_left_running(cloud: LocalClo
         assert time.monotonic() < deadline, f"the job is still {job.status}"
         time.sleep(0.1)
     assert job.status == "FAILED" and job.status_reason.startswith("CannotStartContainerError")
+
+
+# -- malformed requests ---------------------------------------------------------------------------
+
+
+def plain(method: str, path: str, host: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+SFN = {"X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"}
+STS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("authorization", ["AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256 Credential=", "Bearer x", "x"])
+@pytest.mark.parametrize(
+    ("path", "headers", "body", "expected"),
+    [
+        ("/filepipe-staging?list-type=2", {}, b"", (b"<Error><Code>", "application/xml")),
+        ("/", SFN, b"{}", (b'"__type"', "application/json")),
+        ("/", STS, b"Action=GetCallerIdentity&Version=2011-06-15", (b"<ErrorResponse>", "application/xml")),
+        ("/v1/submitjob", {"Content-Type": "application/json"}, b"{}", (b'"__type"', "application/json")),
+        ("/2015-03-31/functions/filepipe-transform/invocations", {}, b"{}", (b'"__type"', "application/json")),
+    ],
+    ids=["s3", "json", "query", "batch", "lambda"],
+)
+def test_an_authorization_header_nobody_can_read_is_a_4xx_in_the_services_format(
+    cloud: LocalCloud, authorization: str, path: str, headers: dict[str, str], body: bytes, expected: tuple[bytes, str]
+) -> None:
+    """``Authorization: AWS4-HMAC-SHA256`` with nothing after it gave a 500 HTML page (moto's
+    server reads the header to route the request)."""
+    host = f"127.0.0.1:{cloud.port}"
+    status, answer_headers, answer = raw(
+        cloud.port, plain("POST", path, host, headers | {"Authorization": authorization}, body)
+    )
+    marker, content_type = expected
+    assert 400 <= status < 500 and answer_headers["content-type"] == content_type, (status, answer)
+    assert marker in answer
+
+
+def test_a_presigned_put_carrying_unsigned_amz_headers_is_refused(cloud: LocalCloud) -> None:
+    """S3 refuses ``x-amz-*`` headers its signature does not cover ("There were headers present in
+    the request which were not signed"); the local cloud stored a presigned PUT's extra metadata."""
+    s3 = cloud.client("s3", signature_version="s3v4")
+    bucket = cloud.config.staging_bucket
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "note.txt"}, ExpiresIn=300)
+    path = url.split(str(cloud.port), 1)[1]
+    host = f"127.0.0.1:{cloud.port}"
+    for extra in ({"x-amz-meta-owner": "mallory"}, {"x-amz-acl": "public-read"}, {"X-Amz-Tagging": "a=b"}):
+        status, _, answer = raw(cloud.port, plain("PUT", path, host, extra, b"hello"))
+        assert status == 403 and b"which were not signed" in answer, answer
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    sent = signed_request(cloud.endpoint, "s3", "PUT", f"/{bucket}/note.txt", b"hello")
+    unsigned = sent.replace(b"\r\n\r\n", b"\r\nx-amz-meta-owner: mallory\r\n\r\n", 1)
+    status, _, answer = raw(cloud.port, unsigned)
+    assert status == 403 and b"which were not signed" in answer, answer
+    assert raw(cloud.port, plain("PUT", path, host, {}, b"hello"))[0] == 200
+    assert s3.head_object(Bucket=bucket, Key="note.txt")["Metadata"] == {}

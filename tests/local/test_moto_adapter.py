@@ -597,6 +597,31 @@ def test_moto_still_refuses_unknown_keys_and_wrong_secrets_itself() -> None:
         assert user.client("s3").list_objects_v2(Bucket="canary")["KeyCount"] == 1
 
 
+def test_moto_server_still_fails_on_an_authorization_header_it_cannot_read() -> None:
+    """Why the gateway reads the Authorization header before moto's server routes by it: a bare
+    ``AWS4-HMAC-SHA256`` is an IndexError there (a 500)."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    with pytest.raises(IndexError):
+        dispatcher.infer_service_region_host({"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256", "PATH_INFO": "/"}, "/")
+    with pytest.raises(policy.Refused, match="AuthorizationHeaderMalformed"):
+        policy.signed_header_names("AWS4-HMAC-SHA256", s3=True)
+
+
+def test_moto_still_takes_amz_headers_its_signature_does_not_cover() -> None:
+    """Why S3 requests are checked for unsigned ``x-amz-*`` headers: moto stores the metadata."""
+
+    def unsigned_metadata(request: Any, **kwargs: Any) -> None:
+        request.headers["x-amz-meta-owner"] = "mallory"
+
+    with moto_enforcing(allow(["s3:*"], ["*"])) as user:
+        s3 = user.client("s3")
+        s3.meta.events.register("before-send.s3.PutObject", unsigned_metadata)
+        s3.put_object(Bucket="canary", Key="k", Body=b"x")
+        assert s3.head_object(Bucket="canary", Key="k")["Metadata"] == {"owner": "mallory"}
+
+
 def boto3_session(key: str, secret: str) -> Any:
     import boto3
 
