@@ -154,13 +154,21 @@ def page_root() -> Response:
     return _static("/ui")
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+"""No page may frame the upload page (a framing page could lay its own buttons over the file
+chooser); each file is exactly the type it says."""
+
+
 def _static(path: str) -> Response:
     if path not in PAGES:
         return _error(404, "no such page")
     name, content_type = PAGES[path]
-    return Response(
-        200, content_type, (STATIC / name).read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"}
-    )
+    return Response(200, content_type, (STATIC / name).read_text(encoding="utf-8"), headers=PAGE_HEADERS)
 
 
 def _json(status: int, value: Any) -> Response:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -101,3 +105,28 @@ def signed_request(
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in aws.headers.items() if k.lower() != "host"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@contextlib.contextmanager
+def page_elsewhere(page: bytes) -> Iterator[str]:
+    """``page`` served from another loopback port (another origin on the same machine, and the
+    same site as the local cloud to a browser); its URL. The server stops with the block."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

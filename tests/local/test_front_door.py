@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -145,25 +143,8 @@ def other_origin(cloud: LocalCloud, tmp_path: Path) -> Iterator[tuple[str, Path]
         marker=marker,
         function=cloud.functions["transform"].name,
     ).encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", marker
-    finally:
-        server.shutdown()
-        server.server_close()
+    with helpers.page_elsewhere(page) as url:
+        yield url, marker
 
 
 def test_a_page_from_another_origin_can_do_nothing(

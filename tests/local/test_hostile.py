@@ -6,13 +6,16 @@ Each test reproduces one way in that a probe found; it failed before the fix and
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
+import urllib.request
 from typing import Any
 
 import pytest
 
 from filepipe.local import LocalCloud
-from tests.local.helpers import raw, signed_request
+from tests.local.helpers import page_elsewhere, raw, signed_request
 
 pytestmark = pytest.mark.local
 
@@ -191,3 +194,196 @@ def test_a_presigned_put_carrying_unsigned_amz_headers_is_refused(cloud: LocalCl
     assert status == 403 and b"which were not signed" in answer, answer
     assert raw(cloud.port, plain("PUT", path, host, {}, b"hello"))[0] == 200
     assert s3.head_object(Bucket=bucket, Key="note.txt")["Metadata"] == {}
+
+
+# -- a hostile page -------------------------------------------------------------------------------
+
+PAYLOAD = """<!doctype html><title>report</title><script type="module">
+import { AwsClient } from '/ui/aws4fetch.mjs';
+const admin = new AwsClient({ accessKeyId: 'test', secretAccessKey: 'test', service: 's3', region: 'us-east-1' });
+const put = await admin.fetch(location.origin + '/filepipe-staging/planted.txt', { method: 'PUT', body: 'owned' });
+document.title = 'planted ' + put.status;
+</script>"""
+"""A processed file whose bytes are a page: run at the local cloud's origin, it loads the upload
+page's signing module, signs with the well-known key as the administrator, and plants a file."""
+
+
+def presigned_page(cloud: LocalCloud) -> str:
+    """A presigned GET of the payload asking S3 to answer it as HTML, as anyone can sign one
+    offline with the well-known key."""
+    s3 = cloud.client("s3", signature_version="s3v4")
+    bucket = cloud.config.archive_bucket
+    s3.put_object(Bucket=bucket, Key="outputs/report.csv", Body=PAYLOAD.encode(), ContentType="text/csv")
+    params = {"Bucket": bucket, "Key": "outputs/report.csv", "ResponseContentType": "text/html"}
+    return str(s3.generate_presigned_url("get_object", Params=params, ExpiresIn=300))
+
+
+def planted(cloud: LocalCloud) -> bool:
+    """Whether the file arrived: in staging, or already moved on by the pipeline to the archive."""
+    s3 = cloud.client("s3")
+    listed = [s3.list_objects_v2(Bucket=b) for b in (cloud.config.staging_bucket, cloud.config.archive_bucket)]
+    return any("planted.txt" in o["Key"] for listing in listed for o in listing.get("Contents", []))
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ['<script>location.href = "{url}";</script>', '<iframe src="{url}"></iframe>'],
+    ids=["navigation", "frame"],
+)
+def test_a_page_elsewhere_cannot_open_an_object_as_a_page_of_the_local_cloud(
+    browser: Any, cloud: LocalCloud, attack: str
+) -> None:
+    """A page of another origin opened a presigned GET of a processed file as HTML: the file's
+    script ran at the local cloud's origin and signed as the administrator (an S3 listing, a
+    Batch SubmitJob and Cognito calls answered 200). The navigation is now refused."""
+    url = presigned_page(cloud)
+    statuses: list[int] = []
+    page = browser.new_page()
+    page.on("response", lambda response: statuses.append(response.status) if "report.csv" in response.url else None)
+    with page_elsewhere(attack.format(url=url).encode()) as elsewhere:
+        page.goto(elsewhere)
+        deadline = time.monotonic() + 10
+        while not statuses and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(1500)  # time for a script that did run to send its PUT
+    page.close()
+    assert not planted(cloud), "the object's script signed as the administrator"
+    assert statuses == [403], "the object was not served to a navigation from elsewhere"
+    assert ("ForbiddenNavigation", "/filepipe-archive/outputs/report.csv") in cloud.refusals
+
+
+def test_an_object_opened_directly_runs_no_script(browser: Any, cloud: LocalCloud) -> None:
+    """The same URL typed or pasted in the address bar is served (S3 would serve it), but as a
+    sandboxed page of no origin: its script does not run, and nothing can be planted."""
+    url = presigned_page(cloud)
+    page = browser.new_page()
+    answer = page.goto(url)
+    page.wait_for_timeout(1500)
+    title = page.title()
+    page.close()
+    assert title == "report" and not planted(cloud), "the object's script signed as the administrator"
+    assert answer is not None and answer.status == 200
+    assert answer.headers["content-security-policy"] == "sandbox"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_upload_page_cannot_be_framed(browser: Any, cloud: LocalCloud) -> None:
+    """``/ui/`` could be framed by any page (a clickjacking page lays its own buttons over it)."""
+    page = browser.new_page()
+    with page_elsewhere(f'<iframe src="{cloud.endpoint}/ui/"></iframe>'.encode()) as elsewhere:
+        page.goto(elsewhere)
+        page.wait_for_timeout(1500)
+        framed = [frame.query_selector("#files") for frame in page.frames]
+    page.close()
+    assert framed[1:] and all(found is None for found in framed), "the upload page did not load in the frame"
+    with urllib.request.urlopen(f"{cloud.endpoint}/ui/") as answer:
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+# -- bodies and time ------------------------------------------------------------------------------
+
+
+def chunked(body: bytes, size: int = 1000) -> bytes:
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces) + b"0\r\n\r\n"
+
+
+def framed(method: str, path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
+    """A request sent with exactly these headers (no Content-Length unless given)."""
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {host}",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_a_chunked_body_cannot_pass_a_presigned_puts_signed_length(cloud: LocalCloud) -> None:
+    """``Transfer-Encoding: chunked`` with a ``Content-Length``: the signature and the caps read
+    the length, werkzeug read the chunks, and 4,000 bytes were stored under a grant for 10."""
+    s3 = cloud.client("s3", signature_version="s3v4")
+    bucket = cloud.config.staging_bucket
+    params = {"Bucket": bucket, "Key": "ten.csv", "ContentLength": 10}
+    url = s3.generate_presigned_url("put_object", Params=params, ExpiresIn=300)
+    path, host = url.split(str(cloud.port), 1)[1], f"127.0.0.1:{cloud.port}"
+    body = chunked(b"a,b\n" * 1000)
+    smuggled = {"Content-Length": "10", "Transfer-Encoding": "chunked"}
+    status, _, answer = raw(cloud.port, framed("PUT", path, host, smuggled, body))
+    assert status == 400 and b"both Transfer-Encoding and Content-Length" in answer, answer
+    status, _, answer = raw(cloud.port, framed("PUT", path, host, {"Transfer-Encoding": "chunked"}, body))
+    assert status == 403 and b"SignatureDoesNotMatch" in answer, "the signed length holds for a chunked body"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    fits = framed("PUT", path, host, {"Transfer-Encoding": "chunked"}, chunked(b"a,b\n1,2\n34", 3))
+    assert raw(cloud.port, fits)[0] == 200, "a chunked body of the signed length is taken"
+    assert s3.get_object(Bucket=bucket, Key="ten.csv")["Body"].read() == b"a,b\n1,2\n34"
+
+
+@pytest.mark.parametrize(
+    ("path", "size", "refusal"),
+    [
+        ("/2015-03-31/functions/filepipe-transform/invocations", 7_000_000, b"RequestEntityTooLargeException"),
+        ("/api/uploads", 11 * 1024 * 1024, b"Request Entity Too Large"),
+    ],
+    ids=["lambda-6-mb", "api-10-mib"],
+)
+def test_the_size_caps_count_the_bytes_of_a_chunked_body(
+    cloud: LocalCloud, path: str, size: int, refusal: bytes
+) -> None:
+    """The caps read Content-Length alone: a chunked body of any size was passed on (to Lambda
+    as an empty payload)."""
+    request = framed(
+        "POST", path, f"127.0.0.1:{cloud.port}", {"Transfer-Encoding": "chunked"}, chunked(b"x" * size, 65536)
+    )
+    status, _, answer = raw(cloud.port, request)
+    assert status == 413 and refusal in answer, answer
+
+
+def dribble(cloud: LocalCloud, sent: bytes, dribbled: bytes, every: float, give_up: float) -> tuple[float, bytes]:
+    """Send ``sent`` at once, then ``dribbled`` a byte every ``every`` seconds (never idle for
+    the server's idle timeout), until the server answers or closes: how long that took from the
+    first byte, and the answer."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", cloud.port), timeout=every) as connection:
+        connection.sendall(sent)
+        for byte in dribbled:
+            try:
+                connection.sendall(bytes([byte]))
+                answer = connection.recv(65536)
+            except TimeoutError:
+                assert time.monotonic() - started < give_up, "the dribbling request was never cut off"
+                continue
+            except OSError:  # reset: the server closed the connection
+                answer = b""
+            return time.monotonic() - started, answer
+    raise AssertionError("the whole request was dribbled through")
+
+
+def test_a_dribbling_client_is_cut_off_after_the_request_budget(cloud: LocalCloud) -> None:
+    """One byte every 2 s is never idle for the 5 s idle timeout: such a request's headers, or
+    its body, were never cut off. Now its time is up after the request budget (10 s in these
+    tests): a connection still sending headers is closed, a body gets S3's RequestTimeout."""
+    assert cloud.config.idle_timeout_seconds > 2
+    budget, host = cloud.config.request_timeout_seconds, f"127.0.0.1:{cloud.port}"
+    endless_headers = f"GET /ui/ HTTP/1.1\r\nHost: {host}\r\nX-Padding: {'p' * 200}".encode()
+    headers_then_body = framed("POST", "/api/uploads", host, {"Content-Length": "200"}, b"")
+    results: dict[str, tuple[float, bytes]] = {}
+
+    def run(name: str, sent: bytes, dribbled: bytes) -> None:
+        results[name] = dribble(cloud, sent, dribbled, 2, budget + 20)
+
+    threads = [
+        threading.Thread(target=run, args=("headers", b"", endless_headers)),
+        threading.Thread(target=run, args=("body", headers_then_body, b"{" * 200)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(results) == {"headers", "body"}, "a dribbling request was never cut off"
+    for name, (took, _) in results.items():
+        assert budget - 1 < took < budget + 6, f"the {name} were cut off after {took:.1f} s"
+    assert results["headers"][1] == b"", "closed while the headers were coming"
+    status_line = results["body"][1].split(b"\r\n", 1)[0]
+    assert b" 400 " in status_line and b"RequestTimeout" in results["body"][1], results["body"][1]
