@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 from werkzeug.datastructures import EnvironHeaders
 
 from filepipe.local import batch_requests as checked
+from filepipe.local import shapes
 from filepipe.local.adapter import iam, policy
 from filepipe.local.adapter.quotas import MAX_RESPONSE_REPORTED, MAX_SYNC_PAYLOAD
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
@@ -52,12 +53,10 @@ class Gateway:
             if not is_signed(environ) and not is_public(environ):
                 message = "the local cloud's AWS APIs answer signed requests only (the key is test/test)"
                 return json_error(start_response, 403, "MissingAuthenticationTokenException", message)
-            if "HTTP_AUTHORIZATION" in environ:  # moto's server reads it to route the request, unchecked
-                try:
-                    policy.signed_header_names(environ["HTTP_AUTHORIZATION"], protocol(environ) == "s3")
-                except policy.Refused as refused:
-                    return aws_error(environ, start_response, refused)
-            keep_form_body(environ)
+            try:
+                check_before_moto(environ)
+            except policy.Refused as refused:
+                return aws_error(environ, start_response, refused)
             return self._moto(environ, start_response)
 
     def authorize(self, environ: dict[str, Any], body: bytes, action: str, resources: Iterable[str]) -> None:
@@ -172,13 +171,27 @@ def is_public(environ: dict[str, Any]) -> bool:
     return environ["REQUEST_METHOD"] == "GET" and bool(_PUBLIC_PATH.match(environ.get("PATH_INFO", "")))
 
 
-def keep_form_body(environ: dict[str, Any]) -> None:
-    """A query-protocol call (STS, IAM) is signed over its form body as sent, which moto's
-    request parsing consumes: keep the bytes for the signature check."""
-    if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
-        body = read_body(environ)
-        environ[policy.RAW_BODY] = body
-        environ["wsgi.input"] = io.BytesIO(body)
+_CREDENTIAL_SERVICE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+
+
+def check_before_moto(environ: dict[str, Any]) -> None:
+    """What moto's server takes on trust, checked as AWS checks it (:class:`policy.Refused`):
+    the Authorization header it routes by, and a JSON or query request against its service's
+    model (``shapes.py``). A query-protocol call (STS, IAM) is signed over its form body as sent,
+    which moto's request parsing consumes, so the bytes are kept for the signature check."""
+    kind = protocol(environ)
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    if authorization is not None:
+        policy.signed_header_names(authorization, kind == "s3")
+    if kind == "s3":
+        return
+    body = read_body(environ)
+    environ[policy.RAW_BODY] = body
+    environ["wsgi.input"] = io.BytesIO(body)
+    if kind == "json" and "HTTP_X_AMZ_TARGET" in environ:
+        shapes.check_json(environ["HTTP_X_AMZ_TARGET"], body)
+    elif kind == "query" and (scope := _CREDENTIAL_SERVICE.search(authorization or "")):
+        shapes.check_query(scope[1], body)
 
 
 def raw_path(environ: dict[str, Any]) -> str:

@@ -91,16 +91,18 @@ def signed_request(
     path: str,
     body: bytes = b"",
     headers: dict[str, str] | None = None,
-    credentials: tuple[str, str] = ("test", "test"),
+    credentials: tuple[str, ...] = ("test", "test"),
 ) -> bytes:
-    """An HTTP/1.1 request signed with SigV4 as an SDK signs it (the developer's key by default),
-    whatever its body: for requests an SDK would refuse to send."""
-    from botocore.auth import SigV4Auth
+    """An HTTP/1.1 request signed with SigV4 as an SDK signs it (the developer's key by default;
+    a session's key, secret and token), whatever its body: for requests an SDK would refuse to
+    send."""
+    from botocore.auth import S3SigV4Auth, SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
     aws = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers or {})
-    SigV4Auth(Credentials(*credentials), service, "us-east-1").add_auth(aws)
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer(Credentials(*credentials), service, "us-east-1").add_auth(aws)
     host = endpoint.split("://", 1)[1]
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in aws.headers.items() if k.lower() != "host"]

@@ -176,6 +176,84 @@ def test_an_authorization_header_nobody_can_read_is_a_4xx_in_the_services_format
     assert marker in answer
 
 
+JSON = "application/x-amz-json-1.0"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "headers", "body", "status", "code"),
+    [
+        ("states", "/", {"X-Amz-Target": "AWSStepFunctions.DescribeExecution"}, b"{}", 400, b"ValidationException"),
+        (
+            "states",
+            "/",
+            {"X-Amz-Target": "AWSStepFunctions.StartExecution"},
+            b'{"stateMachineArn": ["x"]}',
+            400,
+            b"SerializationException",
+        ),
+        (
+            "states",
+            "/",
+            {"X-Amz-Target": "AWSStepFunctions.ListStateMachines"},
+            b'{"maxResults": "x"}',
+            400,
+            b"SerializationException",
+        ),
+        (
+            "states",
+            "/",
+            {"X-Amz-Target": "AWSStepFunctions.ListStateMachines"},
+            b"null",
+            400,
+            b"SerializationException",
+        ),
+        ("states", "/", {"X-Amz-Target": "AWSStepFunctions.Nope"}, b"{}", 400, b"UnknownOperationException"),
+        ("sqs", "/", {"X-Amz-Target": "AmazonSQS.SendMessage"}, b"\xff{}", 400, b"SerializationException"),
+        ("sts", "/", FORM, b"Action=AssumeRole&Version=2011-06-15", 400, b"MissingParameter"),
+        ("iam", "/", FORM, b"Action=AssumeRole&Version=2010-05-08", 400, b"InvalidAction"),
+        ("sts", "/", FORM, b"Version=2011-06-15", 400, b"MissingAction"),
+        ("s3", "/filepipe-staging/k.csv?nothing", {}, b"", 405, b"MethodNotAllowed"),
+        ("s3", "/filepipe-staging?max-keys=abc", {}, None, 400, b"InvalidArgument"),
+        ("s3", "/filepipe-staging?max-keys=-1", {}, None, 400, b"InvalidArgument"),
+        ("s3", "/filepipe-staging/k.csv?partNumber=x", {}, None, 400, b"InvalidArgument"),
+        ("s3", "/filepipe-staging/k.csv", {"x-amz-acl": "nope"}, b"x", 400, b"InvalidArgument"),
+        ("s3", "/filepipe-staging/k.csv", {"x-amz-copy-source": "no-slash"}, b"", 400, b"InvalidArgument"),
+    ],
+    ids=lambda value: value.decode() if isinstance(value, bytes) and value.isascii() and len(value) < 30 else None,
+)
+def test_a_request_a_service_cannot_read_is_a_4xx_never_a_500(
+    cloud: LocalCloud,
+    service: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    status: int,
+    code: bytes,
+) -> None:
+    """Signed as the developer, so that it reaches the service: a member of the wrong type, a
+    required one missing, an operation the service does not have, a body that is not UTF-8, a
+    method or parameter S3 does not take. moto failed on each (a 500)."""
+    method = "GET" if body is None else ("PUT" if service == "s3" and "?" not in path else "POST")
+    if service not in ("s3", "sts", "iam"):
+        headers = headers | {"Content-Type": JSON}
+    sent = signed_request(cloud.endpoint, service, method, path, body or b"", headers)
+    got, _, answer = raw(cloud.port, sent)
+    assert (got, code in answer) == (status, True), answer
+
+
+def test_a_refusal_by_iam_says_it_is_json(cloud: LocalCloud) -> None:
+    """moto answered an IAM refusal of a JSON call with a JSON body labelled text/html."""
+    session = cloud.identities.session("upload")
+    credentials = (session["access_key"], session["secret_key"], session["token"])
+    headers = {"X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": JSON}
+    status, answer_headers, answer = raw(
+        cloud.port, signed_request(cloud.endpoint, "states", "POST", "/", b"{}", headers, credentials)
+    )
+    assert (status, answer_headers["content-type"]) == (403, "application/json"), answer
+    assert answer_headers["x-amzn-errortype"] == "AccessDenied"
+
+
 def test_a_presigned_put_carrying_unsigned_amz_headers_is_refused(cloud: LocalCloud) -> None:
     """S3 refuses ``x-amz-*`` headers its signature does not cover ("There were headers present in
     the request which were not signed"); the local cloud stored a presigned PUT's extra metadata."""

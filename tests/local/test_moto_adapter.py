@@ -622,6 +622,55 @@ def test_moto_still_takes_amz_headers_its_signature_does_not_cover() -> None:
         assert s3.head_object(Bucket="canary", Key="k")["Metadata"] == {"owner": "mallory"}
 
 
+def test_moto_still_runs_json_requests_it_cannot_read() -> None:
+    """Why JSON requests are checked against the service's model (filepipe/local/shapes.py):
+    moto's server fails on a member of the wrong type or a required one missing (a 500)."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.test import Client
+
+    client = Client(DomainDispatcherApplication(create_backend_app))
+    headers = {
+        "X-Amz-Target": "AWSStepFunctions.DescribeExecution",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/states/aws4_request, "
+        "SignedHeaders=host, Signature=" + "0" * 64,
+    }
+    with pytest.raises(TypeError):
+        client.post("/", data=b"{}", headers=headers)
+    from filepipe.local import shapes
+
+    with pytest.raises(policy.Refused, match="ValidationException"):
+        shapes.check_json(headers["X-Amz-Target"], b"{}")
+
+
+def test_moto_still_answers_a_refusal_without_its_content_type() -> None:
+    """Why a refusal's headers are set on the response (iam._authenticate_and_authorize_action):
+    moto answers it with the error's body and status alone, so a JSON error said text/html."""
+    import inspect
+
+    from moto.core.responses import BaseResponse
+
+    assert 'response = http_error.description, {"status": http_error.code}' in inspect.getsource(
+        BaseResponse.call_action
+    )
+
+
+def test_moto_s3_still_fails_on_requests_it_cannot_route() -> None:
+    """Why the S3 request checks exist (adapter/s3.py): drop each when moto answers it."""
+    import inspect
+    from types import SimpleNamespace
+
+    from moto.s3.responses import S3Response
+
+    with pytest.raises(KeyError):
+        adapter.s3._original_set_action(SimpleNamespace(data={}), "KEY", "POST", {})
+    with pytest.raises(AssertionError, match="Unknown canned acl"):
+        adapter.s3._original_acl_from_headers(None, {"x-amz-acl": "nope"})
+    listing = inspect.getsource(S3Response.list_objects)
+    assert 'max_keys = int(\n            self.querystring.get("max-keys"' in listing, "max-keys=abc is int()ed"
+    assert "int(" in inspect.getsource(S3Response.head_object).split("partNumber")[1][:200], "partNumber=x too"
+
+
 def boto3_session(key: str, secret: str) -> Any:
     import boto3
 

@@ -261,7 +261,11 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
         if s3:
             _check_copy_source(caller, self.method, self.headers)
     except Refused as refused:
-        raise _service_error(refused, s3, self.headers) from None
+        if s3:
+            raise S3ClientError(refused.code, refused.message) from None
+        error = _service_error(refused, self.headers)
+        self.response_headers.update(error.get_headers())  # moto answers a refusal with these, not the error's
+        raise error from None
     self._filepipe_caller = caller
 
 
@@ -275,9 +279,7 @@ def _check_copy_source(caller: Caller, method: str, headers: Any) -> None:
     caller.require("s3:GetObjectVersion" if versioned else "s3:GetObject", f"arn:aws:s3:::{path}")
 
 
-def _service_error(refused: Refused, s3: bool, headers: Any) -> Exception:
-    if s3:
-        return S3ClientError(refused.code, refused.message)
+def _service_error(refused: Refused, headers: Any) -> _RESTError:
     json_protocol = "X-Amz-Target" in headers or "json" in str(headers.get("Content-Type", ""))
     error_class = JsonRESTError if json_protocol else _RESTError
     error = error_class(refused.code, refused.message)
