@@ -101,6 +101,11 @@ class Gateway:
         if not self._lambdas.knows(name):
             return json_error(start_response, 404, "ResourceNotFoundException", f"Function not found: {name}")
         try:
+            json.loads(body or b"{}")
+        except (ValueError, RecursionError):
+            message = "Could not parse request body into json: the payload is not JSON in UTF-8"
+            return json_error(start_response, 400, "InvalidRequestContentException", message)
+        try:
             self.authorize(environ, body, "InvokeFunction", [self._lambdas.arn(self._lambdas.name_of(name))])
         except policy.Refused as refused:
             return refused_response(start_response, refused)

@@ -208,7 +208,7 @@ def _answer(
         first = [chunk for chunk in (next(chunks, None),) if chunk is not None]
     status, headers, exc_info = started[-1]
     replaced = {name.lower() for name, _ in added}
-    kept = [(k, v) for k, v in headers if not k.lower().startswith(_CORS_PREFIX) and k.lower() not in replaced]
+    kept = [(k, _latin1(v)) for k, v in headers if not k.lower().startswith(_CORS_PREFIX) and k.lower() not in replaced]
     kept += added
     if origin is not None:
         kept += [
@@ -252,6 +252,16 @@ class _Body:
                 self._original.close()
         finally:
             bodies.close_after(self._environ)
+
+
+def _latin1(value: str) -> str:
+    """A header value as HTTP carries it: text past Latin-1 (a presigned GET's UTF-8 file name in
+    ``response-content-disposition``) goes as its UTF-8 bytes, as S3 sends it."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8").decode("latin-1")
+    return value
 
 
 def _chain(exc: BaseException | None) -> Iterator[BaseException]:

@@ -219,6 +219,41 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
         ("s3", "/filepipe-staging/k.csv?partNumber=x", {}, None, 400, b"InvalidArgument"),
         ("s3", "/filepipe-staging/k.csv", {"x-amz-acl": "nope"}, b"x", 400, b"InvalidArgument"),
         ("s3", "/filepipe-staging/k.csv", {"x-amz-copy-source": "no-slash"}, b"", 400, b"InvalidArgument"),
+        ("s3", "/filepipe-staging?list-type=2&continuation-token=never-issued", {}, None, 400, b"InvalidArgument"),
+        (
+            "s3",
+            "/filepipe-staging/k.csv?uploadId=never-issued",
+            {},
+            b"<CompleteMultipartUpload/>",
+            404,
+            b"NoSuchUpload",
+        ),
+        (
+            "s3",
+            "/filepipe-archive/kept.csv?response-content-type=text%2Fhtml%0D%0AX-Injected%3A%201",
+            {},
+            None,
+            400,
+            b"InvalidArgument",
+        ),
+        ("s3", "/filepipe-archive/kept.csv", {"Range": "0"}, None, 200, b"kept"),
+        (
+            "s3",
+            "/filepipe-archive/kept.csv?response-content-disposition=attachment%3B%20filename%3D%22%E2%9C%93.csv%22",
+            {},
+            None,
+            200,
+            b"kept",
+        ),
+        ("lambda", "/2015-03-31/functions/a%2Fb/invocations", {}, b"\xff\xfe", 400, b"SerializationException"),
+        (
+            "lambda",
+            "/2015-03-31/functions/filepipe-transform/invocations",
+            {},
+            b"\xff\xfe",
+            400,
+            b"InvalidRequestContentException",
+        ),
     ],
     ids=lambda value: value.decode() if isinstance(value, bytes) and value.isascii() and len(value) < 30 else None,
 )
@@ -235,8 +270,9 @@ def test_a_request_a_service_cannot_read_is_a_4xx_never_a_500(
     required one missing, an operation the service does not have, a body that is not UTF-8, a
     method or parameter S3 does not take. moto failed on each (a 500)."""
     method = "GET" if body is None else ("PUT" if service == "s3" and "?" not in path else "POST")
-    if service not in ("s3", "sts", "iam"):
+    if service not in ("s3", "sts", "iam", "lambda"):
         headers = headers | {"Content-Type": JSON}
+    cloud.client("s3").put_object(Bucket=cloud.config.archive_bucket, Key="kept.csv", Body=b"kept")
     sent = signed_request(cloud.endpoint, service, method, path, body or b"", headers)
     got, _, answer = raw(cloud.port, sent)
     assert (got, code in answer) == (status, True), answer

@@ -666,9 +666,32 @@ def test_moto_s3_still_fails_on_requests_it_cannot_route() -> None:
         adapter.s3._original_set_action(SimpleNamespace(data={}), "KEY", "POST", {})
     with pytest.raises(AssertionError, match="Unknown canned acl"):
         adapter.s3._original_acl_from_headers(None, {"x-amz-acl": "nope"})
+    from moto.s3.models import S3Backend
+
+    with pytest.raises(TypeError):
+        adapter.s3._original_results_from_token(S3Backend.__new__(S3Backend), ["a"], None)
+    ranges = inspect.getsource(adapter.s3._original_handle_range_header)
+    assert '_, rspec = request.headers.get("range").split("=")' in ranges, "a Range with no '=' fails to unpack"
+    completion = inspect.getsource(adapter.s3._original_complete_multipart_upload)
+    assert "multipart = bucket.multiparts[multipart_id]" in completion, "an unknown upload ID is a KeyError"
     listing = inspect.getsource(S3Response.list_objects)
     assert 'max_keys = int(\n            self.querystring.get("max-keys"' in listing, "max-keys=abc is int()ed"
     assert "int(" in inspect.getsource(S3Response.head_object).split("partNumber")[1][:200], "partNumber=x too"
+
+
+def test_moto_still_decodes_every_body_as_utf_8() -> None:
+    """Why adapter/parsing.py exists: a body that is not UTF-8 is a UnicodeDecodeError in moto."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.request import Request
+    from moto.core.responses import BaseResponse
+
+    url = "http://localhost/2015-03-31/functions"
+    response = BaseResponse(service_name="lambda")
+    with pytest.raises(UnicodeDecodeError):
+        adapter.parsing._original_setup_class(response, Request.from_primitives("POST", url, {}, b"\xff\xfe"))
+    adapter.apply()
+    with pytest.raises(JsonRESTError, match="SerializationException"):
+        response.setup_class(Request.from_primitives("POST", url, {}, b"\xff\xfe"))
 
 
 def boto3_session(key: str, secret: str) -> Any:

@@ -3,7 +3,7 @@
 Three kinds of patch, kept apart:
 
 - **fidelity** (``s3``, ``stepfunctions``, ``map_results``, ``express``, ``iam`` with ``policy``,
-  ``quotas``): where moto
+  ``quotas``, ``parsing``): where moto
   answers otherwise than AWS, AWS's answer. Each names the moto behaviour it works around and
   has a canary in ``tests/local/test_moto_adapter.py`` that runs moto's own code and fails when
   an upgrade fixes (or changes) it, so nothing is silently double-patched.
@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import threading
 
-from filepipe.local.adapter import express, iam, leaks, map_results, quotas, s3, speed, stepfunctions
+from filepipe.local.adapter import express, iam, leaks, map_results, parsing, quotas, s3, speed, stepfunctions
 from filepipe.local.adapter.express import express_log_events
 from filepipe.local.adapter.s3 import next_sequencer
 from filepipe.local.adapter.stepfunctions import act_as_roles, exceeds_tolerance
 
 _applied = False
 _lock = threading.Lock()
-FIDELITY = (s3, stepfunctions, map_results, express, iam, quotas)
+FIDELITY = (s3, stepfunctions, map_results, express, iam, quotas, parsing)
 """In this order: ``quotas`` wraps what ``s3`` and ``express`` installed."""
 
 
