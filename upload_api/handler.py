@@ -36,6 +36,14 @@ PAGES = {
     "/ui/upload.js": ("upload.js", "text/javascript; charset=utf-8"),
     "/ui/aws4fetch.mjs": ("vendor/aws4fetch.esm.mjs", "text/javascript; charset=utf-8"),
 }
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+"""No page may frame the upload page (a framing page could lay its own buttons over the file
+chooser); each file is exactly the type it says."""
 
 
 @cache
@@ -152,16 +160,6 @@ def page() -> Response:
 @app.get("/ui")
 def page_root() -> Response:
     return _static("/ui")
-
-
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-}
-"""No page may frame the upload page (a framing page could lay its own buttons over the file
-chooser); each file is exactly the type it says."""
 
 
 def _static(path: str) -> Response:

@@ -195,8 +195,14 @@ def check_before_moto(environ: dict[str, Any]) -> None:
     environ["wsgi.input"] = io.BytesIO(body)
     if kind == "json" and "HTTP_X_AMZ_TARGET" in environ:
         shapes.check_json(environ["HTTP_X_AMZ_TARGET"], body)
-    elif kind == "query" and (scope := _CREDENTIAL_SERVICE.search(authorization or "")):
-        shapes.check_query(scope[1], body)
+    elif kind == "query" and (service := signing_service(environ)):
+        shapes.check_query(service, body)
+
+
+def signing_service(environ: dict[str, Any]) -> str | None:
+    """The service a header-signed request was signed for (its credential scope's)."""
+    scope = _CREDENTIAL_SERVICE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    return scope[1] if scope else None
 
 
 def raw_path(environ: dict[str, Any]) -> str:
@@ -240,8 +246,11 @@ def json_error(start_response: Callable[..., Any], status: int, code: str, messa
 
 
 def protocol(environ: dict[str, Any]) -> str:
-    """How the service a request is for words its errors: ``json`` (a target header or a JSON
-    body: Step Functions, SQS, Cognito, DynamoDB...), ``query`` (a form: STS, IAM) or ``s3``."""
+    """How the service a request is for speaks: ``s3`` (signed for S3, presigned, or neither
+    of the others), ``json`` (a target header or a JSON body: Step Functions, SQS, Cognito,
+    DynamoDB...) or ``query`` (a form: STS, IAM). An object uploaded as JSON is S3's."""
+    if "X-Amz-Signature=" in environ.get("QUERY_STRING", "") or signing_service(environ) == "s3":
+        return "s3"
     content_type = str(environ.get("CONTENT_TYPE", ""))
     if "HTTP_X_AMZ_TARGET" in environ or "json" in content_type:
         return "json"

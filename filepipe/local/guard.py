@@ -80,7 +80,7 @@ class FrontDoor:
         return cls(frozenset(names), frozenset(origins | {o.rstrip("/") for o in extra_origins}), app_paths=app_paths)
 
     def is_aws_endpoint(self, path: str) -> bool:
-        return not path.startswith(self.app_paths) if self.app_paths else True
+        return not path.startswith(self.app_paths)
 
     def allows_host(self, header: str) -> bool:
         name = host_name(header)

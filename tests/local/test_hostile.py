@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from filepipe.local import LocalCloud
+from filepipe.local.gateway import protocol
 from tests.local.helpers import page_elsewhere, raw, signed_request
 
 pytestmark = pytest.mark.local
@@ -276,6 +277,35 @@ def test_a_request_a_service_cannot_read_is_a_4xx_never_a_500(
     sent = signed_request(cloud.endpoint, service, method, path, body or b"", headers)
     got, _, answer = raw(cloud.port, sent)
     assert (got, code in answer) == (status, True), answer
+
+
+@pytest.mark.parametrize(
+    ("environ", "kind"),
+    [
+        ({"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/s3/aws4_request, x"}, "s3"),
+        (
+            {
+                "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/s3/aws4_request, x",
+                "CONTENT_TYPE": "application/json",
+            },
+            "s3",
+        ),
+        ({"QUERY_STRING": "X-Amz-Signature=0", "CONTENT_TYPE": "application/json"}, "s3"),
+        ({"HTTP_X_AMZ_TARGET": "AWSStepFunctions.ListStateMachines"}, "json"),
+        (
+            {
+                "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/sts/aws4_request, x",
+                "CONTENT_TYPE": FORM["Content-Type"],
+            },
+            "query",
+        ),
+    ],
+    ids=["s3", "s3-json-object", "presigned", "json", "query"],
+)
+def test_an_object_uploaded_as_json_is_still_an_s3_request(environ: dict[str, str], kind: str) -> None:
+    """The gateway reads JSON and query bodies to check them against the service's model; an S3
+    PUT of a JSON file is streamed to S3 as before, and its errors are S3's."""
+    assert protocol(environ) == kind
 
 
 def test_a_refusal_by_iam_says_it_is_json(cloud: LocalCloud) -> None:

@@ -936,10 +936,35 @@ def test_patched_s3_refuses_what_s3_refuses(monkeypatch: pytest.MonkeyPatch) -> 
         assert _refusal(lambda: s3.upload_part_copy(Bucket="bkt", Key="p", **copy_part)) == "EntityTooLarge"
 
 
-def _tracked_models() -> dict[str, int]:
-    from moto.core.model_instances import model_data
+def _tracked_in(bucket: str) -> dict[str, int]:
+    """The models moto tracks that belong to ``bucket`` (keys, parts, delete markers, and the
+    ACLs and grants they hold), by class: a local cloud running in the same process makes its own."""
+    from moto.s3 import models as s3_models
 
-    return {name: len(cls.instances_tracked) for models in model_data.values() for name, cls in models.items()}
+    def of(instance: Any) -> str | None:
+        owner = getattr(instance, "key", instance)
+        return getattr(owner, "bucket_name", None)
+
+    keys = [*s3_models.FakeKey.instances_tracked, *s3_models.FakeDeleteMarker.instances_tracked]
+    mine = [k for k in keys if of(k) == bucket]
+    counted = {"keys": len(mine)}
+    acls = {id(k.acl) for k in mine if getattr(k, "acl", None) is not None}
+    counted["acls"] = sum(1 for acl in s3_models.FakeAcl.instances_tracked if id(acl) in acls)
+    return counted
+
+
+def _held_on_disk(bucket: str) -> int:
+    """Keys of ``bucket`` alive in this process whose bytes sit in an open temporary file."""
+    import gc
+
+    from moto.s3.models import FakeKey
+
+    gc.collect()
+    return sum(
+        1
+        for o in gc.get_objects()
+        if isinstance(o, FakeKey) and o.bucket_name == bucket and o._value_buffer._rolled and not o.disposed
+    )
 
 
 def test_moto_version_listings_still_keep_a_copy_of_every_version_and_its_bytes(
@@ -955,18 +980,16 @@ def test_moto_version_listings_still_keep_a_copy_of_every_version_and_its_bytes(
         s3.put_object(Bucket="bkt", Key="other", Body=b"o" * 4096)
         s3.put_object(Bucket="bkt", Key="big", Body=b"x" * 4096)
         backend = s3_backends["123456789012"]["aws"]
-        before = _tracked_models()["FakeKey"]
+        before = _tracked_in("bkt")["keys"]
         versions, *_ = adapter.leaks._original_list_object_versions(backend, "bkt", prefix="big")
         (copy,) = versions
-        assert _tracked_models()["FakeKey"] == before + 2, "every version in the bucket is copied, and kept"
+        assert _tracked_in("bkt")["keys"] == before + 2, "every version in the bucket is copied, and kept"
         assert any(tracked is copy for tracked in FakeKey.instances_tracked)
         assert copy._value_buffer._rolled and not copy._value_buffer.closed, "its bytes, in an open temporary file"
         copy.dispose()
 
 
 def test_patched_version_listings_copy_no_bytes_and_keep_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
     monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1024")
     with moto_s3() as s3:
         s3.put_bucket_versioning(Bucket="bkt", VersioningConfiguration={"Status": "Enabled"})
@@ -977,10 +1000,10 @@ def test_patched_version_listings_copy_no_bytes_and_keep_nothing(monkeypatch: py
         part = s3.upload_part(Bucket="bkt", Key="parts", UploadId=upload, PartNumber=1, Body=b"p" * 4096)
         parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
         s3.complete_multipart_upload(Bucket="bkt", Key="parts", UploadId=upload, MultipartUpload=parts)
-        models, descriptors = _tracked_models(), len(os.listdir("/proc/self/fd"))
+        models, files = _tracked_in("bkt"), _held_on_disk("bkt")
         for _ in range(20):
             listing = s3.list_object_versions(Bucket="bkt")
-        assert (_tracked_models(), len(os.listdir("/proc/self/fd"))) == (models, descriptors)
+        assert (_tracked_in("bkt"), _held_on_disk("bkt")) == (models, files)
         shown = [(v["Key"], v["Size"], v["IsLatest"]) for v in listing["Versions"]]
         assert shown == [("big", 4097, False), ("big", 4096, False), ("parts", 4096, True)]
         assert listing["Versions"][1]["ETag"] == first["ETag"]
