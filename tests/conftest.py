@@ -114,6 +114,7 @@ def session_cloud() -> Iterator[LocalCloud]:
         retry_after_seconds=2,
         grants=grants_for_session(),
         idle_timeout_seconds=5,
+        request_timeout_seconds=10,
     )
     with LocalCloud(config) as cloud:
         yield cloud

@@ -36,6 +36,14 @@ PAGES = {
     "/ui/upload.js": ("upload.js", "text/javascript; charset=utf-8"),
     "/ui/aws4fetch.mjs": ("vendor/aws4fetch.esm.mjs", "text/javascript; charset=utf-8"),
 }
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+"""No page may frame the upload page (a framing page could lay its own buttons over the file
+chooser); each file is exactly the type it says."""
 
 
 @cache
@@ -110,10 +118,8 @@ def caller(event: dict[str, Any]) -> str:
 @app.get("/api/uploads/status")
 def upload_status() -> Response:
     key = app.current_event.get_query_string_value("key", "") or ""
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in key):
-        return _error(400, "key is not valid UTF-8")
     try:
-        return _json(200, service().status(key))
+        return _json(200, service().status(key, owner=caller(app.current_event.raw_event)))
     except UploadRejected as exc:
         return _error(exc.status, exc.message)
 
@@ -161,9 +167,7 @@ def _static(path: str) -> Response:
     if path not in PAGES:
         return _error(404, "no such page")
     name, content_type = PAGES[path]
-    return Response(
-        200, content_type, (STATIC / name).read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"}
-    )
+    return Response(200, content_type, (STATIC / name).read_text(encoding="utf-8"), headers=PAGE_HEADERS)
 
 
 def _json(status: int, value: Any) -> Response:

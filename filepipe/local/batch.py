@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from batch_image import job as job_contract
+from filepipe.local import batch_requests as checked
+from filepipe.local.batch_requests import ClientException
 from filepipe.local.processes import REPOSITORY_ROOT, child_environment
 
 _log = logging.getLogger(__name__)
 _LOG_TAIL = 4000
 CREDENTIALS_PATH = "/_filepipe/task-credentials"
 """Where a job's container finds its task role's credentials (ECS serves them at 169.254.170.2)."""
-RESERVED_VARIABLES = ("AWS_BATCH", "AWS_CONTAINER_", "LD_", "PYTHON")
-"""Environment overrides a submit may not set: Batch reserves ``AWS_BATCH*``; the others would
-change where a job's credentials come from or what code its interpreter loads."""
 _PLATFORM_VARIABLES = ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 
 
@@ -184,30 +183,29 @@ class LocalBatch:
             self._capacity_changed.notify_all()
 
     def submit(self, request: Mapping[str, Any], command: Sequence[str] | None = None) -> dict[str, Any]:
-        """SubmitJob: start the job in the background, answer at once.
+        """SubmitJob: start the job in the background, answer at once; a request Batch refuses
+        raises :class:`ClientException` (``batch_requests.py`` says what is checked).
 
         The API refuses ``containerOverrides.command``; ``command`` lets code in this process
         (the tests' probes of the retry strategy) run another one in the image.
         """
+        request = checked.request_object(request)
         if request.get("jobQueue") not in (self.queue_arn, self.queue_arn.rsplit("/", 1)[-1]):
-            raise LookupError(f"no job queue {request.get('jobQueue')!r}")
+            raise ClientException(f"no job queue {request.get('jobQueue')!r}")
         if request.get("jobDefinition") != self.definition_arn:
-            raise LookupError(f"no job definition {request.get('jobDefinition')!r}")
-        overrides = request.get("containerOverrides") or {}
+            raise ClientException(f"no job definition {request.get('jobDefinition')!r}")
+        name = checked.job_name(request)
+        overrides = checked.overrides(request)
         if overrides.get("command"):
-            raise LookupError(
+            raise ClientException(
                 "the local cloud runs only the job definition's command: containerOverrides.command is refused "
                 "(the workflow never overrides it, and here a job runs on the developer's machine)"
             )
-        self._check_size(overrides.get("resourceRequirements") or [])
-        env = {e["name"]: e["value"] for e in overrides.get("environment") or []}
-        reserved = sorted(name for name in env if name.upper().startswith(RESERVED_VARIABLES))
-        if reserved:
-            raise LookupError(f"environment overrides {reserved} are reserved: {', '.join(RESERVED_VARIABLES)}")
-        env = self.environment | env
+        self._check_size(checked.listed(overrides.get("resourceRequirements"), "resourceRequirements"))
+        env = self.environment | checked.environment(overrides.get("environment"), self.environment)
         job = LocalJob(
             job_id=str(uuid.uuid4()),
-            name=str(request.get("jobName") or "job"),
+            name=name,
             queue=self.queue_arn,
             definition=self.definition_arn,
             command=list(command or self._command),
@@ -225,15 +223,17 @@ class LocalBatch:
 
     def _check_size(self, requirements: Sequence[Mapping[str, Any]]) -> None:
         """A job's size overrides must be a Fargate size too (SubmitJob's ClientException)."""
+        if not all(isinstance(r, dict) for r in requirements):
+            raise ClientException("each resourceRequirements entry must be an object with a type and a value")
         asked = {str(r.get("type", "")).upper(): str(r.get("value", "")) for r in requirements}
         try:
             vcpus = float(asked.get("VCPU", self.vcpus))
             memory = int(asked.get("MEMORY", self.memory_mib))
         except ValueError:
-            raise LookupError(f"resourceRequirements {requirements!r} are not numbers") from None
+            raise ClientException(f"resourceRequirements {requirements!r} are not numbers") from None
         refused = job_contract.fargate_size_error(vcpus, memory)
         if refused:
-            raise LookupError(refused)
+            raise ClientException(refused)
 
     def task_credentials(self, token: str) -> dict[str, str] | None:
         """The task role's credentials for the running job that holds ``token``, else None."""
@@ -267,6 +267,9 @@ class LocalBatch:
             return
         try:
             self._attempt_all(job)
+        except Exception as exc:  # this thread is the job's only keeper: it must end, never stay RUNNING
+            _log.exception("job %s could not run", job.name)
+            self._finish(job, "FAILED", f"CannotStartContainerError: {exc}")
         finally:
             with self._capacity_changed:
                 self._running -= 1
@@ -323,7 +326,7 @@ class LocalBatch:
                 return forced
         try:
             return self.runner.run(job, job.command, job.environment)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # no such program, or arguments a process cannot take
             return AttemptResult(None, f"CannotStartContainerError: {exc}")
 
     @staticmethod

@@ -33,11 +33,11 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import stepfunctions_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from filepipe.deployment import Resources
 from filepipe.local import adapter
-from filepipe.local.api import UploadApiRoute
+from filepipe.local.api import PREFIXES, UploadApiRoute
 from filepipe.local.authorizer import CognitoAuthorizer
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
 from filepipe.local.config import ACCOUNT, CREDENTIALS, REGION, LocalConfig
@@ -48,6 +48,7 @@ from filepipe.local.identities import LocalIdentities, LocalUsers
 from filepipe.local.intake import QueuePoller
 from filepipe.local.lambdas import LocalFunction, LocalLambda
 from filepipe.local.resources import LocalResources
+from filepipe.local.server import local_server
 
 _log = logging.getLogger(__name__)
 SERVICES_RESET: tuple[Any, ...] = (
@@ -165,12 +166,15 @@ class LocalCloud:
         self.gateway.routes.append(self._upload_api)
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        handler = type("RequestHandler", (WSGIRequestHandler,), {"timeout": self.config.idle_timeout_seconds})
-        self._server = make_server(
-            self.config.host, self.config.port, self.gateway, threaded=True, request_handler=handler
+        self._server = local_server(
+            self.config.host,
+            self.config.port,
+            self.gateway,
+            idle_seconds=self.config.idle_timeout_seconds,
+            request_seconds=self.config.request_timeout_seconds,
         )
         self.port = self._server.server_port
-        door = FrontDoor.for_endpoint(self.config.host, self.port, self.config.allowed_origins)
+        door = FrontDoor.for_endpoint(self.config.host, self.port, self.config.allowed_origins, app_paths=PREFIXES)
         self.guard = Guarded(self.gateway, door)
         self._server.app = self.guard
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()

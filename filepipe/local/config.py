@@ -124,6 +124,10 @@ class LocalConfig:
     idle_timeout_seconds: int = 15
     """How long a connection may sit idle (a body shorter than its Content-Length, a stalled
     client) before it is closed, so that it does not hold a server thread indefinitely."""
+    request_timeout_seconds: int = 60
+    """How long a request may take to arrive, plus a second for every 64 KiB it sends
+    (``server.py``): a client dribbling a byte every few seconds is never idle, and is cut off
+    when this runs out."""
 
     @property
     def staging_bucket(self) -> str:

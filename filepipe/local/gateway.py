@@ -14,12 +14,15 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
+from xml.sax.saxutils import escape
 
 from werkzeug.datastructures import EnvironHeaders
 
+from filepipe.local import batch_requests as checked
+from filepipe.local import shapes
 from filepipe.local.adapter import iam, policy
 from filepipe.local.adapter.quotas import MAX_RESPONSE_REPORTED, MAX_SYNC_PAYLOAD
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
@@ -50,7 +53,10 @@ class Gateway:
             if not is_signed(environ) and not is_public(environ):
                 message = "the local cloud's AWS APIs answer signed requests only (the key is test/test)"
                 return json_error(start_response, 403, "MissingAuthenticationTokenException", message)
-            keep_form_body(environ)
+            try:
+                check_before_moto(environ)
+            except policy.Refused as refused:
+                return aws_error(environ, start_response, refused)
             return self._moto(environ, start_response)
 
     def authorize(self, environ: dict[str, Any], body: bytes, action: str, resources: Iterable[str]) -> None:
@@ -95,6 +101,11 @@ class Gateway:
         if not self._lambdas.knows(name):
             return json_error(start_response, 404, "ResourceNotFoundException", f"Function not found: {name}")
         try:
+            json.loads(body or b"{}")
+        except (ValueError, RecursionError):
+            message = "Could not parse request body into json: the payload is not JSON in UTF-8"
+            return json_error(start_response, 400, "InvalidRequestContentException", message)
+        try:
             self.authorize(environ, body, "InvokeFunction", [self._lambdas.arn(self._lambdas.name_of(name))])
         except policy.Refused as refused:
             return refused_response(start_response, refused)
@@ -115,24 +126,26 @@ class Gateway:
             return None
         body = read_body(environ)
         try:
-            request = json.loads(body or b"{}")
-            self.authorize(environ, body, _BATCH[path], self._batch_resources(path, request))
-        except policy.Refused as refused:
-            return refused_response(start_response, refused)
-        except ValueError:
+            request = checked.request_object(json.loads(body or b"{}"))
+        except (ValueError, RecursionError):
             return json_error(start_response, 400, "ClientException", "the request body is not JSON")
+        except checked.ClientException as exc:
+            return json_error(start_response, 400, "ClientException", str(exc))
         try:
+            self.authorize(environ, body, _BATCH[path], self._batch_resources(path, request))
             if path == "/v1/submitjob":
                 answer = self._batch.submit(request)
             elif path == "/v1/describejobs":
-                answer = self._batch.describe(request.get("jobs", []))
+                answer = self._batch.describe(checked.job_ids(request))
             else:
-                answer = self._batch.terminate(request.get("jobId", ""), request.get("reason", ""))
-        except LookupError as exc:
+                answer = self._batch.terminate(*checked.termination(request))
+        except policy.Refused as refused:
+            return refused_response(start_response, refused)
+        except checked.ClientException as exc:
             return json_error(start_response, 400, "ClientException", str(exc))
         return json_response(start_response, 200, answer)
 
-    def _batch_resources(self, path: str, request: dict[str, Any]) -> list[str]:
+    def _batch_resources(self, path: str, request: Mapping[str, Any]) -> list[str]:
         """SubmitJob is authorized on the job queue and the job definition, TerminateJob on the
         job; DescribeJobs has no resource-level permissions."""
         if path == "/v1/submitjob":
@@ -163,13 +176,33 @@ def is_public(environ: dict[str, Any]) -> bool:
     return environ["REQUEST_METHOD"] == "GET" and bool(_PUBLIC_PATH.match(environ.get("PATH_INFO", "")))
 
 
-def keep_form_body(environ: dict[str, Any]) -> None:
-    """A query-protocol call (STS, IAM) is signed over its form body as sent, which moto's
-    request parsing consumes: keep the bytes for the signature check."""
-    if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
-        body = read_body(environ)
-        environ[policy.RAW_BODY] = body
-        environ["wsgi.input"] = io.BytesIO(body)
+_CREDENTIAL_SERVICE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+
+
+def check_before_moto(environ: dict[str, Any]) -> None:
+    """What moto's server takes on trust, checked as AWS checks it (:class:`policy.Refused`):
+    the Authorization header it routes by, and a JSON or query request against its service's
+    model (``shapes.py``). A query-protocol call (STS, IAM) is signed over its form body as sent,
+    which moto's request parsing consumes, so the bytes are kept for the signature check."""
+    kind = protocol(environ)
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    if authorization is not None:
+        policy.signed_header_names(authorization, kind == "s3")
+    if kind == "s3":
+        return
+    body = read_body(environ)
+    environ[policy.RAW_BODY] = body
+    environ["wsgi.input"] = io.BytesIO(body)
+    if kind == "json" and "HTTP_X_AMZ_TARGET" in environ:
+        shapes.check_json(environ["HTTP_X_AMZ_TARGET"], body)
+    elif kind == "query" and (service := signing_service(environ)):
+        shapes.check_query(service, body)
+
+
+def signing_service(environ: dict[str, Any]) -> str | None:
+    """The service a header-signed request was signed for (its credential scope's)."""
+    scope = _CREDENTIAL_SERVICE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    return scope[1] if scope else None
 
 
 def raw_path(environ: dict[str, Any]) -> str:
@@ -210,6 +243,36 @@ def json_error(start_response: Callable[..., Any], status: int, code: str, messa
     """An error as the REST-JSON APIs (Lambda, Batch) answer it."""
     body = json.dumps({"__type": code, "message": message}).encode()
     return respond(start_response, status, body, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)])
+
+
+def protocol(environ: dict[str, Any]) -> str:
+    """How the service a request is for speaks: ``s3`` (signed for S3, presigned, or neither
+    of the others), ``json`` (a target header or a JSON body: Step Functions, SQS, Cognito,
+    DynamoDB...) or ``query`` (a form: STS, IAM). An object uploaded as JSON is S3's."""
+    if "X-Amz-Signature=" in environ.get("QUERY_STRING", "") or signing_service(environ) == "s3":
+        return "s3"
+    content_type = str(environ.get("CONTENT_TYPE", ""))
+    if "HTTP_X_AMZ_TARGET" in environ or "json" in content_type:
+        return "json"
+    return "query" if content_type.startswith("application/x-www-form-urlencoded") else "s3"
+
+
+def aws_error(environ: dict[str, Any], start_response: Callable[..., Any], refused: policy.Refused) -> list[bytes]:
+    """A refusal in the request's protocol's error format, as an SDK parses it."""
+    kind = protocol(environ)
+    if kind == "json":
+        return refused_response(start_response, refused)
+    code, message = escape(refused.code), escape(refused.message)
+    request_id = str(uuid.uuid4())
+    if kind == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    else:
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+    headers = [("Content-Type", "application/xml"), ("x-amzn-RequestId", request_id)]
+    return respond(start_response, refused.status, body.encode(), headers)
 
 
 def refused_response(start_response: Callable[..., Any], refused: policy.Refused) -> list[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
 
+MAX_KEY_BYTES = 1024
+"""S3's longest key, in bytes of UTF-8."""
 CREDENTIALS_SECONDS = 3600
 """Multipart credentials last an hour: the most AssumeRole gives a role session (the API's
 function is one). Clients renew them (``POST /api/uploads/renew``) for longer uploads."""
@@ -240,17 +243,37 @@ class UploadService:
         return grant
 
     def renew(self, key: Any, owner: str = "", now: datetime | None = None) -> dict[str, Any]:
-        """New credentials for a multipart upload still under way (the old ones last an hour)."""
-        record = self._record(self._upload_key(key))
-        if record is None or record.method != "MULTIPART":
+        """New credentials for a multipart upload still under way (the old ones last an hour),
+        for whoever was granted it; never for one whose object arrived (it may be archived by
+        now, and a part sent with new credentials would make a new version of it)."""
+        record = self._granted(key, owner)
+        if record.method != "MULTIPART":
             raise UploadRejected(404, "no multipart upload was granted for this key")
-        if record.owner != owner:
-            raise UploadRejected(403, "only whoever was granted the upload may renew it")
         if (now or datetime.now(UTC)) - record.issued_at > timedelta(hours=MAX_UPLOAD_HOURS):
             raise UploadRejected(410, f"the grant is over {MAX_UPLOAD_HOURS} hours old; ask for a new upload")
-        if head(self._s3, Bucket=self.config.bucket, Key=record.key) is not None:
+        if self._arrived(record.key):
             raise UploadRejected(409, "the upload is complete; there is nothing left to send")
         return {"key": record.key} | self._multipart_credentials(record.key, record.size)
+
+    def _granted(self, key: Any, owner: str) -> GrantRecord:
+        """The grant of ``key`` when ``owner`` holds it; 403 otherwise, whether another principal
+        holds it or none does (so nobody learns which keys exist)."""
+        record = self._record(self._upload_key(key))
+        if record is None or record.owner != owner:
+            raise UploadRejected(403, "this upload was not granted to you")
+        return record
+
+    def _arrived(self, key: str) -> bool:
+        """Whether the object came: in staging, or moved on by the pipeline (archived or failed)."""
+        archive, layout = self.config.archive_bucket, self.config.layout
+        if head(self._s3, Bucket=self.config.bucket, Key=key) is not None:
+            return True
+        if not archive:
+            return False
+        return any(
+            head(self._s3, Bucket=archive, Key=where) is not None
+            for where in (layout.original(key), layout.error_record(key))
+        )
 
     def _keep(self, record: GrantRecord) -> None:
         if not self.config.archive_bucket:
@@ -319,9 +342,10 @@ class UploadService:
             return f"{self.config.s3_endpoint.rstrip('/')}/{self.config.bucket}/{quote(key, safe='/~')}"
         return s3_object_url(self.config.bucket, self.config.region, key)
 
-    def status(self, key: Any) -> dict[str, Any]:
-        """Where an upload is: waiting, processing, archived or failed (with a one-line reason)."""
-        key = self._upload_key(key)
+    def status(self, key: Any, owner: str = "") -> dict[str, Any]:
+        """Where an upload is: waiting, processing, archived or failed (with a one-line reason);
+        only for whoever was granted it."""
+        key = self._granted(key, owner).key
         archive, layout = self.config.archive_bucket, self.config.layout
         if archive and head(self._s3, Bucket=archive, Key=layout.original(key)) is not None:
             outputs = self._s3.list_objects_v2(Bucket=archive, Prefix=layout.output(key, ""))
@@ -350,8 +374,13 @@ class UploadService:
         return {"key": key, "state": "waiting"}
 
     def _upload_key(self, key: Any) -> str:
-        if not isinstance(key, str) or not key.startswith(self.config.prefix) or len(key.encode("utf-8")) > 1024:
-            raise UploadRejected(400, f"key must be an upload key, starting {self.config.prefix!r}")
+        """A key this API could have granted: under the prefix, at most S3's 1,024 bytes of
+        UTF-8, and no control characters or lone surrogates (no granted name has them)."""
+        refused = UploadRejected(400, f"key must be an upload key, starting {self.config.prefix!r}")
+        if not isinstance(key, str) or not key.startswith(self.config.prefix):
+            raise refused
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in key) or len(key.encode("utf-8")) > MAX_KEY_BYTES:
+            raise refused
         return key
 
     def _execution(self, key: str, found: dict[str, Any]) -> str | None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 from filepipe.cli._local import host_warning
 from filepipe.local import LocalCloud
 from filepipe.local.guard import FrontDoor, host_name, is_loopback
+from tests.local import helpers
 from tests.local.conftest import REBINDING_HOST
 from tests.local.test_uploads import token
 
@@ -26,15 +25,7 @@ pytestmark = pytest.mark.local
 
 def raw(cloud: LocalCloud, request: bytes, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
     """Send bytes as they are (any Host, any Origin) and read the answer."""
-    with socket.create_connection(("127.0.0.1", cloud.port), timeout=timeout) as connection:
-        connection.sendall(request)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
-    return int(status_line.split()[1]), headers, body
+    return helpers.raw(cloud.port, request, timeout)
 
 
 def request(method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
@@ -152,25 +143,8 @@ def other_origin(cloud: LocalCloud, tmp_path: Path) -> Iterator[tuple[str, Path]
         marker=marker,
         function=cloud.functions["transform"].name,
     ).encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", marker
-    finally:
-        server.shutdown()
-        server.server_close()
+    with helpers.page_elsewhere(page) as url:
+        yield url, marker
 
 
 def test_a_page_from_another_origin_can_do_nothing(

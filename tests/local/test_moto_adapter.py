@@ -597,6 +597,103 @@ def test_moto_still_refuses_unknown_keys_and_wrong_secrets_itself() -> None:
         assert user.client("s3").list_objects_v2(Bucket="canary")["KeyCount"] == 1
 
 
+def test_moto_server_still_fails_on_an_authorization_header_it_cannot_read() -> None:
+    """Why the gateway reads the Authorization header before moto's server routes by it: a bare
+    ``AWS4-HMAC-SHA256`` is an IndexError there (a 500)."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    with pytest.raises(IndexError):
+        dispatcher.infer_service_region_host({"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256", "PATH_INFO": "/"}, "/")
+    with pytest.raises(policy.Refused, match="AuthorizationHeaderMalformed"):
+        policy.signed_header_names("AWS4-HMAC-SHA256", s3=True)
+
+
+def test_moto_still_takes_amz_headers_its_signature_does_not_cover() -> None:
+    """Why S3 requests are checked for unsigned ``x-amz-*`` headers: moto stores the metadata."""
+
+    def unsigned_metadata(request: Any, **kwargs: Any) -> None:
+        request.headers["x-amz-meta-owner"] = "mallory"
+
+    with moto_enforcing(allow(["s3:*"], ["*"])) as user:
+        s3 = user.client("s3")
+        s3.meta.events.register("before-send.s3.PutObject", unsigned_metadata)
+        s3.put_object(Bucket="canary", Key="k", Body=b"x")
+        assert s3.head_object(Bucket="canary", Key="k")["Metadata"] == {"owner": "mallory"}
+
+
+def test_moto_still_runs_json_requests_it_cannot_read() -> None:
+    """Why JSON requests are checked against the service's model (filepipe/local/shapes.py):
+    moto's server fails on a member of the wrong type or a required one missing (a 500)."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.test import Client
+
+    client = Client(DomainDispatcherApplication(create_backend_app))
+    headers = {
+        "X-Amz-Target": "AWSStepFunctions.DescribeExecution",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/states/aws4_request, "
+        "SignedHeaders=host, Signature=" + "0" * 64,
+    }
+    with pytest.raises(TypeError):
+        client.post("/", data=b"{}", headers=headers)
+    from filepipe.local import shapes
+
+    with pytest.raises(policy.Refused, match="ValidationException"):
+        shapes.check_json(headers["X-Amz-Target"], b"{}")
+
+
+def test_moto_still_answers_a_refusal_without_its_content_type() -> None:
+    """Why a refusal's headers are set on the response (iam._authenticate_and_authorize_action):
+    moto answers it with the error's body and status alone, so a JSON error said text/html."""
+    import inspect
+
+    from moto.core.responses import BaseResponse
+
+    assert 'response = http_error.description, {"status": http_error.code}' in inspect.getsource(
+        BaseResponse.call_action
+    )
+
+
+def test_moto_s3_still_fails_on_requests_it_cannot_route() -> None:
+    """Why the S3 request checks exist (adapter/s3.py): drop each when moto answers it."""
+    import inspect
+    from types import SimpleNamespace
+
+    from moto.s3.responses import S3Response
+
+    with pytest.raises(KeyError):
+        adapter.s3._original_set_action(SimpleNamespace(data={}), "KEY", "POST", {})
+    with pytest.raises(AssertionError, match="Unknown canned acl"):
+        adapter.s3._original_acl_from_headers(None, {"x-amz-acl": "nope"})
+    from moto.s3.models import S3Backend
+
+    with pytest.raises(TypeError):
+        adapter.s3._original_results_from_token(S3Backend.__new__(S3Backend), ["a"], None)
+    ranges = inspect.getsource(adapter.s3._original_handle_range_header)
+    assert '_, rspec = request.headers.get("range").split("=")' in ranges, "a Range with no '=' fails to unpack"
+    completion = inspect.getsource(adapter.s3._original_complete_multipart_upload)
+    assert "multipart = bucket.multiparts[multipart_id]" in completion, "an unknown upload ID is a KeyError"
+    listing = inspect.getsource(S3Response.list_objects)
+    assert 'max_keys = int(\n            self.querystring.get("max-keys"' in listing, "max-keys=abc is int()ed"
+    assert "int(" in inspect.getsource(S3Response.head_object).split("partNumber")[1][:200], "partNumber=x too"
+
+
+def test_moto_still_decodes_every_body_as_utf_8() -> None:
+    """Why adapter/parsing.py exists: a body that is not UTF-8 is a UnicodeDecodeError in moto."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.request import Request
+    from moto.core.responses import BaseResponse
+
+    url = "http://localhost/2015-03-31/functions"
+    response = BaseResponse(service_name="lambda")
+    with pytest.raises(UnicodeDecodeError):
+        adapter.parsing._original_setup_class(response, Request.from_primitives("POST", url, {}, b"\xff\xfe"))
+    adapter.apply()
+    with pytest.raises(JsonRESTError, match="SerializationException"):
+        response.setup_class(Request.from_primitives("POST", url, {}, b"\xff\xfe"))
+
+
 def boto3_session(key: str, secret: str) -> Any:
     import boto3
 
@@ -837,6 +934,81 @@ def test_patched_s3_refuses_what_s3_refuses(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setattr(quotas, "MAX_PART", 512)
         copy_part = {"UploadId": upload, "PartNumber": 1, "CopySource": source, "CopySourceRange": "bytes=0-1023"}
         assert _refusal(lambda: s3.upload_part_copy(Bucket="bkt", Key="p", **copy_part)) == "EntityTooLarge"
+
+
+def _tracked_in(bucket: str) -> dict[str, int]:
+    """The models moto tracks that belong to ``bucket`` (keys, parts, delete markers, and the
+    ACLs and grants they hold), by class: a local cloud running in the same process makes its own."""
+    from moto.s3 import models as s3_models
+
+    def of(instance: Any) -> str | None:
+        owner = getattr(instance, "key", instance)
+        return getattr(owner, "bucket_name", None)
+
+    keys = [*s3_models.FakeKey.instances_tracked, *s3_models.FakeDeleteMarker.instances_tracked]
+    mine = [k for k in keys if of(k) == bucket]
+    counted = {"keys": len(mine)}
+    acls = {id(k.acl) for k in mine if getattr(k, "acl", None) is not None}
+    counted["acls"] = sum(1 for acl in s3_models.FakeAcl.instances_tracked if id(acl) in acls)
+    return counted
+
+
+def _held_on_disk(bucket: str) -> int:
+    """Keys of ``bucket`` alive in this process whose bytes sit in an open temporary file."""
+    import gc
+
+    from moto.s3.models import FakeKey
+
+    gc.collect()
+    return sum(
+        1
+        for o in gc.get_objects()
+        if isinstance(o, FakeKey) and o.bucket_name == bucket and o._value_buffer._rolled and not o.disposed
+    )
+
+
+def test_moto_version_listings_still_keep_a_copy_of_every_version_and_its_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Why adapter/leaks.py exists: a listing deep-copies each version, bytes and all (past the
+    key buffer size, in an open temporary file), and moto tracks the copy until a reset. Drop
+    the patch when this fails."""
+    from moto.s3.models import FakeKey, s3_backends
+
+    monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1024")
+    with moto_s3() as s3:
+        s3.put_object(Bucket="bkt", Key="other", Body=b"o" * 4096)
+        s3.put_object(Bucket="bkt", Key="big", Body=b"x" * 4096)
+        backend = s3_backends["123456789012"]["aws"]
+        before = _tracked_in("bkt")["keys"]
+        versions, *_ = adapter.leaks._original_list_object_versions(backend, "bkt", prefix="big")
+        (copy,) = versions
+        assert _tracked_in("bkt")["keys"] == before + 2, "every version in the bucket is copied, and kept"
+        assert any(tracked is copy for tracked in FakeKey.instances_tracked)
+        assert copy._value_buffer._rolled and not copy._value_buffer.closed, "its bytes, in an open temporary file"
+        copy.dispose()
+
+
+def test_patched_version_listings_copy_no_bytes_and_keep_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1024")
+    with moto_s3() as s3:
+        s3.put_bucket_versioning(Bucket="bkt", VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket="bkt", Key="big", Body=b"x" * 4096)
+        s3.put_object(Bucket="bkt", Key="big", Body=b"y" * 4097)
+        s3.delete_object(Bucket="bkt", Key="big")
+        upload = s3.create_multipart_upload(Bucket="bkt", Key="parts")["UploadId"]
+        part = s3.upload_part(Bucket="bkt", Key="parts", UploadId=upload, PartNumber=1, Body=b"p" * 4096)
+        parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+        s3.complete_multipart_upload(Bucket="bkt", Key="parts", UploadId=upload, MultipartUpload=parts)
+        models, files = _tracked_in("bkt"), _held_on_disk("bkt")
+        for _ in range(20):
+            listing = s3.list_object_versions(Bucket="bkt")
+        assert (_tracked_in("bkt"), _held_on_disk("bkt")) == (models, files)
+        shown = [(v["Key"], v["Size"], v["IsLatest"]) for v in listing["Versions"]]
+        assert shown == [("big", 4097, False), ("big", 4096, False), ("parts", 4096, True)]
+        assert listing["Versions"][1]["ETag"] == first["ETag"]
+        assert [(m["Key"], m["IsLatest"]) for m in listing["DeleteMarkers"]] == [("big", True)]
+        assert s3.get_object(Bucket="bkt", Key="parts")["Body"].read() == b"p" * 4096, "the stored bytes stay"
 
 
 ONE_MIB = 1024 * 1024

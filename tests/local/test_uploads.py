@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -303,3 +304,43 @@ def test_status_sees_an_express_execution_at_work_by_its_claim(cloud: LocalCloud
         assert time.monotonic() < deadline, state
         time.sleep(0.1)
     assert state["state"] == "archived"
+
+
+def second_user(cloud: LocalCloud) -> str:
+    """An ID token of another user of the same pool."""
+    idp = cloud.client("cognito-idp")
+    username, password = "mallory", "Another-user-1"
+    with contextlib.suppress(idp.exceptions.UsernameExistsException):
+        idp.admin_create_user(UserPoolId=cloud.users.pool_id, Username=username, MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=cloud.users.pool_id, Username=username, Password=password, Permanent=True)
+    return SignIn(f"{cloud.endpoint}/api/", username, password).token()
+
+
+def test_status_and_renewal_answer_only_whoever_was_granted_the_upload(cloud: LocalCloud, target: Target) -> None:
+    """Any signed-in user read any other's upload status (state, reason, outputs), and renewal
+    handed out credentials for an upload already archived: a part sent with them made a new
+    version of the archived file."""
+    grant = put_small_csv(cloud, "mine.csv")
+    request = {"filename": "big.bin", "contentType": "application/octet-stream", "size": PRESIGN_MAX + 1}
+    _, multipart = call(cloud, "POST", "/api/uploads", request)
+    other = second_user(cloud)
+    status_path = "/api/uploads/status?key=" + urllib.request.quote(grant["key"])
+    assert call(cloud, "GET", status_path, bearer=other) == (403, {"error": "this upload was not granted to you"})
+    assert call(cloud, "POST", "/api/uploads/renew", {"key": multipart["key"]}, bearer=other)[0] == 403
+    assert call(cloud, "GET", "/api/uploads/status?key=uploads/2026/01/01/x/none.csv")[0] == 403
+    settle(target, 1)
+    assert call(cloud, "GET", status_path)[1]["state"] == "archived"
+    multipart_as_granted(cloud, multipart, os.urandom(PRESIGN_MAX + 1), "application/octet-stream")
+    settle(target, 2)
+    assert not target.s3.list_objects_v2(Bucket=target.staging_bucket).get("Contents"), "archived, gone from staging"
+    renewed = call(cloud, "POST", "/api/uploads/renew", {"key": multipart["key"]})
+    assert renewed == (409, {"error": "the upload is complete; there is nothing left to send"})
+
+
+@pytest.mark.parametrize("key", ["uploads/a\ud800.csv", "uploads/a\x00.csv", ["uploads/a.csv"], None])
+def test_no_key_makes_the_api_fail(cloud: LocalCloud, key: Any) -> None:
+    """A lone surrogate in renew's key gave a JSON 500."""
+    assert call(cloud, "POST", "/api/uploads/renew", {"key": key})[0] == 400
+    if isinstance(key, str):  # in a query the surrogate's bytes are decoded as U+FFFD: a key nobody was granted
+        path = "/api/uploads/status?key=" + urllib.request.quote(key, errors="surrogatepass")
+        assert call(cloud, "GET", path)[0] in (400, 403)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -269,9 +270,12 @@ def test_multipart_credentials_are_renewed_for_their_owner_until_the_upload_is_d
     assert renewed["credentials"]["accessKeyId"] != grant["credentials"]["accessKeyId"]
     for key, owner, status in (
         (grant["key"], "mallory", 403),
-        ("uploads/2026/11/26/none/a.csv", "alice", 404),
+        ("uploads/2026/11/26/none/a.csv", "alice", 403),
         ("elsewhere/a.csv", "alice", 400),
         (["a"], "alice", 400),
+        ("uploads/2026/11/26/a\ud800.csv", "alice", 400),
+        ("uploads/2026/11/26/a\x00.csv", "alice", 400),
+        ("uploads/" + "a" * 1020, "alice", 400),
     ):
         with pytest.raises(UploadRejected) as refused:
             service.renew(key, owner=owner)
@@ -288,11 +292,33 @@ def test_multipart_credentials_are_renewed_for_their_owner_until_the_upload_is_d
     assert complete.value.status == 409
 
 
-def test_status_follows_a_file_and_says_why_in_one_line(service: UploadService, s3: Any) -> None:
-    key = "uploads/2026/11/26/x/a.csv"
-    assert service.status(key)["state"] == "unknown"
+@pytest.mark.parametrize("where", ["originals/{key}", "errors/{key}.json"], ids=["archived", "failed"])
+def test_an_upload_the_pipeline_moved_on_is_not_renewed(service: UploadService, s3: Any, where: str) -> None:
+    """Once archived (or failed) the object is gone from staging; new credentials for its key
+    would make a new version of it."""
+    grant = service.create(request(size=5000), owner="alice")
+    s3.put_object(Bucket="archive", Key=where.format(key=grant["key"]), Body=b"{}")
+    with pytest.raises(UploadRejected) as complete:
+        service.renew(grant["key"], owner="alice")
+    assert complete.value.status == 409
+
+
+def test_status_answers_only_whoever_was_granted_the_upload(service: UploadService, s3: Any) -> None:
+    key = service.create(request(size=10), owner="alice")["key"]
     s3.put_object(Bucket="staging", Key=key, Body=b"a")
-    assert service.status(key)["state"] == "waiting"
+    assert service.status(key, owner="alice")["state"] == "waiting"
+    for owner, asked in (("mallory", key), ("", key), ("alice", "uploads/2026/11/26/none/a.csv")):
+        with pytest.raises(UploadRejected) as refused:
+            service.status(asked, owner=owner)
+        assert refused.value.status == 403
+
+
+def test_status_follows_a_file_and_says_why_in_one_line(service: UploadService, s3: Any) -> None:
+    key = service.create(request(filename="a.csv"), owner="alice")["key"]
+    status = functools.partial(service.status, owner="alice")
+    assert status(key)["state"] == "unknown"
+    s3.put_object(Bucket="staging", Key=key, Body=b"a")
+    assert status(key)["state"] == "waiting"
     cause = {
         "errorMessage": f"{key} is not a CSV this transform can read: "
         "CSV parse error: Expected 2 columns, got 3: 7,secret,9",
@@ -301,7 +327,7 @@ def test_status_follows_a_file_and_says_why_in_one_line(service: UploadService, 
     }
     record = FailureRecord(ObjectRef("staging", key), "TransformRejected", cause, 1, f"failed/{key}", "2026-12-04")
     s3.put_object(Bucket="archive", Key=f"errors/{key}.json", Body=record.encode())
-    assert service.status(key) == {
+    assert status(key) == {
         "key": key,
         "state": "failed",
         "error": "TransformRejected",
@@ -310,14 +336,14 @@ def test_status_follows_a_file_and_says_why_in_one_line(service: UploadService, 
     }
     s3.put_object(Bucket="archive", Key=f"originals/{key}", Body=b"a")
     s3.put_object(Bucket="archive", Key=f"outputs/{key}/data.parquet", Body=b"p")
-    assert service.status(key) == {
+    assert status(key) == {
         "key": key,
         "state": "archived",
         "location": f"originals/{key}",
         "outputs": [f"outputs/{key}/data.parquet"],
     }
     with pytest.raises(UploadRejected):
-        service.status("elsewhere/a.csv")
+        status("elsewhere/a.csv")
 
 
 @pytest.mark.parametrize(

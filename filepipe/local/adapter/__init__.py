@@ -1,12 +1,14 @@
 """Every place the local cloud leans on moto's internals, in one package.
 
-Two kinds of patch, kept apart:
+Three kinds of patch, kept apart:
 
 - **fidelity** (``s3``, ``stepfunctions``, ``item_reader``, ``map_results``, ``express``, ``iam``
-  with ``policy`` and ``kms``, ``quotas``, ``map_redrive`` and ``redrive``): where moto
+  with ``policy`` and ``kms``, ``quotas``, ``map_redrive``, ``redrive`` and ``parsing``): where moto
   answers otherwise than AWS, AWS's answer. Each names the moto behaviour it works around and
   has a canary in ``tests/local/test_moto_adapter.py`` that runs moto's own code and fails when
   an upgrade fixes (or changes) it, so nothing is silently double-patched.
+- **resources** (``leaks``): where moto keeps what it no longer needs (copies it never frees,
+  temporary files it holds open); none changes an answer, each has a canary too.
 - **speed** (``speed``): moto made faster where its cost grows with the sizes the pipeline
   reaches; none changes an answer, and ``bench/adapter_speed.py`` measures each against moto's
   own code.
@@ -22,8 +24,10 @@ from filepipe.local.adapter import (
     express,
     iam,
     item_reader,
+    leaks,
     map_redrive,
     map_results,
+    parsing,
     quotas,
     redrive,
     s3,
@@ -36,7 +40,7 @@ from filepipe.local.adapter.stepfunctions import act_as_roles, exceeds_tolerance
 
 _applied = False
 _lock = threading.Lock()
-FIDELITY = (s3, stepfunctions, item_reader, map_results, express, iam, quotas, map_redrive, redrive)
+FIDELITY = (s3, stepfunctions, item_reader, map_results, express, iam, quotas, map_redrive, redrive, parsing)
 """In this order: ``quotas`` wraps what ``s3`` and ``express`` installed, ``map_redrive`` the
 Map Run that ``stepfunctions`` holds to its tolerance, and ``redrive`` the listing ``express``
 refuses for an Express machine."""
@@ -50,6 +54,7 @@ def apply() -> None:
             return
         for module in FIDELITY:
             module.apply()
+        leaks.apply()
         speed.apply()
         _applied = True
 

@@ -129,6 +129,46 @@ class Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+_SIGV4_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=[^/,\s]+/\d{8}/[^/,\s]+/[^/,\s]+/aws4_request,\s*"
+    r"SignedHeaders=(?P<signed>[a-z0-9-]+(?:;[a-z0-9-]+)*),\s*Signature=[0-9a-f]{64}"
+)
+UNSIGNED_AMZ_HEADERS_ALLOWED = frozenset({"x-amz-content-sha256"})
+"""The one ``x-amz-*`` header S3 takes unsigned (it says how the payload is signed)."""
+
+
+def signed_header_names(authorization: str, s3: bool) -> list[str]:
+    """The headers an ``Authorization: AWS4-HMAC-SHA256`` header signs; :class:`Refused` as AWS
+    refuses a header it cannot read (S3: ``AuthorizationHeaderMalformed``; the others
+    ``IncompleteSignature``), or one of another scheme (Signature Version 2 among them)."""
+    authorization = authorization.strip()
+    if not authorization.startswith("AWS4-HMAC-SHA256"):
+        message = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+        raise Refused(400, "InvalidRequest", message)
+    parsed = _SIGV4_AUTHORIZATION.fullmatch(authorization)
+    if parsed is None:
+        raise Refused(
+            400,
+            "AuthorizationHeaderMalformed" if s3 else "IncompleteSignature",
+            "The authorization header is malformed; it requires three components: Credential, SignedHeaders "
+            f"and Signature. Authorization={authorization[:200]}",
+        )
+    return parsed["signed"].split(";")
+
+
+def check_amz_headers_signed(headers: Any, signed: list[str]) -> None:
+    """S3 refuses a request carrying an ``x-amz-*`` header its signature does not cover (user
+    metadata, ACLs, encryption, tagging...): what was not signed was not granted."""
+    unsigned = sorted(
+        name.lower()
+        for name, _ in headers.items()
+        if name.lower().startswith("x-amz-") and name.lower() not in {*signed, *UNSIGNED_AMZ_HEADERS_ALLOWED}
+    )
+    if unsigned:
+        message = f"There were headers present in the request which were not signed: {', '.join(unsigned)}"
+        raise Refused(403, "AccessDenied", message)
+
+
 class Caller:
     """What the local cloud adds to moto's request classes: the session behind an assumed-role
     key (its expiry, its session policy), AWS's evaluation, and a freshness check."""

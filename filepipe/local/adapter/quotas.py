@@ -177,7 +177,10 @@ def _copy_source_size(self: Any) -> int:
 
     source = self.headers.get("x-amz-copy-source", "")
     parsed = urlparse(source if isinstance(source, str) else source.decode("utf-8"))
-    bucket, key = unquote(parsed.path).lstrip("/").split("/", 1)
+    bucket, slash, key = unquote(parsed.path).lstrip("/").partition("/")
+    if not (bucket and slash and key):
+        message = "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
+        raise _S3LimitError("InvalidArgument", message)
     version = parse_qs(parsed.query).get("versionId", [None])[0]
     found = self.backend.get_object(bucket, key, version_id=version)
     return int(found.size) if found is not None else 0

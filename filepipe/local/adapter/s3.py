@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from moto.core.utils import unix_time
+from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
 from moto.s3 import notifications as s3_notifications
 from moto.s3 import responses as s3_responses
@@ -143,8 +144,84 @@ def _patch_copy_if_none_match() -> None:
     s3_responses.S3Response.copy_object = _copy_object_if_none_match  # type: ignore[method-assign]
 
 
+# -- S3 requests moto cannot read ----------------------------------------------------------------
+# moto trusts what S3 checks first: a method an object or bucket does not take (POST on an object
+# with no subresource S3 knows) has no entry in its action table; an integer parameter that is
+# not one (``max-keys=abc``, a negative one, ``partNumber=x``) goes to int() or indexes a list;
+# an ACL header naming no canned ACL, or a grant header it cannot parse, fails an assertion; a
+# Range with no ``=`` is split on it (S3 ignores a Range it cannot read, as moto does others); a
+# presigned GET's ``response-content-type`` (or another override) holding CR or LF became a
+# header no server may send; completing an upload ID that does not exist is a KeyError, and a
+# continuation token it never issued a TypeError. Each was a 500 where S3 answers 405
+# MethodNotAllowed, 400 InvalidArgument or 404 NoSuchUpload.
+
+_original_set_action = s3_responses.S3Response._set_action
+_original_acl_from_headers = s3_responses.S3Response._acl_from_headers
+_INTEGER_PARAMETERS = ("max-keys", "max-uploads", "max-parts", "part-number-marker", "partNumber")
+
+
+def _set_action(self: Any, resource_type: str, method: str, querystring: dict[str, Any]) -> None:
+    actions = s3_responses.ACTION_MAP[resource_type][method]
+    if "DEFAULT" not in actions and not any(name in querystring for name in actions):
+        raise s3_exceptions.MethodNotAllowed(method, resource_type)
+    for name in _INTEGER_PARAMETERS:
+        value = str(querystring.get(name, ["0"])[0])
+        if not value.isdigit() or int(value) > 2**31 - 1:
+            raise s3_exceptions.NotAnIntegerException(name, value)  # type: ignore[arg-type]
+    number = querystring.get("partNumber", ["1"])[0] if method in ("GET", "HEAD") else "1"
+    if not 1 <= int(number) <= 10_000:
+        raise s3_exceptions.InvalidMaxPartNumberArgument(number)  # type: ignore[arg-type]
+    for name, values in querystring.items():
+        if str(name).startswith("response-") and any(ord(c) < 32 or ord(c) == 127 for c in str(values[0])):
+            raise s3_exceptions.S3ClientError("InvalidArgument", f"{name} may not hold control characters")
+    _original_set_action(self, resource_type, method, querystring)
+
+
+def _acl_from_headers(self: Any, headers: Any) -> Any:
+    try:
+        return _original_acl_from_headers(self, headers)
+    except (AssertionError, KeyError, AttributeError):  # an unknown canned ACL, grant kind or grantee
+        raise s3_exceptions.S3ClientError("InvalidArgument", "The ACL or grant headers are not valid") from None
+
+
+_original_handle_range_header = s3_responses.S3Response._handle_range_header
+
+
+def _handle_range_header(self: Any, request: Any, response_headers: Any, response_content: Any) -> Any:
+    if str(request.headers.get("range", "")).count("=") != 1:  # S3 ignores a Range it cannot read
+        return 200, response_headers, response_content
+    return _original_handle_range_header(self, request, response_headers, response_content)
+
+
+_original_complete_multipart_upload = s3_models.S3Backend.complete_multipart_upload
+
+
+def _complete_multipart_upload(self: Any, bucket_name: str, multipart_id: str, *args: Any) -> Any:
+    if multipart_id not in self.get_bucket(bucket_name).multiparts:  # moto: a KeyError
+        raise s3_exceptions.NoSuchUpload(upload_id=multipart_id)
+    return _original_complete_multipart_upload(self, bucket_name, multipart_id, *args)
+
+
+_original_results_from_token = s3_models.S3Backend._get_results_from_token
+
+
+def _results_from_token(self: Any, result_keys: Any, token: Any) -> Any:
+    if token is None:  # a continuation token moto never issued: it compared the keys with None
+        raise s3_exceptions.S3ClientError("InvalidArgument", "The continuation token provided is incorrect")
+    return _original_results_from_token(self, result_keys, token)
+
+
+def _patch_request_checks() -> None:
+    s3_responses.S3Response._set_action = _set_action  # type: ignore[method-assign, assignment]
+    s3_responses.S3Response._acl_from_headers = _acl_from_headers  # type: ignore[method-assign]
+    s3_responses.S3Response._handle_range_header = _handle_range_header  # type: ignore[method-assign]
+    s3_models.S3Backend.complete_multipart_upload = _complete_multipart_upload  # type: ignore[method-assign, assignment]
+    s3_models.S3Backend._get_results_from_token = _results_from_token  # type: ignore[method-assign]
+
+
 def apply() -> None:
     _patch_s3_event_versions()
     _patch_eventbridge_s3_events()
     _patch_copy_checksum_type()
     _patch_copy_if_none_match()
+    _patch_request_checks()
