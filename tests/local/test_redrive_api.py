@@ -93,6 +93,10 @@ def failed_once(sfn: Any) -> str:
     execution = sfn.start_execution(stateMachineArn=arn, name="once", input=json.dumps({"file": "a.csv"}))
     described = ended(sfn, execution["executionArn"])
     assert described["status"] == "FAILED", "no rule matched in Decide"
+    for _ in range(400):  # the status is FAILED a moment before ExecutionFailed is in the history
+        if history(sfn, execution["executionArn"])[-1]["type"] == "ExecutionFailed":
+            break
+        time.sleep(0.025)
     return str(execution["executionArn"])
 
 

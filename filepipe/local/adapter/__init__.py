@@ -2,8 +2,9 @@
 
 Three kinds of patch, kept apart:
 
-- **fidelity** (``s3``, ``stepfunctions``, ``item_reader``, ``map_results``, ``express``, ``iam``
-  with ``policy`` and ``kms``, ``quotas``, ``map_redrive``, ``redrive`` and ``parsing``): where moto
+- **fidelity** (``s3``, ``stepfunctions``, ``item_reader``, ``item_batcher``, ``map_results``,
+  ``express``, ``iam`` with ``policy`` and ``kms``, ``quotas``, ``map_redrive``, ``redrive`` and
+  ``parsing``): where moto
   answers otherwise than AWS, AWS's answer. Each names the moto behaviour it works around and
   has a canary in ``tests/local/test_moto_adapter.py`` that runs moto's own code and fails when
   an upgrade fixes (or changes) it, so nothing is silently double-patched.
@@ -23,6 +24,7 @@ import threading
 from filepipe.local.adapter import (
     express,
     iam,
+    item_batcher,
     item_reader,
     leaks,
     map_redrive,
@@ -40,10 +42,23 @@ from filepipe.local.adapter.stepfunctions import act_as_roles, exceeds_tolerance
 
 _applied = False
 _lock = threading.Lock()
-FIDELITY = (s3, stepfunctions, item_reader, map_results, express, iam, quotas, map_redrive, redrive, parsing)
+FIDELITY = (
+    s3,
+    stepfunctions,
+    item_reader,
+    map_results,
+    express,
+    iam,
+    quotas,
+    map_redrive,
+    redrive,
+    parsing,
+    item_batcher,
+)
 """In this order: ``quotas`` wraps what ``s3`` and ``express`` installed, ``map_redrive`` the
 Map Run that ``stepfunctions`` holds to its tolerance, and ``redrive`` the listing ``express``
-refuses for an Express machine."""
+refuses for an Express machine; ``item_batcher`` groups the items ``map_redrive`` keeps and counts
+the children ``map_results`` records."""
 
 
 def apply() -> None:

@@ -132,7 +132,8 @@ def _rerun_unsuccessful(self: Any, env: Any, eval_input: Any, record: Any) -> No
     items: list[Any] = record.filepipe_items
     earlier = map_results.outcomes(record)
     again = [i for i in range(len(items)) if earlier.get(i, {}).get("Status") != "SUCCEEDED"]
-    _count_from(record, succeeded=len(items) - len(again))
+    sizes = getattr(record, "filepipe_batch_sizes", None) or [1] * len(items)  # item_batcher's batches
+    _count_from(record, len(items) - len(again), sum(sizes) - sum(sizes[i] for i in again))
     if again:
         jobs = JobPool(job_program=self._get_iteration_program(), job_inputs=[items[i] for i in again])
         for job in jobs._open_jobs:
@@ -155,9 +156,10 @@ def _rerun_unsuccessful(self: Any, env: Any, eval_input: Any, record: Any) -> No
     )
 
 
-def _count_from(record: Any, succeeded: int) -> None:
-    """The run's counts before the rerun items are counted again: its successes only."""
-    for counter in (record.item_counter, record.execution_counter):
+def _count_from(record: Any, executions: int, items: int) -> None:
+    """The run's counts before the rerun children are counted again: its successes only (its
+    child executions, and the items they had: more than one each when batched)."""
+    for counter, succeeded in ((record.item_counter, items), (record.execution_counter, executions)):
         for name in ("aborted", "failed", "pending", "running", "timed_out"):
             count = getattr(counter, name)
             count.offset(-count.get())

@@ -75,11 +75,17 @@ def _key_response_get(self: Any, *args: Any, **kwargs: Any) -> Any:
 # are shared), and the compiled paths. What an execution does is unchanged.
 
 _original_parse = asl_parser.AmazonStateLanguageParser.parse
+_parse_below: list[Any] = [_original_parse]
+"""What the kept parse runs: moto's, or the fidelity patch installed over it (``item_batcher``)."""
+
+
+def _uncached_parse(definition: str) -> tuple[Any, Any]:
+    return _parse_below[0](definition)
 
 
 @functools.lru_cache(maxsize=64)
 def _parse(definition: str) -> tuple[Any, Any]:
-    program, tree = _original_parse(definition)
+    program, tree = _uncached_parse(definition)
     for component in components_of(program):
         _ = component.heap_key  # assigned now, before other threads share the component
     return program, tree
@@ -184,7 +190,7 @@ PATCHES: tuple[SpeedPatch, ...] = (
     ),
     SpeedPatch(
         "engine-parse-once",
-        (Swap(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(_parse), staticmethod(_original_parse)),),
+        (Swap(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(_parse), staticmethod(_uncached_parse)),),
     ),
     SpeedPatch(
         "engine-json-path-cache",
@@ -231,5 +237,7 @@ PATCHES: tuple[SpeedPatch, ...] = (
 
 
 def apply() -> None:
+    """After the fidelity patches: the kept parse is of what they installed."""
+    _parse_below[0] = asl_parser.AmazonStateLanguageParser.parse
     for patch in PATCHES:
         patch.apply()
