@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -288,7 +289,14 @@ def refuse(start_response: Callable[..., Any], status: int, code: str, message: 
     }.get(status, "")
     start_response(
         f"{status} {reason}",
-        [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), ("Content-Length", str(len(body)))],
+        [
+            ("Content-Type", "application/json"),
+            ("x-amzn-ErrorType", code),
+            # Every AWS answer names its request; Step Functions' Lambda task reads the ID of a
+            # refused invocation, and without one the execution crashed instead of failing.
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("Content-Length", str(len(body))),
+        ],
     )
     return [body]
 

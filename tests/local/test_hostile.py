@@ -531,3 +531,6 @@ def test_a_dribbling_client_is_cut_off_after_the_request_budget(cloud: LocalClou
     assert results["headers"][1] == b"", "closed while the headers were coming"
     status_line = results["body"][1].split(b"\r\n", 1)[0]
     assert b" 400 " in status_line and b"RequestTimeout" in results["body"][1], results["body"][1]
+    # Step Functions' Lambda task reads a refused invocation's request ID; without one the
+    # execution crashed under load instead of retrying or failing.
+    assert b"x-amzn-requestid: " in results["body"][1].lower(), "a refusal names its request"
