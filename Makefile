@@ -33,13 +33,11 @@ system:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "not installed: $$missing (the browser and container tests will skip)"; fi
 
-## The worker image (localhost/filepipe-worker:latest), rebuilt when what it copies changes.
-IMAGE_SOURCES := Dockerfile .dockerignore batch_image/requirements.txt \
-	$(shell find filepipe batch_image trigger_lambda transform_lambda moves_lambda upload_api -type f -not -path '*/__pycache__/*' 2>/dev/null)
-image: .image-built
-.image-built: $(IMAGE_SOURCES)
+## The worker image of these sources, localhost/filepipe-worker:<sources digest> (batch_image/sources.py):
+## one per checkout, built unless it exists; `filepipe up` runs the one matching its sources.
+image:
 	@if command -v podman >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then \
-		./batch_image/build-local-image.sh && touch $@; \
+		./batch_image/build-local-image.sh; \
 	else echo "no podman or docker: the container tests will skip"; fi
 
 ## The main job: the pipeline on sample files.
@@ -73,4 +71,4 @@ bench: setup
 	$(BIN)/python bench/worker_memory.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .image-built
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

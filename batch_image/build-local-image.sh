@@ -4,16 +4,21 @@
 # With a Docker engine it is plain `docker build`, and the Dockerfile's public default base.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-image=${IMAGE:-localhost/filepipe-worker:latest}
 base=${BASE:-localhost/filepipe-base:bookworm}
-# The sources' digest, labelled on the image: the local cloud refuses to run a stale image silently.
+# The sources' digest, labelled on the image and its tag (localhost/filepipe-worker:<digest>): each
+# checkout gets its own image, and the local cloud runs the one built from its sources.
 sources=$(python3 "$root/batch_image/sources.py")
+image=${IMAGE:-$(python3 "$root/batch_image/sources.py" --image)}
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   # add --secret id=ca-bundle,src=... behind a TLS-inspecting proxy
   exec docker build --build-arg SOURCES_DIGEST="$sources" -t "$image" "$root"
 fi
 command -v podman >/dev/null || { echo "neither docker nor podman: install podman buildah runc debootstrap" >&2; exit 2; }
+if [ -z "${IMAGE:-}" ] && podman image exists "$image"; then
+  echo "$image is built from these sources"
+  exit 0
+fi
 
 # crun fails on rlimits and hybrid cgroups here; runc with explicit ulimits works.
 flags=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1000:1000)

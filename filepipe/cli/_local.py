@@ -40,7 +40,10 @@ RUNNER = click.option(
     help="How Batch jobs run: in the worker image (podman/docker; only if built from these sources), or a subprocess.",
 )
 IMAGE = click.option(
-    "--image", default="localhost/filepipe-worker:latest", show_default=True, help="The worker image for Batch jobs."
+    "--image",
+    default=None,
+    show_default="localhost/filepipe-worker:<digest of these sources>, as make image tags it",
+    help="The worker image for Batch jobs.",
 )
 
 
@@ -106,7 +109,7 @@ def up(
     multipart_above: str,
     small_file_workflow: str,
     runner: str,
-    image: str,
+    image: str | None,
     function_concurrency: int,
     kms: bool,
     allow_origins: tuple[str, ...],
@@ -183,7 +186,7 @@ def up(
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for every file.")
 @RUNNER
 @IMAGE
-def demo(port: int, timeout: float, runner: str, image: str) -> None:
+def demo(port: int, timeout: float, runner: str, image: str | None) -> None:
     """Run the pipeline locally on sample files and show where each one ended."""
     from filepipe.local.demo import run_demo
 

@@ -115,7 +115,9 @@ class LocalConfig:
     runner: str = "auto"
     """How Batch jobs run: ``auto`` (a container when an engine and the image exist), ``container``
     or ``process``."""
-    image: str = "localhost/filepipe-worker:latest"
+    image: str | None = None
+    """The worker image; None: the one ``make image`` builds from these sources
+    (``localhost/filepipe-worker:<sources digest>``, ``batch_image/sources.py``)."""
     grants: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
     """Each role's grants: the stack's. The tests' mutation control runs with one removed."""
     kms: bool = False

@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from batch_image.sources import LABEL, sources_digest
+from batch_image.sources import LABEL, image_for, sources_digest
 from filepipe.local.batch import AttemptResult, ProcessRunner, Runner
 
 if TYPE_CHECKING:
@@ -84,18 +84,21 @@ def image_sources(engine: str, image: str) -> str | None:
     return label if answer.returncode == 0 and label not in ("", "<no value>") else None
 
 
-def choose_runner(mode: str, image: str, sources: str | None = None) -> Runner:
+def choose_runner(mode: str, image: str | None, sources: str | None = None) -> Runner:
     """The runner for ``mode``, and why: ``auto`` runs jobs in the image when an engine has it
     and it was built from these sources, and otherwise as a subprocess, saying which and why;
-    ``container`` refuses to run a missing or stale image."""
+    ``container`` refuses to run a missing or stale image. No ``image``: the one tagged with
+    the sources' digest (``make image`` builds it)."""
     if mode == "process":
         return ProcessRunner("--runner process")
+    sources = sources or sources_digest()
+    image = image or image_for(sources)
     engine = container_engine()
     if engine is None:
         why = "no container engine"
     elif not image_exists(engine, image):
         why = f"no image {image}: make image builds it"
-    elif image_sources(engine, image) != (sources or sources_digest()):
+    elif image_sources(engine, image) != sources:
         why = f"the image {image} was built from other sources than these: make image rebuilds it"
     else:
         return ContainerRunner(engine, image)

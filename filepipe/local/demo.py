@@ -8,7 +8,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.live import Live
@@ -98,9 +98,7 @@ def run_demo(
 ) -> int:
     """Start the local cloud, upload the samples, follow them; 0 when each ended where expected."""
     deployment = Deployment(large_file_threshold_bytes=DEMO_THRESHOLD, small_file_workflow="express")
-    config = LocalConfig(deployment=deployment, port=port, runner=runner)
-    if image:
-        config = replace(config, image=image)
+    config = LocalConfig(deployment=deployment, port=port, runner=runner, image=image)
     console.print("[bold]filepipe demo[/]: the whole pipeline on this machine, no AWS account")
     with LocalCloud(config) as cloud:
         console.print(f"  local cloud at [cyan]{cloud.endpoint}[/] (S3, SQS, Step Functions)")

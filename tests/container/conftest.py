@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from batch_image.sources import image_for
 from filepipe.local import LocalCloud
 from filepipe.local.containers import ContainerRunner, container_engine, image_exists
 
-IMAGE = os.environ.get("FILEPIPE_IMAGE", "localhost/filepipe-worker:latest")
+IMAGE = os.environ.get("FILEPIPE_IMAGE") or image_for()
+"""The image ``make image`` built from these sources."""
 
 
 @pytest.fixture(scope="session")

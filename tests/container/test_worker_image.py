@@ -183,3 +183,16 @@ def test_a_stale_image_is_never_run_silently(engine: str) -> None:
         choose_runner("container", IMAGE, sources="0000000000000000")
     assert choose_runner("process", IMAGE).description == "subprocess (--runner process)"
     assert "no image" in choose_runner("auto", "localhost/no-such-image:latest").description
+
+
+def test_each_checkout_runs_the_image_tagged_with_its_sources(engine: str) -> None:
+    """make image tags the image with the sources' digest instead of a shared :latest, and the
+    local cloud picks the tag of its own sources: another checkout's build is not this one's."""
+    from batch_image.sources import image_for, sources_digest
+    from filepipe.local.containers import ContainerRunner, choose_runner
+
+    assert image_for() == f"localhost/filepipe-worker:{sources_digest()}"
+    mine = choose_runner("auto", None)
+    assert isinstance(mine, ContainerRunner) and mine.image == image_for()
+    other = choose_runner("auto", None, sources="0000000000000000")
+    assert "no image localhost/filepipe-worker:0000000000000000" in other.description
