@@ -100,6 +100,14 @@ def _size(text: str) -> int:
     metavar="URL",
     help="A browser origin allowed to call it (repeatable), besides its own and http://localhost:4566.",
 )
+@click.option(
+    "--no-reload",
+    "reload",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Keep running the code it started with (by default an edit to the sources is run by the next invocation).",
+)
 def up(
     host: str,
     port: int,
@@ -113,6 +121,7 @@ def up(
     function_concurrency: int,
     kms: bool,
     allow_origins: tuple[str, ...],
+    reload: bool,
 ) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
     from filepipe.local import LocalCloud, LocalConfig
@@ -134,6 +143,7 @@ def up(
         image=image,
         function_concurrency=function_concurrency,
         kms=kms,
+        reload=reload,
     )
     warning = host_warning(host)
     if warning:
@@ -141,7 +151,7 @@ def up(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        cloud = LocalCloud(config).start()
+        cloud = LocalCloud(config, notify=lambda notice: console.print(notice, markup=False, highlight=False)).start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from exc
     endpoint = cloud.endpoint
@@ -158,6 +168,10 @@ def up(
     console.print(f"  functions run    in local execution environments, up to {function_concurrency} each")
     console.print(f"  Batch jobs run   {cloud.batch.runner.description if cloud.batch else '?'}")
     console.print("  permissions      each function, job and the state machine act with its deployed role")
+    if reload:
+        console.print("  code reload      on: after an edit, new invocations and Batch jobs run it (--no-reload: off)")
+    else:
+        console.print("  code reload      off: an edit runs after a restart")
     console.print(
         f"  your credentials AWS_ACCESS_KEY_ID={CREDENTIALS['AWS_ACCESS_KEY_ID']} "
         f"AWS_SECRET_ACCESS_KEY={CREDENTIALS['AWS_SECRET_ACCESS_KEY']} (the administrator), region {REGION}"

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -35,18 +35,21 @@ from moto.stepfunctions.models import stepfunctions_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from werkzeug.serving import BaseWSGIServer
 
+from batch_image.sources import sources_digest
 from filepipe.deployment import Resources
 from filepipe.local import adapter
 from filepipe.local.api import PREFIXES, UploadApiRoute
 from filepipe.local.authorizer import CognitoAuthorizer
-from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch
+from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch, Runner
 from filepipe.local.config import ACCOUNT, CREDENTIALS, REGION, LocalConfig
-from filepipe.local.containers import choose_runner
+from filepipe.local.containers import ContainerRunner, ImageOfSources, choose_runner
 from filepipe.local.gateway import Gateway
 from filepipe.local.guard import FrontDoor, Guarded
 from filepipe.local.identities import LocalIdentities, LocalUsers
 from filepipe.local.intake import QueuePoller
 from filepipe.local.lambdas import LocalFunction, LocalLambda
+from filepipe.local.processes import REPOSITORY_ROOT
+from filepipe.local.reload import SourceWatcher
 from filepipe.local.resources import LocalResources
 from filepipe.local.server import local_server
 
@@ -67,8 +70,10 @@ WORKER_ONLY = ("COGNITO_ENDPOINT",)
 class LocalCloud:
     """Start with :meth:`start` (or ``with LocalCloud(...) as cloud:``); stop with :meth:`stop`."""
 
-    def __init__(self, config: LocalConfig | None = None) -> None:
+    def __init__(self, config: LocalConfig | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.config = config or LocalConfig()
+        self.notify = notify or _log.warning
+        """Where one-line notices go (a code reload, a job that fell back to a subprocess)."""
         naming = self.config.naming
         self.naming = naming
         self.names = naming.names(self.config.deployment)
@@ -95,6 +100,7 @@ class LocalCloud:
         self._poller: QueuePoller | None = None
         self._saved_moto_port: str | None = None
         self._kms_key_arn: str | None = None
+        self._watcher: SourceWatcher | None = None
         self.port = self.config.port
 
     # -- names ----------------------------------------------------------------------------------
@@ -157,7 +163,7 @@ class LocalCloud:
             queue_arn=self.job_queue_arn,
             definition_arn=self.job_definition_arn,
             environment={},
-            runner=choose_runner(self.config.runner, self.config.image),
+            runner=self._batch_runner(),
             vcpus=self.config.deployment.batch_vcpus,
             memory_mib=self.config.deployment.batch_memory_mb,
         )
@@ -188,7 +194,25 @@ class LocalCloud:
         self.resources.create()
         self.use_kms(self.config.kms)
         self._start_intake()
+        if self.config.reload:
+            self._watcher = SourceWatcher(REPOSITORY_ROOT, self.reload_sources).start()
         return self
+
+    def _batch_runner(self) -> Runner:
+        """As ``--runner`` says; under code reload, the image that follows the sources."""
+        sources = sources_digest()
+        runner = choose_runner(self.config.runner, self.config.image, sources)
+        if self.config.reload and self.config.image is None and isinstance(runner, ContainerRunner):
+            return ImageOfSources(runner.engine, sources, self.notify)
+        return runner
+
+    def reload_sources(self, changed: list[str]) -> None:
+        """New invocations and jobs run the sources as they are now (``reload.py``)."""
+        self.lambdas.retire()
+        if self.batch is not None and isinstance(self.batch.runner, ImageOfSources):
+            self.batch.runner.sources_changed(sources_digest())
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        self.notify(f"reloaded {shown}: new invocations and Batch jobs run the new code")
 
     def _act_as_roles(self) -> None:
         """Every principal acts with its own role: functions, jobs, the state machine."""
@@ -241,6 +265,9 @@ class LocalCloud:
             self._start_intake()
 
     def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
         if self._poller is not None:
             self._poller.stop()
             self._poller = None

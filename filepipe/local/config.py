@@ -118,6 +118,9 @@ class LocalConfig:
     image: str | None = None
     """The worker image; None: the one ``make image`` builds from these sources
     (``localhost/filepipe-worker:<sources digest>``, ``batch_image/sources.py``)."""
+    reload: bool = False
+    """Code reload (``reload.py``): an edit to the sources is run by the next invocation and job
+    (``filepipe up`` turns it on unless ``--no-reload``)."""
     grants: Mapping[str, Principal] = field(default_factory=lambda: dict(PRINCIPALS))
     """Each role's grants: the stack's. The tests' mutation control runs with one removed."""
     kms: bool = False

@@ -1,15 +1,19 @@
-"""Running the worker image with podman or docker, when this machine has one and the image."""
+"""Running the worker image with podman or docker, when this machine has one and the image
+(the image of the sources as they are now, under code reload)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from batch_image.sources import LABEL, image_for, sources_digest
 from filepipe.local.batch import AttemptResult, ProcessRunner, Runner
+from filepipe.local.processes import REPOSITORY_ROOT
 
 if TYPE_CHECKING:
     from filepipe.local.batch import LocalJob
@@ -106,3 +110,91 @@ def choose_runner(mode: str, image: str | None, sources: str | None = None) -> R
         raise RuntimeError(f"cannot run Batch jobs in a container: {why}")
     _log.warning("Batch jobs run the worker as a subprocess: %s", why)
     return ProcessRunner(why)
+
+
+Notify = Callable[[str], None]
+Build = Callable[[], bool]
+
+
+def build_image() -> bool:
+    """``make image``'s build of the sources as they are now; True when it succeeded."""
+    script = REPOSITORY_ROOT / "batch_image" / "build-local-image.sh"
+    env = {k: v for k, v in os.environ.items() if k != "IMAGE"}
+    done = subprocess.run([str(script)], capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        _log.warning("building the worker image failed: %s", (done.stdout + done.stderr).strip()[-500:])
+    return done.returncode == 0
+
+
+class ImageOfSources:
+    """Jobs in the image of the sources as they are now, for code reload: after
+    :meth:`sources_changed`, the image tagged with the new digest, built in the background when
+    missing; until it exists each job runs as a subprocess, and ``notify`` says so in one line."""
+
+    def __init__(self, engine: str, sources: str, notify: Notify, build: Build = build_image) -> None:
+        self.engine, self.sources, self.notify, self._build = engine, sources, notify, build
+        self._container = ContainerRunner(engine, image_for(sources))
+        self._process = ProcessRunner("code reload: the image of the new sources is not built yet")
+        self._ran_with: dict[str, Runner] = {}
+        self._lock = threading.Lock()
+        self._builder: threading.Thread | None = None
+        self._fallback = ""
+        self.description = self._container.description
+
+    @property
+    def image(self) -> str:
+        return image_for(self.sources)
+
+    def sources_changed(self, sources: str) -> None:
+        """Run later jobs in the image of ``sources``; build it unless it exists."""
+        with self._lock:
+            self.sources = sources
+            if self._switch_if_built():
+                return
+            self._fallback = f"the image of the new sources, {self.image}, is being built"
+            self.description = f"subprocess until {self.image} is built (code reload)"
+            if self._builder is None:
+                self._builder = threading.Thread(target=self._build_until_current, name="image-build", daemon=True)
+                self._builder.start()
+
+    def _switch_if_built(self) -> bool:
+        if image_sources(self.engine, self.image) != self.sources:
+            return False
+        self._container = ContainerRunner(self.engine, self.image)
+        self.description = self._container.description
+        return True
+
+    def _build_until_current(self) -> None:
+        """Build until the image of the latest sources exists (an edit during a build asks for
+        another), or a build fails."""
+        while True:
+            built = self._build()
+            with self._lock:
+                if self._switch_if_built() or not built:
+                    self._builder = None
+                    if not built:
+                        self._fallback = f"{self.image} could not be built (make image says why)"
+                        self.description = f"subprocess ({self._fallback})"
+                    return
+
+    @property
+    def current(self) -> Runner:
+        with self._lock:
+            return self._container if self._container.image == self.image else self._process
+
+    def run(self, job: LocalJob, command: Sequence[str], env: Mapping[str, str]) -> AttemptResult:
+        runner = self.current
+        if runner is self._process:
+            self.notify(f"Batch job {job.name} fell back to a subprocess: {self._fallback}")
+        with self._lock:
+            self._ran_with[job.job_id] = runner
+        try:
+            return runner.run(job, command, env)
+        finally:
+            with self._lock:
+                self._ran_with.pop(job.job_id, None)
+
+    def stop(self, job: LocalJob, grace_seconds: int) -> None:
+        with self._lock:
+            runner = self._ran_with.get(job.job_id, self._container)
+        runner.stop(job, grace_seconds)

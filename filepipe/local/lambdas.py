@@ -170,13 +170,18 @@ class ExecutionEnvironment:
         margin = timedelta(seconds=self.function.timeout_seconds + 60)
         return self.expires is None or self.expires - datetime.now(UTC) > margin
 
-    def close(self, kill: bool = False) -> None:
-        """Close stdin (the runtime then exits by itself), or kill it."""
-        if kill:
-            self.process.kill()
-        elif self.process.stdin is not None and not self.process.stdin.closed:
+    def end_input(self) -> None:
+        """Close stdin: the runtime then exits by itself."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
             with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
+
+    def close(self, kill: bool = False) -> None:
+        """Close stdin and wait for the runtime to exit, or kill it."""
+        if kill:
+            self.process.kill()
+        else:
+            self.end_input()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -255,6 +260,8 @@ class LocalLambda:
             for n in names:
                 self._idle[n] = []
                 self._generation[n] += 1
+        for env in retiring:  # all told first, so that they exit together: stopping waits for one, not all
+            env.end_input()
         for env in retiring:
             env.close()
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -139,3 +142,62 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class RunningUp:
+    """``filepipe up`` in a child process (``argv``: up to its options, without ``--port``): its
+    banner, and everything it prints after, as it comes."""
+
+    def __init__(self, argv: list[str], port: int, cwd: str | None = None, env: dict[str, str] | None = None) -> None:
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [*argv, "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+            env=(env or dict(os.environ)) | {"PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: list[str] = []
+        self._banner_done = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "Ctrl-C stops" in line:
+                self._banner_done.set()
+        self._banner_done.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for_banner(self, timeout: float = 90) -> str:
+        assert self._banner_done.wait(timeout), f"no banner after {timeout} s:\n{self.output}"
+        assert self.process.poll() is None, f"up exited:\n{self.output}"
+        return self.output
+
+    def wait_for_line(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((line for line in self.lines if text in line), None)
+            if found is not None:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"up never printed {text!r}:\n{self.output[-3000:]}")
+
+    def stop(self, timeout: float = 90) -> int:
+        """Ctrl-C, as a developer stops it; its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            code = self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=10)
+        return code

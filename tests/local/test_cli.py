@@ -157,7 +157,7 @@ def alive(pid: int) -> bool:
 def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [FILEPIPE, "up", "--port", str(port), "--runner", "process", "--function-concurrency", "2"],
+        [FILEPIPE, "up", "--port", str(port), "--runner", "process", "--function-concurrency", "2", "--no-reload"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -173,6 +173,7 @@ def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> N
                 break
         assert any(endpoint in line for line in banner), "".join(banner)
         assert any("up to 2 each" in line for line in banner), "".join(banner)
+        assert any("code reload      off" in line for line in banner), "".join(banner)
         assert any("AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" in line for line in banner), "".join(banner)
         s3 = boto3.client(
             "s3",
@@ -196,7 +197,8 @@ def test_up_serves_any_s3_client_with_its_credentials_and_stops_on_ctrl_c() -> N
         environments = child_pids(process.pid)
         assert len(environments) >= 3, "the trigger, transform and archive functions each have an environment"
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        # It ends every environment at once, in seconds; a loaded machine may take much longer.
+        output, _ = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
