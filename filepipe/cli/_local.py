@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -101,6 +102,13 @@ def _size(text: str) -> int:
     help="A browser origin allowed to call it (repeatable), besides its own and http://localhost:4566.",
 )
 @click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep buckets, queues, executions, users and the claims table in DIR across restarts (default: in memory).",
+)
+@click.option(
     "--no-reload",
     "reload",
     is_flag=True,
@@ -121,11 +129,13 @@ def up(
     function_concurrency: int,
     kms: bool,
     allow_origins: tuple[str, ...],
+    state_dir: Path | None,
     reload: bool,
 ) -> None:
     """Run the local cloud in the foreground until Ctrl-C."""
     from filepipe.local import LocalCloud, LocalConfig
     from filepipe.local.config import CREDENTIALS, LOCAL_USER, REGION, LocalNaming
+    from filepipe.local.state import StateRefused
 
     deployment = replace(
         DEFAULTS,
@@ -144,6 +154,7 @@ def up(
         function_concurrency=function_concurrency,
         kms=kms,
         reload=reload,
+        state_dir=state_dir,
     )
     warning = host_warning(host)
     if warning:
@@ -154,6 +165,8 @@ def up(
         cloud = LocalCloud(config, notify=lambda notice: console.print(notice, markup=False, highlight=False)).start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from exc
+    except StateRefused as exc:
+        raise click.ClickException(str(exc)) from exc
     endpoint = cloud.endpoint
     console.print(f"[bold green]filepipe local cloud[/] at [cyan]{endpoint}[/]")
     console.print(f"  staging bucket   {staging_bucket}  (upload here)")
@@ -168,6 +181,11 @@ def up(
     console.print(f"  functions run    in local execution environments, up to {function_concurrency} each")
     console.print(f"  Batch jobs run   {cloud.batch.runner.description if cloud.batch else '?'}")
     console.print("  permissions      each function, job and the state machine act with its deployed role")
+    if state_dir is None:
+        console.print("  state            in memory: stopping forgets it (--state DIR keeps it)")
+    else:
+        found = "restored from" if cloud.restored else "new; saved when it stops, to"
+        console.print(f"  state            {found} {state_dir.resolve()}", markup=False, highlight=False)
     if reload:
         console.print("  code reload      on: after an edit, new invocations and Batch jobs run it (--no-reload: off)")
     else:
@@ -193,6 +211,8 @@ def up(
     finally:
         console.print("stopping…")
         cloud.stop()
+        if state_dir is not None:
+            console.print(f"state saved to {state_dir.resolve()}", markup=False, highlight=False)
 
 
 @main.command()

@@ -37,7 +37,7 @@ from werkzeug.serving import BaseWSGIServer
 
 from batch_image.sources import sources_digest
 from filepipe.deployment import Resources
-from filepipe.local import adapter
+from filepipe.local import adapter, state
 from filepipe.local.api import PREFIXES, UploadApiRoute
 from filepipe.local.authorizer import CognitoAuthorizer
 from filepipe.local.batch import CREDENTIALS_PATH, LocalBatch, Runner
@@ -65,6 +65,8 @@ SERVICES_RESET: tuple[Any, ...] = (
 )
 """What :meth:`LocalCloud.reset` empties; IAM and STS stay, so warm environments keep working."""
 WORKER_ONLY = ("COGNITO_ENDPOINT",)
+KMS_KEY_DESCRIPTION = "filepipe local buckets"
+INTERRUPTED_CAUSE = "the local cloud stopped while it ran; filepipe retry (or Redrive) runs its file again"
 
 
 class LocalCloud:
@@ -101,6 +103,8 @@ class LocalCloud:
         self._saved_moto_port: str | None = None
         self._kms_key_arn: str | None = None
         self._watcher: SourceWatcher | None = None
+        self.restored = False
+        """Whether :meth:`start` found saved state in ``config.state_dir`` and put it back."""
         self.port = self.config.port
 
     # -- names ----------------------------------------------------------------------------------
@@ -158,6 +162,8 @@ class LocalCloud:
 
     def start(self) -> LocalCloud:
         adapter.apply()
+        if self.config.state_dir is not None:
+            self.restored = state.load(self.config.state_dir)
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.batch = LocalBatch(
             queue_arn=self.job_queue_arn,
@@ -193,6 +199,10 @@ class LocalCloud:
         self._configure_engines()
         self.resources.create()
         self.use_kms(self.config.kms)
+        if self.restored:
+            interrupted = adapter.abort_interrupted_executions(INTERRUPTED_CAUSE)
+            if interrupted:
+                self.notify(f"{len(interrupted)} execution(s) running when it stopped ended ABORTED: filepipe retry")
         self._start_intake()
         if self.config.reload:
             self._watcher = SourceWatcher(REPOSITORY_ROOT, self.reload_sources).start()
@@ -281,6 +291,8 @@ class LocalCloud:
                 os.environ["MOTO_PORT"] = self._saved_moto_port
         self.lambdas.close()
         adapter.act_as_roles(None)
+        if self.config.state_dir is not None:
+            state.save(self.config.state_dir)
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -333,10 +345,17 @@ class LocalCloud:
         self.resources.encrypt(key)
 
     def _kms_key(self) -> str:
-        """The local cloud's key (made once; it outlives resets, as a key outlives a stack)."""
+        """The local cloud's key (made once, or found in restored state; it outlives resets, as a
+        key outlives a stack)."""
+        if self._kms_key_arn is None and self.restored:
+            kms = self.client("kms")
+            for listed in kms.list_keys()["Keys"]:
+                metadata = kms.describe_key(KeyId=listed["KeyId"])["KeyMetadata"]
+                if metadata.get("Description") == KMS_KEY_DESCRIPTION:
+                    self._kms_key_arn = str(metadata["Arn"])
         if self._kms_key_arn is None:
             self._kms_key_arn = str(
-                self.client("kms").create_key(Description="filepipe local buckets")["KeyMetadata"]["Arn"]
+                self.client("kms").create_key(Description=KMS_KEY_DESCRIPTION)["KeyMetadata"]["Arn"]
             )
         return self._kms_key_arn
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from filepipe.deployment import MACHINES, Deployment
 from filepipe.grants import PRINCIPALS, Names, Principal
@@ -118,6 +119,9 @@ class LocalConfig:
     image: str | None = None
     """The worker image; None: the one ``make image`` builds from these sources
     (``localhost/filepipe-worker:<sources digest>``, ``batch_image/sources.py``)."""
+    state_dir: Path | None = None
+    """Where buckets, queues, executions, users and the claims table are kept across restarts
+    (``state.py``); None: in memory only."""
     reload: bool = False
     """Code reload (``reload.py``): an edit to the sources is run by the next invocation and job
     (``filepipe up`` turns it on unless ``--no-reload``)."""

@@ -205,10 +205,16 @@ class LocalUsers:
         return {"USER_POOL_ID": self.pool_id, "USER_POOL_CLIENT_ID": self.client_id}
 
     def ensure(self, idp: Any) -> bool:
-        """Make them unless they exist (True when they had to be made, or made again)."""
+        """Make them unless they exist (True when they had to be made, made again, or were found
+        in restored state)."""
         pools = idp.list_user_pools(MaxResults=60)["UserPools"]
         if any(pool["Id"] == self.pool_id for pool in pools):
             return False
+        restored = next((pool["Id"] for pool in pools if pool["Name"] == USER_POOL_NAME), None)
+        if restored is not None:
+            clients = idp.list_user_pool_clients(UserPoolId=restored, MaxResults=60)["UserPoolClients"]
+            self.pool_id, self.client_id = restored, clients[0]["ClientId"]
+            return True
         policy = {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True}
         self.pool_id = idp.create_user_pool(
             PoolName=USER_POOL_NAME,

@@ -4,9 +4,12 @@ every state machine of ``MACHINES`` with its role and log group, and the claims 
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 import state_machine
 from filepipe.deployment import MACHINES, Deployment
@@ -31,16 +34,20 @@ class LocalResources:
         return self.config.deployment
 
     def create(self) -> None:
+        """Make what is missing; what exists (restored state) is kept, and each machine gets the
+        definition as deployed now."""
         naming = self.config.naming
         s3 = self._client("s3")
         for bucket in (naming.staging_bucket, naming.archive_bucket):
-            s3.create_bucket(Bucket=bucket)
+            with _existing("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         self._queues()
         self.notification()
         for key in MACHINES:
             self.create_machine(key)
-        self._claims_table()
+        with _existing("ResourceInUseException"):
+            self._claims_table()
 
     def _queues(self) -> None:
         sqs, naming = self._client("sqs"), self.config.naming
@@ -94,20 +101,29 @@ class LocalResources:
         if spec.type == "EXPRESS":
             # Its log group is an Express execution's only history (the adapter writes it).
             group = naming.log_group(key)
-            self._client("logs").create_log_group(logGroupName=group)
+            with _existing("ResourceAlreadyExistsException"):
+                self._client("logs").create_log_group(logGroupName=group)
             destination = {"cloudWatchLogsLogGroup": {"logGroupArn": naming.arn("logs", f"log-group:{group}:*")}}
             options["loggingConfiguration"] = {
                 "level": "ALL",
                 "includeExecutionData": spec.execution_data,
                 "destinations": [destination],
             }
-        self._client("stepfunctions").create_state_machine(
-            name=naming.machine_name(key),
-            definition=self.definition(key),
-            roleArn=naming.role_arn(spec.principal),
-            type=spec.type,
-            **options,
-        )
+        sfn = self._client("stepfunctions")
+        try:
+            sfn.create_state_machine(
+                name=naming.machine_name(key),
+                definition=self.definition(key),
+                roleArn=naming.role_arn(spec.principal),
+                type=spec.type,
+                **options,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "StateMachineAlreadyExists":
+                raise
+            sfn.update_state_machine(
+                stateMachineArn=naming.machine_arn(key), definition=self.definition(key), **options
+            )
 
     def encrypt(self, kms_key: str | None) -> None:
         """Both buckets' default encryption: SSE-KMS with ``kms_key``, or S3-managed (None)."""
@@ -132,3 +148,13 @@ class LocalResources:
         dynamodb.update_time_to_live(
             TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
         )
+
+
+@contextlib.contextmanager
+def _existing(*codes: str) -> Iterator[None]:
+    """Creating something that exists (restored state) is not an error."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in codes:
+            raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -293,3 +294,35 @@ def apply() -> None:
     _patch_batch_sync_abort()
     _patch_engine_client_reuse()
     _patch_map_run_failure_tolerance()
+
+
+INTERRUPTED = "filepipe.LocalCloudStopped"
+
+
+def abort_interrupted_executions(cause: str) -> list[str]:
+    """End ABORTED every RUNNING execution, with ``ExecutionAborted`` in its history as
+    StopExecution records it, so that it can be redriven. Only for executions restored from saved
+    state, before anything runs: their worker threads did not survive the restart. Their ARNs."""
+    from moto.stepfunctions.parser.api import ExecutionAbortedEventDetails, ExecutionStatus
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    aborted = []
+    for account in stepfunctions_parser_backends.values():
+        for backend in account.values():
+            for execution in backend._get_executions(ExecutionStatus.RUNNING):
+                worker = execution.exec_worker
+                if worker is None or worker.env is None:
+                    continue
+                env = worker.env
+                env.set_stop(stop_date=datetime.now(UTC), cause=cause, error=INTERRUPTED)
+                env.event_history_context.source_event_id = 0
+                env.event_manager.add_event(
+                    context=env.event_history_context,
+                    event_type=HistoryEventType.ExecutionAborted,
+                    event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict is total
+                        executionAbortedEventDetails=ExecutionAbortedEventDetails(error=INTERRUPTED, cause=cause)
+                    ),
+                )
+                worker._execution_communication.terminated()
+                aborted.append(execution.exec_arn)
+    return aborted
