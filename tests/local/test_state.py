@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from filepipe.cli._target import local_target
+from filepipe.deployment import MACHINES
+from filepipe.local import LocalCloud, adapter, state
 from tests.local.helpers import RunningUp, by_key, free_port, settle
 
 pytestmark = pytest.mark.local
@@ -70,3 +73,33 @@ def test_files_and_executions_survive_a_restart(tmp_path: Path) -> None:
         assert [v.status for v in runs] == ["SUCCEEDED", "SUCCEEDED"], "the restored original was processed again"
     finally:
         assert up.stop() == 0, up.output
+
+
+def test_an_execution_running_at_the_stop_comes_back_aborted_and_redrivable(cloud: LocalCloud, tmp_path: Path) -> None:
+    """Saved while it waits, put back as a restart puts it back (its worker thread left behind),
+    it ends ABORTED with the reason in its history, and a Redrive finishes it."""
+    sfn = cloud.client("stepfunctions")
+    definition = {
+        "StartAt": "Hold",
+        "States": {"Hold": {"Type": "Wait", "Seconds": 3, "Next": "Done"}, "Done": {"Type": "Succeed"}},
+    }
+    machine = sfn.create_state_machine(
+        name="held", definition=json.dumps(definition), roleArn=cloud.naming.role_arn(MACHINES["standard"].principal)
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="held-1", input="{}")["executionArn"]
+    state.save(tmp_path)
+    assert state.load(tmp_path)
+    assert adapter.abort_interrupted_executions("stopped") == [arn]
+
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "ABORTED"
+    last = sfn.get_execution_history(executionArn=arn)["events"][-1]
+    assert last["type"] == "ExecutionAborted"
+    assert last["executionAbortedEventDetails"] == {"error": "filepipe.LocalCloudStopped", "cause": "stopped"}
+
+    sfn.redrive_execution(executionArn=arn)
+    deadline = time.monotonic() + 30
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the redriven execution did not end"
+        time.sleep(0.2)
+    assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
