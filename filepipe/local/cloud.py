@@ -232,6 +232,7 @@ class LocalCloud:
         self.batch.credentials = lambda: task_credentials(self.identities.session("job"))
         self.batch.credentials_url = f"http://127.0.0.1:{self.port}{CREDENTIALS_PATH}"
         adapter.act_as_roles(self.identities.role_credentials)
+        adapter.gate_invocations(self.lambdas.waiting_room)
 
     def _create_users(self) -> bool:
         if not self.users.ensure(self.client("cognito-idp")):
@@ -291,6 +292,7 @@ class LocalCloud:
                 os.environ["MOTO_PORT"] = self._saved_moto_port
         self.lambdas.close()
         adapter.act_as_roles(None)
+        adapter.gate_invocations(None)
         if self.config.state_dir is not None:
             state.save(self.config.state_dir)
 

@@ -33,6 +33,9 @@ from filepipe.lambda_runtime import FRAME_HEADER, error_payload, write_frame
 from filepipe.local.processes import REPOSITORY_ROOT, child_environment
 
 _log = logging.getLogger(__name__)
+SENT_PER_SLOT = 2
+"""Invocations an in-process caller may have sent per concurrent slot: one running, one queued
+behind it, so a slot is refilled without a round trip."""
 
 EMF_PREFIX = b'{"_aws":'
 """How a line in CloudWatch's embedded metric format starts (Powertools Metrics prints them)."""
@@ -204,6 +207,7 @@ class LocalLambda:
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
         self._generation: dict[str, int] = {}
         self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._waiting_rooms: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
         self._configured: dict[str, dict[str, str]] = {}
         """Each function's environment, as deployed (:meth:`configure`)."""
@@ -221,7 +225,16 @@ class LocalLambda:
         self._idle[function.name] = []
         self._generation[function.name] = 0
         self._slots[function.name] = threading.BoundedSemaphore(concurrency)
+        self._waiting_rooms[function.name] = threading.BoundedSemaphore(SENT_PER_SLOT * concurrency)
         return self.arn(function.name)
+
+    def waiting_room(self, name_or_arn: str) -> contextlib.AbstractContextManager[Any]:
+        """Where a caller in this process (the Step Functions engine) waits before it sends an
+        invocation: a burst of thousands then waits holding a thread each, not also a connection,
+        a server thread and a selector each, which ran this process out of file descriptors at
+        10,000 executions. A function this cloud does not run waits for nothing."""
+        room = self._waiting_rooms.get(self._name(name_or_arn))
+        return room if room is not None else contextlib.nullcontext()
 
     def arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self._region}:{self._account}:function:{name}"

@@ -7,6 +7,9 @@ import io
 import json
 import os
 import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from filepipe.local import LocalCloud
+from filepipe.local.lambdas import SENT_PER_SLOT
 from filepipe.operations import Target
 from tests.conftest import tool
 from tests.local.helpers import THRESHOLD, by_key, notification_for, settle, staging_versions
@@ -148,8 +152,6 @@ def test_a_repeated_notification_processes_the_file_once(cloud: LocalCloud, targ
 
 
 def _drain(sqs: Any, url: str, timeout: float = 20) -> int:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         attributes = sqs.get_queue_attributes(
@@ -220,3 +222,30 @@ def test_a_notification_fanned_out_through_sns_is_processed(cloud: LocalCloud, t
     (view,) = settle(target, 1)
     assert (view.key, view.status) == ("fanout/a b.csv", "SUCCEEDED")
     assert archived(target, "originals/fanout/a b.csv") == csv_rows(3)
+
+
+def test_a_burst_waits_for_the_transform_in_the_engine_not_in_the_endpoint(cloud: LocalCloud, target: Target) -> None:
+    """Executions waiting their turn at a function hold a thread each, not also a connection and
+    a server thread (10,000 of those ran the endpoint out of file descriptors): at most twice the
+    function's concurrency of its invocations reach the endpoint at once, and every file ends."""
+    files, reached, most = 40, [0], [0]
+    lock = threading.Lock()
+
+    def slow_transform(name: str, event: Any) -> None:
+        if name != "filepipe-transform":
+            return
+        with lock:
+            reached[0] += 1
+            most[0] = max(most[0], reached[0])
+        time.sleep(0.3)
+        with lock:
+            reached[0] -= 1
+
+    cloud.lambdas.interceptors.append(slow_transform)
+    with ThreadPoolExecutor(8) as pool:
+        put = target.s3.put_object
+        list(pool.map(lambda i: put(Bucket=target.staging_bucket, Key=f"burst/{i}.txt", Body=b"x"), range(files)))
+    views = settle(target, files, timeout=180)
+    assert [v.status for v in views] == ["SUCCEEDED"] * files
+    assert len(target.s3.list_objects_v2(Bucket=target.archive_bucket, Prefix="originals/burst/")["Contents"]) == files
+    assert 2 <= most[0] <= SENT_PER_SLOT * cloud.config.function_concurrency < files

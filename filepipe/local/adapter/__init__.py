@@ -38,7 +38,12 @@ from filepipe.local.adapter import (
 )
 from filepipe.local.adapter.express import express_log_events
 from filepipe.local.adapter.s3 import next_sequencer
-from filepipe.local.adapter.stepfunctions import abort_interrupted_executions, act_as_roles, exceeds_tolerance
+from filepipe.local.adapter.stepfunctions import (
+    abort_interrupted_executions,
+    act_as_roles,
+    exceeds_tolerance,
+    gate_invocations,
+)
 
 _applied = False
 _lock = threading.Lock()
@@ -80,5 +85,6 @@ __all__ = [
     "apply",
     "exceeds_tolerance",
     "express_log_events",
+    "gate_invocations",
     "next_sequencer",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,6 +171,34 @@ def act_as_roles(credentials: RoleCredentials | None) -> None:
         _clients.clear()
 
 
+InvocationGate = Callable[[str], AbstractContextManager[Any]]
+"""A function's name or ARN -> where the engine waits before it sends that function an Invoke."""
+_invocation_gate: InvocationGate | None = None
+
+
+def gate_invocations(gate: InvocationGate | None) -> None:
+    """Make each Lambda task wait at ``gate`` before its Invoke is sent; None: send at once.
+    The local cloud runs a few invocations of a function at a time and queues the rest (AWS
+    would run them); queued in the engine, a waiting task holds a thread, where queued in the
+    endpoint it held a connection and a server thread too."""
+    global _invocation_gate
+    _invocation_gate = gate
+
+
+class _GatedLambdaClient:
+    """The engine's Lambda client, whose Invoke waits its turn at the gate before it is sent."""
+
+    def __init__(self, client: Any, gate: InvocationGate) -> None:
+        self._client, self._gate = client, gate
+
+    def invoke(self, **parameters: Any) -> Any:
+        with self._gate(str(parameters.get("FunctionName", ""))):
+            return self._client.invoke(**parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 _clients: dict[tuple[str, str, str, str | None], Any] = {}
 _clients_lock = threading.Lock()
 
@@ -216,7 +245,9 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     if sfn_boto_client.botocore_stubber.enabled:
         return _original_boto_client_for(region, service, state_credentials)
     role_arn = getattr(state_credentials, "role_arn", None) if _role_credentials is not None else None
-    return _shared_client(region, service, f"http://localhost:{sfn_boto_client.moto_server_port()}", role_arn)
+    client = _shared_client(region, service, f"http://localhost:{sfn_boto_client.moto_server_port()}", role_arn)
+    gate = _invocation_gate
+    return _GatedLambdaClient(client, gate) if service == "lambda" and gate is not None else client
 
 
 def _patch_engine_client_reuse() -> None:
