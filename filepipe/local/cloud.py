@@ -326,7 +326,7 @@ class LocalCloud:
             names=self.names,
             claims_table_name=self.naming.claims_table,
             express_log_group=self.express_log_group,
-            log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            log_level=os.environ.get("POWERTOOLS_LOG_LEVEL"),
             upload_auth_environment=self.users.environment() | {"COGNITO_ENDPOINT": self.endpoint},
         )
 

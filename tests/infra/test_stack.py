@@ -479,3 +479,38 @@ def test_every_retention_cloudwatch_accepts_is_rendered_exactly() -> None:
         logs.LogGroup(stack, f"Group{days}", retention=retention(days))
     rendered = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
     assert sorted(g["Properties"]["RetentionInDays"] for g in rendered.values()) == sorted(LOG_RETENTION_DAYS)
+
+
+def test_execution_logs_errors_logs_error_events_without_data_and_functions_at_warning(
+    tmp_path: Any,
+) -> None:
+    """``-c executionLogs=errors``: both per-file machines log error events only, without input and
+    output, and every function logs at WARNING; the listing machines are unchanged."""
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    app, stack = build_app(cdk.App(outdir=str(tmp_path), context={"executionLogs": "errors"}))
+    raw = app.synth().get_stack_by_name(stack.stack_name).template
+    machines = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    levels = sorted(
+        (m["LoggingConfiguration"]["Level"], m["LoggingConfiguration"]["IncludeExecutionData"]) for m in machines
+    )
+    assert levels == [("ALL", False), ("ALL", False), ("ERROR", False), ("ERROR", False)]
+    functions = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    handler_levels = {
+        f["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"]
+        for f in functions
+        if "POWERTOOLS_LOG_LEVEL" in f.get("Environment", {}).get("Variables", {})
+    }
+    assert handler_levels == {"WARNING"}
+
+
+def test_functions_log_at_info_with_execution_logs_all(synth: Synthesized) -> None:
+    functions = synth.resources("AWS::Lambda::Function").values()
+    levels = {
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"]
+        for f in functions
+        if "POWERTOOLS_LOG_LEVEL" in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    assert levels == {"INFO"}

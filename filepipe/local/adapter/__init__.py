@@ -36,7 +36,7 @@ from filepipe.local.adapter import (
     speed,
     stepfunctions,
 )
-from filepipe.local.adapter.express import express_log_events
+from filepipe.local.adapter.express import execution_log_events
 from filepipe.local.adapter.s3 import next_sequencer
 from filepipe.local.adapter.stepfunctions import act_as_roles, exceeds_tolerance
 
@@ -74,4 +74,4 @@ def apply() -> None:
         _applied = True
 
 
-__all__ = ["act_as_roles", "apply", "exceeds_tolerance", "express_log_events", "next_sequencer"]
+__all__ = ["act_as_roles", "apply", "exceeds_tolerance", "execution_log_events", "next_sequencer"]
