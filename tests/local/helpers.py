@@ -32,7 +32,7 @@ def settle(target: Target, expected: int, timeout: float = 60) -> list[Execution
     raise AssertionError(f"executions did not settle: {listed}")
 
 
-def follow_map_run(target: Target, arn: str, timeout: float = 240) -> dict[str, int]:
+def follow_map_run(target: Target, arn: str, timeout: float = 240, interval: float = 0.5) -> dict[str, int]:
     """Wait for a backfill's or reprocess's execution to succeed; its Map Run's item counts."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -40,7 +40,7 @@ def follow_map_run(target: Target, arn: str, timeout: float = 240) -> dict[str, 
         if progress.done:
             assert progress.status == "SUCCEEDED", progress
             return progress.items
-        time.sleep(0.5)
+        time.sleep(interval)
     raise AssertionError(f"{arn} did not end")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,14 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.sqs import models as sqs_models
+from moto.stepfunctions import models as sfn_models
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.utils import json_path as sfn_json_path
+
+from filepipe.local.adapter import express
 
 # -- S3 ranged GET -----------------------------------------------------------------------------
 # moto answers a ranged GET by reading (and copying) the whole object, then slicing: reading a
@@ -152,6 +157,65 @@ def _queue_attributes(self: Any) -> dict[str, Any]:
     return _original_queue_attributes.fget(self)  # type: ignore[attr-defined]
 
 
+# -- Step Functions: finding an execution -------------------------------------------------------
+# moto finds an execution by scanning its state machine's list: for every DescribeExecution (twice
+# per call, with the redrive fields), GetExecutionHistory, and the name check of every
+# StartExecution. A backfill of 10,000 objects starts 10,000 executions, so each lookup grew with
+# the run and the run's cost with its square. A machine's list only grows (StartExecution appends),
+# so an index of it, extended from where it stopped, finds what the scan finds: the first
+# execution with that ARN or name.
+
+
+class _ExecutionIndex:
+    def __init__(self, executions: list[Any]) -> None:
+        self.executions = executions
+        self.seen = 0
+        self.by_arn: dict[str, Any] = {}
+        self.by_name: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def catch_up(self) -> None:
+        with self.lock:
+            for execution in self.executions[self.seen :]:
+                self.by_arn.setdefault(execution.execution_arn, execution)
+                self.by_name.setdefault(execution.name, execution)
+            self.seen = max(self.seen, len(self.executions))
+
+
+_indexes: weakref.WeakKeyDictionary[Any, _ExecutionIndex] = weakref.WeakKeyDictionary()
+_indexes_lock = threading.Lock()
+
+
+def execution_index(machine: Any) -> _ExecutionIndex:
+    """The machine's index, brought up to date (rebuilt if its list was replaced or shrank)."""
+    with _indexes_lock:
+        index = _indexes.get(machine)
+        if index is None or index.executions is not machine.executions or len(machine.executions) < index.seen:
+            index = _indexes[machine] = _ExecutionIndex(machine.executions)
+    index.catch_up()
+    return index
+
+
+_original_describe_execution = express._original_describe_execution
+_original_idempotency = sfn_models.StateMachine._handle_name_input_idempotency
+
+
+def _describe_execution(self: Any, execution_arn: str) -> Any:
+    self._validate_execution_arn(execution_arn)
+    machine = self._get_state_machine_for_execution(execution_arn)
+    found = execution_index(machine).by_arn.get(execution_arn)
+    return found if found is not None else _original_describe_execution(self, execution_arn)
+
+
+def _handle_name_input_idempotency(self: Any, name: str, execution_input: str) -> Any:
+    execution = execution_index(self).by_name.get(name)
+    if execution is None:
+        return None
+    if execution_input == execution.execution_input and execution.status == "RUNNING":
+        return execution
+    raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 
@@ -211,6 +275,18 @@ PATCHES: tuple[SpeedPatch, ...] = (
                 "get_backend_for_host",
                 functools.lru_cache(maxsize=256)(_original_backend_for_host),
                 _original_backend_for_host,
+            ),
+        ),
+    ),
+    SpeedPatch(
+        "execution-index",
+        (
+            Swap(express, "_original_describe_execution", _describe_execution, _original_describe_execution),
+            Swap(
+                sfn_models.StateMachine,
+                "_handle_name_input_idempotency",
+                _handle_name_input_idempotency,
+                _original_idempotency,
             ),
         ),
     ),

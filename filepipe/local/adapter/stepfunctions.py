@@ -6,6 +6,7 @@ Each has a canary in ``tests/local/test_moto_adapter.py``."""
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from moto.core.responses import EmptyResult
+from moto.stepfunctions.exceptions import ResourceNotFound
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -38,6 +40,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 # -- Step Functions: batch:submitJob.sync ----------------------------------------------------
@@ -287,8 +290,59 @@ def _send_task_failure(self: Any) -> Any:
     return EmptyResult()
 
 
+# -- Step Functions: DescribeMapRun while executions start ------------------------------------
+# moto finds a Map Run by asking every execution's worker, but an execution is listed a moment
+# before its worker exists (StartExecution appends, then starts it). A DescribeMapRun or
+# UpdateMapRun in that moment, which a burst of starts makes likely, failed with a 500
+# (AttributeError). Step Functions answers; so does this, skipping executions not yet running.
+# The execution that holds a Map Run is remembered: each lookup was a scan of every execution.
+
+_map_run_owners: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_map_run_owners_lock = threading.Lock()
+
+
+def _record_held_by(execution: Any, map_run_arn: str) -> Any:
+    worker = getattr(execution, "exec_worker", None)
+    return worker.env.map_run_record_pool_manager.get(map_run_arn) if worker is not None else None
+
+
+def map_run_record(backend: Any, map_run_arn: str) -> Any:
+    """The Map Run's record, from whichever started execution holds it."""
+    with _map_run_owners_lock:
+        owner = _map_run_owners.get(map_run_arn)
+    record = _record_held_by(owner, map_run_arn) if owner is not None else None
+    if record is not None:
+        return record
+    for execution in backend._get_executions():
+        record = _record_held_by(execution, map_run_arn)
+        if record is not None:
+            with _map_run_owners_lock:
+                _map_run_owners[map_run_arn] = execution
+            return record
+    raise ResourceNotFound(map_run_arn)
+
+
+_original_describe_map_run = StepFunctionsParserBackend.describe_map_run
+
+
+def _describe_map_run(self: Any, map_run_arn: str) -> dict[str, Any]:
+    return dict(map_run_record(self, map_run_arn).describe())
+
+
+def _update_map_run(
+    self: Any, map_run_arn: str, max_concurrency: int, tolerated_failure_count: str, tolerated_failure_percentage: str
+) -> None:
+    map_run_record(self, map_run_arn).update(
+        max_concurrency=max_concurrency,
+        tolerated_failure_count=tolerated_failure_count,
+        tolerated_failure_percentage=tolerated_failure_percentage,
+    )
+
+
 def apply() -> None:
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
+    StepFunctionsParserBackend.describe_map_run = _describe_map_run  # type: ignore[method-assign]
+    StepFunctionsParserBackend.update_map_run = _update_map_run  # type: ignore[method-assign]
     _patch_batch_parameter_casing()
     _patch_batch_sync_abort()
     _patch_engine_client_reuse()
