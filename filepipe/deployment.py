@@ -164,9 +164,11 @@ class Deployment:
     the Standard machine, each with its history in the console) or ``express`` (an Express machine
     from the same definition, about a seventh of the cost per small file; large files, retries and
     handovers stay on the Standard one). The README's cost table says when to switch."""
-    execution_logs: str = "all"
-    """``executionLogs``: what the per-file machines log: ``all`` (every event with data, functions
-    at INFO) or ``errors`` (error events, no data, functions at WARNING) (``filepipe/execution_logs.py``)."""
+    execution_logs: str = "errors"
+    """``executionLogs``: what the per-file machines log: ``errors`` (error events, no data,
+    functions at WARNING: the command line reads the rest from claims and error records) or
+    ``all`` (every event with data, functions at INFO: for debugging; CloudWatch Logs bills each
+    byte) (``filepipe/execution_logs.py``)."""
     staging_bucket_name: str | None = None
     """``stagingBucketName``: use this existing bucket as staging (versioning must be on). Its
     events then come through EventBridge, which leaves its own notification configuration alone;

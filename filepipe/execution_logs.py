@@ -2,9 +2,9 @@
 
 CloudWatch Logs is priced by the byte ingested, and at level ALL with execution data a small
 file's Express execution writes more log than it costs to run (issue 29). ``errors`` logs only
-error events, without their input and output: enough to see that and where an execution failed.
-``all`` (the default while the command line still reads Express executions from these logs)
-logs every event with its data.
+error events, without their input and output: enough to see that and where an execution failed;
+the command line reads the rest from the claims table and the error records. ``all`` logs every
+event with its data, for debugging.
 
 One filter serves the stack (its ``LogOptions``) and the local cloud (which writes the events
 itself).

@@ -36,6 +36,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from werkzeug.serving import BaseWSGIServer
 
 from filepipe.deployment import Resources
+from filepipe.execution_logs import EXECUTION_LOGS
 from filepipe.local import adapter
 from filepipe.local.api import PREFIXES, UploadApiRoute
 from filepipe.local.authorizer import CognitoAuthorizer
@@ -318,6 +319,17 @@ class LocalCloud:
         ``smallFileWorkflow`` would (``express`` or ``standard``); :meth:`reset` undoes it."""
         arn = self.express_state_machine_arn if kind == "express" else ""
         self.lambdas.update_environment(self.functions["trigger"].name, {"EXPRESS_STATE_MACHINE_ARN": arn})
+
+    def use_execution_logs(self, setting: str) -> None:
+        """What the Express machine logs and the functions' log level from now on, as a deploy with
+        another ``executionLogs`` would (``errors`` or ``all``); :meth:`reset` undoes it."""
+        level = EXECUTION_LOGS[setting]
+        group = self.naming.arn("logs", f"log-group:{self.express_log_group}:*")
+        self.client("stepfunctions").update_state_machine(
+            stateMachineArn=self.express_state_machine_arn, loggingConfiguration=level.logging_configuration(group)
+        )
+        for function in self.functions.values():
+            self.lambdas.update_environment(function.name, {"POWERTOOLS_LOG_LEVEL": level.function_log_level})
 
     # -- environments and clients -----------------------------------------------------------------
 

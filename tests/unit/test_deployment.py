@@ -309,9 +309,9 @@ def test_the_image_sources_digest_follows_every_source_file(tmp_path: Any) -> No
 
 
 def test_per_file_machines_log_as_execution_logs_says_and_functions_follow() -> None:
-    """``errors``: error events without data, functions at WARNING; ``all`` (the default): every
+    """``errors`` (the default): error events without data, functions at WARNING; ``all``: every
     event with data, functions at INFO. The listing machines log every event without data."""
-    quiet, loud = parse(executionLogs="errors"), Deployment()
+    quiet, loud = Deployment(), parse(executionLogs="all")
     assert (quiet.machine_logging("express").level, quiet.machine_logging("express").include_execution_data) == (
         "ERROR",
         False,
