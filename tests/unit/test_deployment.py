@@ -324,3 +324,25 @@ def test_per_file_machines_log_as_execution_logs_says_and_functions_follow() -> 
     assert not loud.machine_logging("backfill").include_execution_data
     assert EXECUTION_LOGS["errors"].logs("TaskFailed") and not EXECUTION_LOGS["errors"].logs("TaskSucceeded")
     assert EXECUTION_LOGS["errors"].details({"input": "{}", "error": "E"}) == {"error": "E"}
+
+
+def test_logged_events_are_the_history_as_step_functions_writes_it_at_each_level() -> None:
+    """What the local cloud writes to an Express log group, and the cost model weighs for Standard."""
+    from datetime import UTC, datetime
+
+    from filepipe.execution_logs import logged_events
+
+    at = datetime(2026, 12, 5, tzinfo=UTC)
+    history = [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": at, "executionStartedEventDetails": {"input": "{}"}},
+        {"id": 2, "type": "TaskFailed", "timestamp": at, "taskFailedEventDetails": {"error": "E", "cause": "why"}},
+        {"id": 3, "type": "ExecutionFailed", "timestamp": at, "executionFailedEventDetails": {"error": "E"}},
+    ]
+    quiet = [json.loads(e["message"]) for e in logged_events(history, "arn:x", EXECUTION_LOGS["errors"])]
+    assert [(e["type"], e["details"]) for e in quiet] == [
+        ("TaskFailed", {"error": "E"}),
+        ("ExecutionFailed", {"error": "E"}),
+    ]
+    loud = [json.loads(e["message"]) for e in logged_events(history, "arn:x", EXECUTION_LOGS["all"], after=1)]
+    assert [e["type"] for e in loud] == ["TaskFailed", "ExecutionFailed"] and loud[0]["details"]["cause"] == "why"
+    assert {e["execution_arn"] for e in quiet + loud} == {"arn:x"}

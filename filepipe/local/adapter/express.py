@@ -17,7 +17,7 @@ from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from filepipe.execution_logs import ExecutionLogLevel
+from filepipe.execution_logs import ExecutionLogLevel, logged_events
 
 # -- Express state machines ----------------------------------------------------------------------
 # moto runs an EXPRESS machine as if it were STANDARD: a second StartExecution with the same name
@@ -126,26 +126,7 @@ def _log_group_of(machine: Any) -> str | None:
 
 def execution_log_events(execution: Any, level: ExecutionLogLevel, after: int = 0) -> list[dict[str, Any]]:
     """An execution's history events after event ``after``, as Step Functions logs them at ``level``."""
-    events = []
-    for event in execution.to_history_output()["events"]:
-        if int(event["id"]) <= after or not level.logs(event["type"]):
-            continue
-        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        timestamp = event["timestamp"]
-        if not isinstance(timestamp, datetime.datetime):
-            timestamp = datetime.datetime.fromisoformat(str(timestamp))
-        millis = int(timestamp.timestamp() * 1000)
-        record = {
-            "id": str(event["id"]),
-            "type": event["type"],
-            "details": level.details(details),
-            "previous_event_id": str(event.get("previousEventId", 0)),
-            "event_timestamp": str(millis),
-            "execution_arn": execution.exec_arn,
-            "redrive_count": "0",
-        }
-        events.append({"timestamp": millis, "message": json.dumps(record, default=str)})
-    return events
+    return logged_events(execution.to_history_output()["events"], execution.exec_arn, level, after)
 
 
 def _terminated(self: Any) -> None:
