@@ -167,7 +167,7 @@ def _express_failures(target: Target, since: datetime) -> list[ExecutionView]:
                 status="FAILED",
                 key=record.ref.key,
                 path="lambda",
-                started=failed_at,
+                started=failed_at,  # no record keeps an Express execution's start: its failure's time
                 stopped=None,
                 error=record.error,
                 outcome=record.failed_key or None,
