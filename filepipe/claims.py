@@ -17,12 +17,14 @@ Express execution never takes over from a Standard one: it is the duplicate.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from filepipe.errors import FilepipeError, error_code
+from filepipe.events import ObjectRef
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -77,26 +79,76 @@ def history_of(execution: str | None, express_log_group: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One claim as the table holds it: who holds which file's version, since when, until when."""
+
+    version: str
+    """The object version's execution name (the table's key)."""
+    holder: str
+    expires: float
+    key: str | None = None
+    version_id: str | None = None
+    taken: float | None = None
+    handed_over_by: str | None = None
+    """The Express execution a Standard one took the version over from (same name), if any."""
+
+    def held(self, now: float) -> bool:
+        return self.expires >= now
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Claim:
+        def text(name: str) -> str | None:
+            return str(item[name]["S"]) if name in item else None
+
+        return cls(
+            version=str(item["version"]["S"]),
+            holder=str(item["holder"]["S"]),
+            expires=float(item["expires"]["N"]),
+            key=text("key"),
+            version_id=text("versionId"),
+            taken=float(item["taken"]["N"]) if "taken" in item else None,
+            handed_over_by=text("handedOverBy"),
+        )
+
+
+@dataclass(frozen=True)
 class Claims:
     """The claims table: ``version`` (the object version's execution name) is the key."""
 
     dynamodb: DynamoDBClient
     table: str
 
-    def take(self, version: str, execution: str, now: float | None = None) -> None:
+    def take(self, version: str, execution: str, now: float | None = None, ref: ObjectRef | None = None) -> None:
         """Hold ``version`` for ``execution``, or raise :class:`DuplicateExecution` (an Express
-        execution that came second, or a retry started while another execution still runs)."""
+        execution that came second, or a retry started while another execution still runs).
+        ``ref``, the file, is written with the claim for the command line to read."""
         me = ExecutionId(execution)
         now = time.time() if now is None else now
         expires = now + (EXPRESS_LIMIT_SECONDS + CLOCK_MARGIN_SECONDS if me.express else STANDARD_RECORD_DAYS * 86400)
-        held = self._put(version, me, expires, now, replacing=None)
+        item = self._item(version, me, expires, now, ref)
+        held = self._put(item, me, now, replacing=None)
         if held is None:
             return
         holder = ExecutionId(held["holder"]["S"])
         if not self._may_take_over(me, holder):
             raise DuplicateExecution(f"{holder.arn} is already processing this version")
-        if self._put(version, me, expires, now, replacing=holder) is not None:
+        if holder.express:
+            item["handedOverBy"] = {"S": holder.arn}
+        if self._put(item, me, now, replacing=holder) is not None:
             raise DuplicateExecution("another execution took this version first")
+
+    def express_claims(self) -> Iterator[Claim]:
+        """Every claim an Express execution took, or a Standard one took over from one: what is
+        left of Express executions when their machine logs errors only. DynamoDB's TTL removes
+        each some time (usually within days) after its lease ends."""
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="contains(holder, :express) OR attribute_exists(handedOverBy)",
+            ExpressionAttributeValues={":express": {"S": ":express:"}},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield Claim.from_item(dict(item))
 
     def holder(self, version: str, now: float | None = None) -> str | None:
         """The execution holding ``version`` now, if any (an Express execution cannot be found by
@@ -129,8 +181,22 @@ class Claims:
             return False
         return not holder.express or holder.name == me.name
 
+    @staticmethod
+    def _item(version: str, me: ExecutionId, expires: float, now: float, ref: ObjectRef | None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "version": {"S": version},
+            "holder": {"S": me.arn},
+            "expires": {"N": str(int(expires))},
+            "taken": {"N": f"{now:.3f}"},
+        }
+        if ref is not None:
+            item["key"] = {"S": ref.key}
+            if ref.version_id:
+                item["versionId"] = {"S": ref.version_id}
+        return item
+
     def _put(
-        self, version: str, me: ExecutionId, expires: float, now: float, replacing: ExecutionId | None
+        self, item: dict[str, Any], me: ExecutionId, now: float, replacing: ExecutionId | None
     ) -> dict[str, Any] | None:
         """The conditional write; None when it took, else the item that holds the version."""
         if replacing is None:
@@ -142,7 +208,7 @@ class Claims:
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
-                Item={"version": {"S": version}, "holder": {"S": me.arn}, "expires": {"N": str(int(expires))}},
+                Item=item,
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -150,6 +216,6 @@ class Claims:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            item = exc.response.get("Item")
-            return dict(item) if isinstance(item, dict) and item else {"holder": {"S": "unknown"}}
+            held = exc.response.get("Item")
+            return dict(held) if isinstance(held, dict) and held else {"holder": {"S": "unknown"}}
         return None

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import state_machine
 from filepipe import deployment_rules as rules
 from filepipe.config import CORS_ALLOWED_ORIGINS, ArchiveLayout
+from filepipe.execution_logs import EXECUTION_LOGS, ExecutionLogLevel
 from filepipe.grants import Names
 from filepipe.storage import MiB
 from filepipe.uploads import UploadConfig
@@ -69,8 +70,9 @@ class MachineSpec:
     """Its name beside the Standard one's (``-express``); named machines use it in the stack too."""
     log_purpose: str
     """The last part of its log group's name (``/aws/vendedlogs/states/<stack>-<purpose>``)."""
-    execution_data: bool
-    """Whether its logs carry each state's input and output."""
+    per_file: bool
+    """One execution per file: it logs as ``executionLogs`` says. The listing machines run once per
+    backfill or reprocess and log every event, without data."""
 
     def template(self) -> str:
         """The definition's text, placeholders and all."""
@@ -80,8 +82,10 @@ class MachineSpec:
 MACHINES: dict[str, MachineSpec] = {
     m.key: m
     for m in (
-        MachineSpec("standard", "state_machine", "STANDARD", DEFINITION_PATH, "", "executions", True),
-        MachineSpec("express", "express_state_machine", "EXPRESS", None, "-express", "express-executions", True),
+        MachineSpec("standard", "state_machine", "STANDARD", DEFINITION_PATH, "", "executions", per_file=True),
+        MachineSpec(
+            "express", "express_state_machine", "EXPRESS", None, "-express", "express-executions", per_file=True
+        ),
         MachineSpec("backfill", "backfill_state_machine", "STANDARD", BACKFILL_PATH, "-backfill", "backfill", False),
         MachineSpec(
             "reprocess", "reprocess_state_machine", "STANDARD", REPROCESS_PATH, "-reprocess", "reprocess", False
@@ -160,6 +164,11 @@ class Deployment:
     the Standard machine, each with its history in the console) or ``express`` (an Express machine
     from the same definition, about a seventh of the cost per small file; large files, retries and
     handovers stay on the Standard one). The README's cost table says when to switch."""
+    execution_logs: str = "errors"
+    """``executionLogs``: what the per-file machines log: ``errors`` (error events, no data,
+    functions at WARNING: the command line reads the rest from claims and error records) or
+    ``all`` (every event with data, functions at INFO: for debugging; CloudWatch Logs bills each
+    byte) (``filepipe/execution_logs.py``)."""
     staging_bucket_name: str | None = None
     """``stagingBucketName``: use this existing bucket as staging (versioning must be on). Its
     events then come through EventBridge, which leaves its own notification configuration alone;
@@ -299,6 +308,12 @@ class Deployment:
             )
         }
 
+    def machine_logging(self, key: str) -> ExecutionLogLevel:
+        """What machine ``key`` logs: per-file ones as ``executionLogs`` says, listing ones all, no data."""
+        if MACHINES[key].per_file:
+            return EXECUTION_LOGS[self.execution_logs]
+        return ExecutionLogLevel("ALL", include_execution_data=False, function_log_level="")
+
     def queue_visibility_seconds(self) -> int:
         """The intake queue's visibility timeout: a message a trigger is working on stays hidden."""
         return VISIBILITY_FACTOR * self.functions()["trigger"].timeout_seconds
@@ -350,7 +365,7 @@ class Deployment:
             "ARCHIVE_BUCKET": resources.names.buckets["archive"],
             "CLAIMS_TABLE": resources.claims_table_name,
             "EXPRESS_LOG_GROUP": resources.express_log_group,
-            "POWERTOOLS_LOG_LEVEL": resources.log_level,
+            "POWERTOOLS_LOG_LEVEL": resources.log_level or EXECUTION_LOGS[self.execution_logs].function_log_level,
             **self.layout.to_env(),
         }
 
@@ -391,7 +406,8 @@ class Resources:
     names: Names
     claims_table_name: str
     express_log_group: str
-    log_level: str = "INFO"
+    log_level: str | None = None
+    """The functions' log level; None: as ``executionLogs`` says."""
     upload_auth_environment: Mapping[str, str] = field(default_factory=dict)
     """How the upload API checks its callers (Cognito's pool and client IDs)."""
 

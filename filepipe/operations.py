@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from filepipe.backfill import manifest_csv
-from filepipe.claims import ExecutionId
+from filepipe.claims import Claim, Claims, ExecutionId
 from filepipe.config import ArchiveLayout
 from filepipe.errors import DeploymentError, error_code, is_transient
-from filepipe.moves import FailureRecord, read_record
-from filepipe.storage import MultipartWriter
+from filepipe.events import ObjectRef
+from filepipe.moves import FailureRecord, read_record, same_version
+from filepipe.storage import MultipartWriter, head
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -32,6 +33,7 @@ EXPRESS_TERMINAL = {
 }
 EXPRESS_HOURS = 24
 """How far back the CLI reads the Express log group (CloudWatch Logs Insights goes further)."""
+HANDED_OVER = "continued on the Standard machine"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Target:
     logs: CloudWatchLogsClient | None = None
     """A CloudWatch Logs client, to read the Express machine's executions (their only history)."""
     express_log_group: str | None = None
+    claims: Claims | None = None
+    """The claims table: where an Express execution that logged nothing is still seen."""
     backfill_state_machine_arn: str | None = None
     reprocess_state_machine_arn: str | None = None
 
@@ -111,19 +115,126 @@ def executions(target: Target, status: str | None = None, limit: int = 50) -> li
         params["statusFilter"] = status
     listed = target.sfn.list_executions(**params)["executions"][:limit]
     views = [describe(target, e["executionArn"]) for e in listed]
-    views += [v for v in express_executions(target) if status is None or v.status == status]
+    views += [v for v in express_executions(target, newest=limit) if status is None or v.status == status]
     return sorted(views, key=lambda v: v.started, reverse=True)[:limit]
 
 
-def express_executions(target: Target, hours: int = EXPRESS_HOURS) -> list[ExecutionView]:
-    """The Express machine's executions of the last ``hours``, read from the events it logs."""
-    if target.logs is None or not target.express_log_group:
+def express_executions(
+    target: Target, hours: int = EXPRESS_HOURS, newest: int | None = None, key: str | None = None
+) -> list[ExecutionView]:
+    """The Express machine's executions of the last ``hours``. Where the machine logs every event
+    (``executionLogs=all``) they are read from its log group; at ``errors`` it logs no success
+    and no data, so the rest are read from what each execution left: its failure's record (in
+    ``errors/`` or ``resolved/``), else the claim it took (only the ``newest`` claims, each
+    looked up in the archive), else its logged error events alone. ``key``: only that file's."""
+    now = datetime.now(UTC)
+    since = now - timedelta(hours=hours)
+    logged: dict[str, list[dict[str, Any]]] = {}
+    if target.logs is not None and target.express_log_group:
+        for event in express_logged(target, startTime=int(since.timestamp() * 1000)):
+            logged.setdefault(event["execution_arn"], []).append(event)
+    views: dict[str, ExecutionView] = {}
+    for arn, events in logged.items():
+        events.sort(key=lambda e: int(e["id"]))
+        if events[0]["type"] == "ExecutionStarted":
+            views[arn] = _express_view(arn, events)
+    views = {arn: v for arn, v in views.items() if key in (None, v.key)}
+    for view in _express_failures(target, since):
+        if key in (None, view.key):
+            views.setdefault(view.arn, view)
+    for view in _express_claims(target, since, now, newest, key):
+        views.setdefault(view.arn, view)
+    for arn, events in logged.items():
+        if key is None and arn not in views and any(e["type"] in EXPRESS_TERMINAL for e in events):
+            views[arn] = _express_view(arn, events)  # a failure that left no record: its file unknown
+    return list(views.values())
+
+
+def _express_failures(target: Target, since: datetime) -> list[ExecutionView]:
+    """Failed Express executions, from the records their failure moves wrote."""
+    views = []
+    for record in error_records(target) + resolved_records(target):
+        if not record.execution or not ExecutionId(record.execution).express:
+            continue
+        failed_at = _parse_time(record.time)
+        if failed_at is None or failed_at < since:
+            continue
+        cause = record.cause if isinstance(record.cause, str) or record.cause is None else json.dumps(record.cause)
+        views.append(
+            ExecutionView(
+                name=ExecutionId(record.execution).name,
+                arn=record.execution,
+                status="FAILED",
+                key=record.ref.key,
+                path="lambda",
+                started=failed_at,  # no record keeps an Express execution's start: its failure's time
+                stopped=None,
+                error=record.error,
+                outcome=record.failed_key or None,
+                tier="express",
+                cause=cause,
+            )
+        )
+    return views
+
+
+def _express_claims(
+    target: Target, since: datetime, now: datetime, newest: int | None, key: str | None
+) -> list[ExecutionView]:
+    """Express executions that took a claim and did not fail: running while the lease runs and the
+    version is not archived; archived once it is; handed over when a Standard execution took over."""
+    if target.claims is None:
         return []
-    since = int((datetime.now(UTC) - timedelta(hours=hours)).timestamp() * 1000)
-    by_arn: dict[str, list[dict[str, Any]]] = {}
-    for event in express_logged(target, startTime=since):
-        by_arn.setdefault(event["execution_arn"], []).append(event)
-    return [_express_view(arn, sorted(events, key=lambda e: int(e["id"]))) for arn, events in by_arn.items()]
+    recent = [
+        c
+        for c in target.claims.express_claims()
+        if c.key is not None and c.taken is not None and c.taken >= since.timestamp() and key in (None, c.key)
+    ]  # a claim without its file predates issue 29
+    recent.sort(key=lambda c: c.taken or 0, reverse=True)
+    views = []
+    for claim in recent[:newest]:
+        assert claim.key is not None and claim.taken is not None
+        express = claim.handed_over_by or claim.holder
+        outcome: str | None = HANDED_OVER
+        status = "SUCCEEDED"
+        if not claim.handed_over_by:
+            status, outcome = _claimed_outcome(target, claim, now)
+        views.append(
+            ExecutionView(
+                name=ExecutionId(express).name,
+                arn=express,
+                status=status,
+                key=claim.key,
+                path="lambda",
+                started=datetime.fromtimestamp(claim.taken, UTC),
+                stopped=None,
+                error=None,
+                outcome=outcome,
+                tier="express",
+            )
+        )
+    return views
+
+
+def _claimed_outcome(target: Target, claim: Claim, now: datetime) -> tuple[str, str | None]:
+    """Where an Express execution holding ``claim`` put its file: archived, superseded by a newer
+    version, or nowhere yet (running while its lease runs)."""
+    assert claim.key is not None
+    ref = ObjectRef(target.staging_bucket, claim.key, claim.version_id)
+    layout = target.layout
+    for archived in (layout.original(claim.key), layout.superseded_original(claim.key, ref.version_label)):
+        found = head(target.s3, Bucket=target.archive_bucket, Key=archived)
+        if found is not None and same_version(found.get("Metadata", {}), ref):
+            return "SUCCEEDED", archived
+    return ("RUNNING", None) if claim.held(now.timestamp()) else ("SUCCEEDED", None)
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def express_logged(target: Target, **filters: Any) -> Iterator[dict[str, Any]]:
@@ -155,7 +266,7 @@ def _express_view(arn: str, events: list[dict[str, Any]]) -> ExecutionView:
             if details.get("name") == "Duplicate":
                 outcome = "duplicate (another execution had it)"
             if details.get("name") == "ContinueOnStandard":
-                outcome = "continued on the Standard machine"
+                outcome = HANDED_OVER
         if event["type"] in EXPRESS_TERMINAL:
             status = EXPRESS_TERMINAL[event["type"]]
             stopped = datetime.fromtimestamp(int(event["event_timestamp"]) / 1000, UTC)
@@ -249,6 +360,12 @@ def resolved(target: Target, views: Iterable[ExecutionView]) -> set[str]:
 def error_records(target: Target) -> list[FailureRecord]:
     """Every error record in the archive: one per file waiting in the failure prefix."""
     keys = _keys(target.s3, target.archive_bucket, target.layout.errors)
+    return [r for key in keys if (r := read_record(target.s3, target.archive_bucket, key)) is not None]
+
+
+def resolved_records(target: Target) -> list[FailureRecord]:
+    """Every resolved record: a failure a newer version of its key has since fixed."""
+    keys = _keys(target.s3, target.archive_bucket, target.layout.resolved)
     return [r for key in keys if (r := read_record(target.s3, target.archive_bucket, key)) is not None]
 
 

@@ -32,7 +32,15 @@ from filepipe.config import Settings
 from filepipe.errors import DeploymentError, error_code
 from filepipe.events import ObjectRef, retry_name
 from filepipe.moves import Resolution, locate, read_error_record, read_record
-from filepipe.operations import ExecutionView, Target, describe, error_records, express_executions, express_logged
+from filepipe.operations import (
+    ExecutionView,
+    Target,
+    describe,
+    error_records,
+    express_executions,
+    express_logged,
+    resolved_records,
+)
 from filepipe.trigger import start_once
 
 if TYPE_CHECKING:
@@ -137,12 +145,18 @@ def wait(target: Target, execution_arn: str, timeout: float = 900.0, every: floa
 
 
 def _express_input(target: Target, arn: str) -> ObjectRef:
-    """An Express execution's input, from its log group (Step Functions keeps none); the retry
-    runs on the Standard machine, as every retry of an Express failure does."""
-    for event in express_logged(target, filterPattern=f'"{arn}"'):
-        if event.get("execution_arn") == arn and event["type"] == "ExecutionStarted":
-            return ObjectRef.from_state(json.loads(event["details"]["input"]))
-    raise LookupError(f"no ExecutionStarted event for {arn} in {target.express_log_group}")
+    """An Express execution's input (Step Functions keeps none): from its ExecutionStarted event
+    where the machine logs every event, else from the record its failure wrote (``errors/`` or,
+    once a newer version fixed it, ``resolved/``). The retry runs on the Standard machine, as every
+    retry of an Express failure does."""
+    if target.logs is not None and target.express_log_group:
+        for event in express_logged(target, filterPattern=f'"{arn}"'):
+            if event.get("execution_arn") == arn and event["type"] == "ExecutionStarted":
+                return ObjectRef.from_state(json.loads(event["details"]["input"]))
+    for record in error_records(target) + resolved_records(target):
+        if record.execution == arn:
+            return record.ref
+    raise LookupError(f"no record of {arn}'s failure in errors/ or resolved/, nor its input in its log group")
 
 
 def redrive(target: Target) -> list[tuple[str, str, bool]]:

@@ -196,7 +196,7 @@ def _execution_key(target: Target, asked: str) -> str:
         for view in express_executions(target):
             if view.arn == asked:
                 return view.key
-        raise LookupError(f"no Express execution {asked} in the last day's logs")
+        raise LookupError(f"no Express execution {asked} of the last day in its logs, error records or claims")
     return describe(target, _execution_arn(target, asked)).key
 
 
@@ -256,7 +256,7 @@ def _story(target: Target, key: str) -> Story:
 
 def _executions(target: Target, key: str, story: Story) -> list[ExecutionView]:
     """The Standard executions named after each known version (and their retries), and the
-    Express ones of the last day that handled the key."""
+    Express ones of the last day that handled the key (``express_executions``)."""
     versions = {p.version_id for p in story.places if p.version_id}
     if story.failure is not None and story.failure.ref.version_id:
         versions.add(story.failure.ref.version_id)
@@ -272,8 +272,6 @@ def _executions(target: Target, key: str, story: Story) -> list[ExecutionView]:
                     raise
                 if number > 0:
                     break  # retries are numbered from 1 without gaps
-    if target.logs is not None and target.express_log_group:
-        for view in express_executions(target):
-            if view.key == key:
-                views[view.arn] = view
+    for view in express_executions(target, key=key):
+        views[view.arn] = view
     return sorted(views.values(), key=lambda v: v.started, reverse=True)

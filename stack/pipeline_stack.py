@@ -108,6 +108,7 @@ class FilepipeStack(Stack):
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,
             "ExpressStateMachineArn": self.workflow.express_state_machine.state_machine_arn,
             "ExpressLogGroupName": self.workflow.express_log_group.log_group_name,
+            "ClaimsTableName": self.claims.table.table_name,
             "BackfillStateMachineArn": self.backfill.state_machine.state_machine_arn,
             "ReprocessStateMachineArn": self.reprocess.state_machine.state_machine_arn,
             "SmallFileWorkflow": self.config.small_file_workflow,

@@ -24,9 +24,10 @@ def state_machine(
     name: str | None = None,
 ) -> tuple[sfn.StateMachine, logs.LogGroup]:
     """Machine ``key`` of ``MACHINES``: its definition filled as the deployment says, its own role
-    and log group, X-Ray tracing; registered with its role."""
+    and log group (at the level ``executionLogs`` says), X-Ray tracing; registered with its role."""
     spec = MACHINES[key]
     config = registry.deployment
+    logging = config.machine_logging(key)
     log_group = vended_log_group(scope, logs_id, config.log_retention_days, "states", spec.log_purpose)
     role = perm.role(scope, role_id, spec.principal)
     machine = sfn.StateMachine(
@@ -42,15 +43,26 @@ def state_machine(
         state_machine_type=sfn.StateMachineType[spec.type],
         role=role,
         tracing_enabled=True,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=spec.execution_data),
+        logs=sfn.LogOptions(
+            destination=log_group,
+            level=sfn.LogLevel[logging.level],
+            include_execution_data=logging.include_execution_data,
+        ),
     )
+    if logging.level != "ALL":
+        perm.acknowledge(
+            machine,
+            "AwsSolutions-SF1",
+            "executionLogs=errors: one execution per file, and CloudWatch Logs bills each byte; error events "
+            "still reach the log group (executionLogs=all logs every event).",
+        )
     registry.machines[key] = machine
     registry.roles[spec.principal] = role
     return machine, log_group
 
 
 class Workflow(Construct):
-    """Both per-file state machines, each with its own role, full logging and X-Ray tracing.
+    """Both per-file state machines, each with its own role, its log group and X-Ray tracing.
 
     The Express machine exists whatever ``smallFileWorkflow`` says (idle, it costs nothing); the
     setting decides whether the trigger sends small files to it.

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from filepipe.claims import Claims
 from filepipe.config import Settings
 from filepipe.events import ObjectRef
 from filepipe.operations import Target
@@ -139,6 +140,7 @@ def target(cloud: LocalCloud) -> Target:
         state_machine_arn=cloud.state_machine_arn,
         logs=cloud.client("logs"),
         express_log_group=cloud.express_log_group,
+        claims=Claims(cloud.client("dynamodb"), cloud.naming.claims_table),
         backfill_state_machine_arn=cloud.backfill_state_machine_arn,
         reprocess_state_machine_arn=cloud.reprocess_state_machine_arn,
     )

@@ -54,7 +54,7 @@ def transform(request: TaskRequest, express: bool) -> dict[str, Any]:
         table = os.environ.get("CLAIMS_TABLE")
         if table and request.execution:
             with classified(f"claiming {request.ref.key}"):
-                Claims(dynamodb_client(), table).take(execution_name(request.ref), request.execution)
+                Claims(dynamodb_client(), table).take(execution_name(request.ref), request.execution, ref=request.ref)
         outcome = process(
             s3_client(),
             request.ref,

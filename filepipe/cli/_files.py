@@ -35,7 +35,8 @@ def status(
     endpoint: str, stack: str | None, region: str | None, status_filter: str | None, limit: int, as_json: bool
 ) -> None:
     """Executions of both machines, newest first: the file, the tier and path it took, where it
-    ended and why it failed (Express executions from their log group, the last 24 hours)."""
+    ended and why it failed (Express executions of the last 24 hours, from their claims, error
+    records and log group)."""
     target = resolve(endpoint, stack, region)
     views = call(lambda: operations.executions(target, status_filter, limit))
     fixed = call(lambda: operations.resolved(target, views))

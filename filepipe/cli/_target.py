@@ -8,6 +8,7 @@ import boto3
 import click
 from botocore.config import Config
 
+from filepipe.claims import Claims
 from filepipe.config import ArchiveLayout
 from filepipe.local.config import CREDENTIALS, REGION, LocalNaming
 from filepipe.operations import Target
@@ -31,6 +32,7 @@ def local_target(endpoint: str, naming: LocalNaming | None = None) -> Target:
         state_machine_arn=naming.machine_arn("standard"),
         logs=session.client("logs", endpoint_url=endpoint, config=config),
         express_log_group=naming.log_group("express"),
+        claims=Claims(session.client("dynamodb", endpoint_url=endpoint, config=config), naming.claims_table),
         backfill_state_machine_arn=naming.machine_arn("backfill"),
         reprocess_state_machine_arn=naming.machine_arn("reprocess"),
     )
@@ -52,12 +54,20 @@ def stack_target(stack: str, region: str | None = None) -> Target:
             state_machine_arn=outputs["StateMachineArn"],
             logs=session.client("logs"),
             express_log_group=outputs.get("ExpressLogGroupName"),
+            claims=Claims(session.client("dynamodb"), outputs["ClaimsTableName"])
+            if "ClaimsTableName" in outputs
+            else None,
             backfill_state_machine_arn=outputs.get("BackfillStateMachineArn"),
             reprocess_state_machine_arn=outputs.get("ReprocessStateMachineArn"),
             layout=ArchiveLayout.from_outputs(outputs),
         )
     except KeyError as exc:
         raise click.ClickException(f"stack {stack} has no output {exc}; is it a filepipe stack?") from exc
+
+
+def _claims(session: boto3.Session, table: str | None) -> Claims | None:
+    """The stack's claims table (a stack deployed before issue 29 does not name it)."""
+    return Claims(session.client("dynamodb"), table) if table else None
 
 
 def target_options(func: click.decorators.FC) -> click.decorators.FC:

@@ -53,6 +53,7 @@ RULES: dict[str, Rule] = {
     "intakeTopicPolicy": one_of("managed", "external"),
     "alarmTopicArn": topic_arn,
     "smallFileWorkflow": one_of("standard", "express"),
+    "executionLogs": one_of("errors", "all"),
     "stagingBucketName": bucket_name,
     "archiveBucketName": bucket_name,
     "kmsKeyArn": kms_key_arn,

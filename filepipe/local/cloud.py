@@ -37,6 +37,7 @@ from werkzeug.serving import BaseWSGIServer
 
 from batch_image.sources import sources_digest
 from filepipe.deployment import Resources
+from filepipe.execution_logs import EXECUTION_LOGS
 from filepipe.local import adapter, state
 from filepipe.local.api import PREFIXES, UploadApiRoute
 from filepipe.local.authorizer import CognitoAuthorizer
@@ -367,6 +368,17 @@ class LocalCloud:
         arn = self.express_state_machine_arn if kind == "express" else ""
         self.lambdas.update_environment(self.functions["trigger"].name, {"EXPRESS_STATE_MACHINE_ARN": arn})
 
+    def use_execution_logs(self, setting: str) -> None:
+        """What the Express machine logs and the functions' log level from now on, as a deploy with
+        another ``executionLogs`` would (``errors`` or ``all``); :meth:`reset` undoes it."""
+        level = EXECUTION_LOGS[setting]
+        group = self.naming.arn("logs", f"log-group:{self.express_log_group}:*")
+        self.client("stepfunctions").update_state_machine(
+            stateMachineArn=self.express_state_machine_arn, loggingConfiguration=level.logging_configuration(group)
+        )
+        for function in self.functions.values():
+            self.lambdas.update_environment(function.name, {"POWERTOOLS_LOG_LEVEL": level.function_log_level})
+
     # -- environments and clients -----------------------------------------------------------------
 
     def _resources(self) -> Resources:
@@ -374,7 +386,7 @@ class LocalCloud:
             names=self.names,
             claims_table_name=self.naming.claims_table,
             express_log_group=self.express_log_group,
-            log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            log_level=os.environ.get("POWERTOOLS_LOG_LEVEL"),
             upload_auth_environment=self.users.environment() | {"COGNITO_ENDPOINT": self.endpoint},
         )
 

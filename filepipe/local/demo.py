@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from filepipe.claims import Claims
 from filepipe.deployment import Deployment
 from filepipe.local.cloud import LocalCloud
 from filepipe.local.config import LocalConfig
@@ -115,6 +116,7 @@ def run_demo(
             state_machine_arn=cloud.state_machine_arn,
             logs=cloud.client("logs"),
             express_log_group=cloud.express_log_group,
+            claims=Claims(cloud.client("dynamodb"), cloud.naming.claims_table),
         )
         progress = [_upload(target, sample) for sample in samples()]
         deadline = time.monotonic() + timeout

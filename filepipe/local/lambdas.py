@@ -60,6 +60,15 @@ Credentials = Callable[[str], "tuple[dict[str, str], datetime]"]
 """Principal -> the variables of a new session of its role, and when that session ends."""
 
 
+@dataclass
+class WrittenLog:
+    """What one function's handlers wrote (log lines and embedded-format metrics alike): what
+    CloudWatch Logs would ingest from them in AWS, where the cost model prices it."""
+
+    lines: int = 0
+    bytes: int = 0
+
+
 @dataclass(frozen=True)
 class InvocationResult:
     payload: bytes
@@ -84,8 +93,10 @@ class ExecutionEnvironment:
         generation: int = 0,
         expires: datetime | None = None,
         on_metrics: Callable[[dict[str, Any]], None] | None = None,
+        written: WrittenLog | None = None,
     ) -> None:
         self.function, self.generation, self.expires = function, generation, expires
+        self.written = written if written is not None else WrittenLog()
         """``expires``: when the role credentials it was started with end."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "filepipe.lambda_runtime", function.handler],
@@ -105,6 +116,8 @@ class ExecutionEnvironment:
         so the handler never blocks on a full pipe."""
         assert self.process.stderr is not None
         for line in self.process.stderr:
+            self.written.lines += 1
+            self.written.bytes += len(line.rstrip(b"\n"))
             try:
                 if line.startswith(EMF_PREFIX):
                     if on_metrics is not None:
@@ -218,6 +231,8 @@ class LocalLambda:
         self.environments_started: dict[str, int] = {}
         self.metrics: collections.deque[dict[str, Any]] = collections.deque(maxlen=METRICS_KEPT)
         """The latest embedded-format metric records the functions emitted, oldest first."""
+        self.written: dict[str, WrittenLog] = collections.defaultdict(WrittenLog)
+        """What each function's handlers wrote, by function name."""
 
     def add(self, function: LocalFunction, concurrency: int = 4) -> str:
         """Register a function that runs at most ``concurrency`` invocations at once."""
@@ -337,7 +352,9 @@ class LocalLambda:
         if warm is not None:
             return warm
         variables, expires = self._variables(function)
-        return ExecutionEnvironment(function, variables, generation, expires, self.metrics.append)
+        return ExecutionEnvironment(
+            function, variables, generation, expires, self.metrics.append, self.written[function.name]
+        )
 
     def _checkin(self, env: ExecutionEnvironment) -> None:
         with self._lock:

@@ -99,16 +99,13 @@ class LocalResources:
         spec, naming = MACHINES[key], self.config.naming
         options: dict[str, Any] = {}
         if spec.type == "EXPRESS":
-            # Its log group is an Express execution's only history (the adapter writes it).
+            # Its log group is an Express execution's only history (the adapter writes it, at the
+            # level executionLogs says).
             group = naming.log_group(key)
             with _existing("ResourceAlreadyExistsException"):
                 self._client("logs").create_log_group(logGroupName=group)
-            destination = {"cloudWatchLogsLogGroup": {"logGroupArn": naming.arn("logs", f"log-group:{group}:*")}}
-            options["loggingConfiguration"] = {
-                "level": "ALL",
-                "includeExecutionData": spec.execution_data,
-                "destinations": [destination],
-            }
+            logging = self.config.deployment.machine_logging(key)
+            options["loggingConfiguration"] = logging.logging_configuration(naming.arn("logs", f"log-group:{group}:*"))
         sfn = self._client("stepfunctions")
         try:
             sfn.create_state_machine(

@@ -9,7 +9,7 @@ finds the work done and says so.
 
 from filepipe.moves._archive import ArchiveOutcome, archive
 from filepipe.moves._failure import FailureOutcome, move_to_failed
-from filepipe.moves._locate import Source, locate, provenance
+from filepipe.moves._locate import Source, locate, provenance, same_version
 from filepipe.moves._placement import Placement, place
 from filepipe.moves._record import FailureRecord, Resolution, read_error_record, read_record
 from filepipe.moves._verdict import Verdict, deliver
@@ -30,4 +30,5 @@ __all__ = [
     "provenance",
     "read_error_record",
     "read_record",
+    "same_version",
 ]

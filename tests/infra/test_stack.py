@@ -236,16 +236,17 @@ def test_state_machine_is_standard_logged_and_traced(synth: Synthesized) -> None
     props = machine["Properties"]
     assert props["StateMachineType"] == "STANDARD"
     assert props["TracingConfiguration"] == {"Enabled": True}
-    assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert props["LoggingConfiguration"]["Level"] == "ERROR"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
 
 
-def test_the_express_machine_logs_every_event_with_its_data(synth: Synthesized) -> None:
-    """An Express execution's only history is its log group: the console reads it from there."""
+def test_the_express_machine_logs_its_errors_to_its_own_log_group(synth: Synthesized) -> None:
+    """An Express execution's only history is its log group: by default its error events, named
+    to every function (a failure record says where to look)."""
     props = synth.machine("EXPRESS")["Properties"]
     assert props["TracingConfiguration"] == {"Enabled": True}
     logging = props["LoggingConfiguration"]
-    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
+    assert logging["Level"] == "ERROR" and logging["IncludeExecutionData"] is False
     (destination,) = logging["Destinations"]
     group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
     name = synth.raw["Resources"][group]["Properties"]["LogGroupName"]
@@ -479,3 +480,46 @@ def test_every_retention_cloudwatch_accepts_is_rendered_exactly() -> None:
         logs.LogGroup(stack, f"Group{days}", retention=retention(days))
     rendered = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
     assert sorted(g["Properties"]["RetentionInDays"] for g in rendered.values()) == sorted(LOG_RETENTION_DAYS)
+
+
+def test_execution_logs_errors_by_default_logs_error_events_without_data_and_functions_at_warning(
+    synth: Synthesized,
+) -> None:
+    """By default (``executionLogs=errors``) both per-file machines log error events only, without
+    input and output, and every function logs at WARNING; the listing machines log every event."""
+    machines = synth.resources("AWS::StepFunctions::StateMachine").values()
+    levels = sorted(
+        (
+            m["Properties"]["LoggingConfiguration"]["Level"],
+            m["Properties"]["LoggingConfiguration"]["IncludeExecutionData"],
+        )
+        for m in machines
+    )
+    assert levels == [("ALL", False), ("ALL", False), ("ERROR", False), ("ERROR", False)]
+    assert function_log_levels(synth.raw) == {"WARNING"}
+
+
+def test_execution_logs_all_logs_every_event_with_data_and_functions_at_info(tmp_path: Any) -> None:
+    """``-c executionLogs=all``, for debugging: both per-file machines log every event with its
+    data, and every function logs at INFO."""
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    app, stack = build_app(cdk.App(outdir=str(tmp_path), context={"executionLogs": "all"}))
+    raw = app.synth().get_stack_by_name(stack.stack_name).template
+    machines = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    levels = sorted(
+        (m["LoggingConfiguration"]["Level"], m["LoggingConfiguration"]["IncludeExecutionData"]) for m in machines
+    )
+    assert levels == [("ALL", False), ("ALL", False), ("ALL", True), ("ALL", True)]
+    assert function_log_levels(raw) == {"INFO"}
+
+
+def function_log_levels(template: dict[str, Any]) -> set[str]:
+    functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    return {
+        f["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"]
+        for f in functions
+        if "POWERTOOLS_LOG_LEVEL" in f.get("Environment", {}).get("Variables", {})
+    }

@@ -14,6 +14,7 @@ from filepipe.events import ObjectRef, execution_name
 from filepipe.local import LocalCloud
 from filepipe.operations import ExecutionView, Target, error_records, executions, express_executions
 from filepipe.retries import retry
+from filepipe.why import why
 from tests.local.helpers import TERMINAL, THRESHOLD, settle
 from tests.reliability.helpers import assert_conserved, upload
 
@@ -78,10 +79,74 @@ def test_express_executions_are_invisible_to_step_functions_as_in_aws(express: L
             call()
     with pytest.raises(target.sfn.exceptions.ClientError, match="StateMachineTypeNotSupported"):
         target.sfn.list_executions(stateMachineArn=express.express_state_machine_arn)
-    logged = target.logs.filter_log_events(logGroupName=express.express_log_group)["events"]
-    types = [json.loads(e["message"])["type"] for e in logged]
+
+
+def logged_events(target: Target) -> list[dict[str, Any]]:
+    assert target.logs is not None and target.express_log_group is not None
+    logged = target.logs.filter_log_events(logGroupName=target.express_log_group)["events"]
+    return [json.loads(e["message"]) for e in logged]
+
+
+def test_status_why_and_retry_answer_from_claims_and_records_at_execution_logs_errors(
+    express: LocalCloud, target: Target
+) -> None:
+    """At ``executionLogs=errors`` the log group holds a failure's error events without data and
+    nothing of a success; ``status``, ``why`` and ``retry`` still answer for both files, from the
+    claim each execution took and the record the failure wrote."""
+    good = upload(target, "quiet/good.csv", b"a,b\n1,2\n")
+    bad = upload(target, "quiet/bad.csv", b"a,b\n1,2,3\n")
+    ended = {v.key: v for v in ended_express(target, 2)}
+    logged = wait_for("the failure's logged events", lambda: logged_events(target))
+    assert {e["execution_arn"] for e in logged} == {ended["quiet/bad.csv"].arn}
+    assert "ExecutionStarted" not in {e["type"] for e in logged}
+    assert not any({"input", "output", "cause"} & set(e["details"]) for e in logged), "no execution data"
+
+    by_key = {v.key: v for v in executions(target)}
+    succeeded, failed = by_key["quiet/good.csv"], by_key["quiet/bad.csv"]
+    assert (succeeded.tier, succeeded.status, succeeded.path, succeeded.outcome) == (
+        "express",
+        "SUCCEEDED",
+        "lambda",
+        "originals/quiet/good.csv",
+    )
+    assert succeeded.name == execution_name(ObjectRef(target.staging_bucket, good.key, good.version_id))
+    assert (failed.tier, failed.status, failed.error, failed.outcome) == (
+        "express",
+        "FAILED",
+        "TransformRejected",
+        "failed/quiet/bad.csv",
+    )
+    assert failed.reason and "3" in failed.reason, "the record's message, as the log's cause said it"
+
+    (good_story,) = why(target, "quiet/good.csv")
+    assert good_story.state == "archived"
+    assert [(e.arn, e.status) for e in good_story.executions] == [(succeeded.arn, "SUCCEEDED")]
+    (bad_story,) = why(target, "bad.csv")
+    assert bad_story.state == "failed" and bad_story.failure is not None
+    assert [(e.arn, e.status, e.error) for e in bad_story.executions] == [(failed.arn, "FAILED", "TransformRejected")]
+    assert "upload it again" in bad_story.next_step, "a rejected file is fixed, not retried"
+
+    retried = retry(target, failed.name)
+    assert (retried.how, retried.key) == ("started", "quiet/bad.csv") and retried.name.endswith("-retry1")
+    (again,) = settle(target, 1)
+    assert (again.tier, again.status, again.error) == ("standard", "FAILED", "TransformRejected")
+    logged_arns = {e["execution_arn"] for e in logged_events(target)}
+    assert logged_arns == {failed.arn}, "long after both ended, nothing of the success was logged"
+    assert_conserved(target, [good, bad])
+
+
+def test_execution_logs_all_logs_every_event_with_data_and_status_reads_it(express: LocalCloud, target: Target) -> None:
+    """``-c executionLogs=all``, for debugging: every event with its data, as the console shows it;
+    ``status`` then reads the whole execution from the log group."""
+    express.use_execution_logs("all")
+    upload(target, "loud/file.csv", b"a\n1\n")
+    # The local cloud writes an execution's events when it ends (AWS: as they happen).
+    types = [e["type"] for e in wait_for("its logged events", lambda: logged_events(target))]
     assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
-    assert "TaskStateEntered" in types, "every event is logged (level ALL), as the console needs"
+    (view,) = express_executions(target)
+    assert "TaskStateEntered" in types
+    assert (view.key, view.status, view.outcome) == ("loud/file.csv", "SUCCEEDED", "originals/loud/file.csv")
+    assert view.stopped is not None, "only the log has when an Express execution ended"
 
 
 def test_a_transform_that_would_not_fit_continues_on_standard(express: LocalCloud, target: Target) -> None:

@@ -24,6 +24,9 @@ def run_duplicates(cloud: LocalCloud, target: Target) -> tuple[list[Uploaded], l
     """Three small files, each started on the Express machine by its upload, by a redelivered
     event and by ``DUPLICATES`` concurrent StartExecution calls with its name and input."""
     cloud.use_small_file_workflow("express")
+    # Every execution's history, duplicates' too: at executionLogs=errors only the one holding the
+    # claim leaves a trace of its success.
+    cloud.use_execution_logs("all")
     files = [upload(target, f"dup/{i}.csv", f"id,v\n{i},x\n".encode()) for i in range(3)]
     head = {u.key: target.s3.head_object(Bucket=target.staging_bucket, Key=u.key) for u in files}
     states = [

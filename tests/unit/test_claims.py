@@ -15,6 +15,7 @@ from filepipe.claims import (
     ExecutionId,
     history_of,
 )
+from filepipe.events import ObjectRef
 from tests.conftest import REGION
 
 VERSION = "report_csv-0123456789abcdef"
@@ -112,3 +113,28 @@ def test_the_holder_is_read_while_its_lease_runs(claims: Claims) -> None:
     assert claims.holder(VERSION, now=NOW + 24 * 3600) is None, "an Express lease that ran out holds nothing"
     claims.release(VERSION, EXPRESS_A)
     assert claims.holder(VERSION, now=NOW + 10) is None
+
+
+def test_a_claim_names_its_file_and_a_handover_names_the_express_execution(claims: Claims) -> None:
+    """What ``status`` reads of an Express execution when its machine logs errors only."""
+    ref = ObjectRef("staging", "reports/q3.csv", "v1")
+    claims.take(VERSION, EXPRESS_A, now=NOW, ref=ref)
+    claims.take("other-version", STANDARD.replace(VERSION, "other-version"), now=NOW, ref=ref)
+    (claim,) = claims.express_claims()
+    assert (claim.holder, claim.key, claim.version_id, claim.taken, claim.handed_over_by) == (
+        EXPRESS_A,
+        "reports/q3.csv",
+        "v1",
+        NOW,
+        None,
+    ), "only Express executions' claims are listed"
+    assert claim.held(NOW + EXPRESS_LIMIT_SECONDS) and not claim.held(NOW + 3600)
+    claims.take(VERSION, STANDARD, now=NOW + 50, ref=ref)
+    (claim,) = claims.express_claims()
+    assert (claim.holder, claim.handed_over_by, claim.taken) == (STANDARD, EXPRESS_A, NOW + 50)
+
+
+def test_a_retry_taking_over_from_standard_names_no_express_execution(claims: Claims) -> None:
+    claims.take(VERSION, STANDARD, now=NOW)
+    claims.take(VERSION, RETRY, now=NOW + 10)
+    assert list(claims.express_claims()) == []

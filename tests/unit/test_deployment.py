@@ -10,6 +10,7 @@ import pytest
 from filepipe.config import ArchiveLayout
 from filepipe.deployment import Deployment, validate_stack_name
 from filepipe.deployment_rules import FARGATE_MEMORY_MIB, RULES, InvalidSetting, intake_topic_statements
+from filepipe.execution_logs import EXECUTION_LOGS
 
 
 def parse(**context: Any) -> Deployment:
@@ -71,6 +72,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
     "intakeTopicPolicy": [{"intakeTopicArn": TOPIC, "intakeTopicPolicy": v} for v in ("managed", "external")],
     "alarmTopicArn": [{"alarmTopicArn": "arn:aws-us-gov:sns:us-gov-west-1:111122223333:alarms"}],
     "smallFileWorkflow": [{"smallFileWorkflow": v} for v in ("standard", "express")],
+    "executionLogs": [{"executionLogs": v} for v in ("errors", "all")],
     "stagingBucketName": [{"stagingBucketName": v} for v in ("team-uploads", "a.b-c", "abc")],
     "archiveBucketName": [{"archiveBucketName": "team-archive"}],
     "kmsKeyArn": [
@@ -135,6 +137,7 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"intakeTopicArn": TOPIC, "intakeTopicPolicy": "none"}, "intakeTopicPolicy", "managed, external"),
     ({"alarmTopicArn": "arn:aws:sns:eu-west-2:1111:alarms"}, "alarmTopicArn", "arn:<partition>:sns"),
     ({"smallFileWorkflow": "fast"}, "smallFileWorkflow", "standard, express"),
+    ({"executionLogs": "everything"}, "executionLogs", "errors, all"),
     ({"stagingBucketName": "Team_Uploads"}, "stagingBucketName", "S3 bucket name"),
     ({"stagingBucketName": "ab"}, "stagingBucketName", "3 to 63"),
     ({"stagingBucketName": "a..b"}, "stagingBucketName", "no '..'"),
@@ -303,3 +306,43 @@ def test_the_image_sources_digest_follows_every_source_file(tmp_path: Any) -> No
     assert sources_digest(tmp_path) == before, "caches are not sources"
     (tmp_path / "filepipe" / "a.py").write_text("a = 2\n")
     assert sources_digest(tmp_path) != before
+
+
+def test_per_file_machines_log_as_execution_logs_says_and_functions_follow() -> None:
+    """``errors`` (the default): error events without data, functions at WARNING; ``all``: every
+    event with data, functions at INFO. The listing machines log every event without data."""
+    quiet, loud = Deployment(), parse(executionLogs="all")
+    assert (quiet.machine_logging("express").level, quiet.machine_logging("express").include_execution_data) == (
+        "ERROR",
+        False,
+    )
+    assert (loud.machine_logging("standard").level, loud.machine_logging("standard").include_execution_data) == (
+        "ALL",
+        True,
+    )
+    assert quiet.machine_logging("backfill").level == loud.machine_logging("backfill").level == "ALL"
+    assert not loud.machine_logging("backfill").include_execution_data
+    assert EXECUTION_LOGS["errors"].logs("TaskFailed") and not EXECUTION_LOGS["errors"].logs("TaskSucceeded")
+    assert EXECUTION_LOGS["errors"].details({"input": "{}", "error": "E"}) == {"error": "E"}
+
+
+def test_logged_events_are_the_history_as_step_functions_writes_it_at_each_level() -> None:
+    """What the local cloud writes to an Express log group, and the cost model weighs for Standard."""
+    from datetime import UTC, datetime
+
+    from filepipe.execution_logs import logged_events
+
+    at = datetime(2026, 12, 5, tzinfo=UTC)
+    history = [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": at, "executionStartedEventDetails": {"input": "{}"}},
+        {"id": 2, "type": "TaskFailed", "timestamp": at, "taskFailedEventDetails": {"error": "E", "cause": "why"}},
+        {"id": 3, "type": "ExecutionFailed", "timestamp": at, "executionFailedEventDetails": {"error": "E"}},
+    ]
+    quiet = [json.loads(e["message"]) for e in logged_events(history, "arn:x", EXECUTION_LOGS["errors"])]
+    assert [(e["type"], e["details"]) for e in quiet] == [
+        ("TaskFailed", {"error": "E"}),
+        ("ExecutionFailed", {"error": "E"}),
+    ]
+    loud = [json.loads(e["message"]) for e in logged_events(history, "arn:x", EXECUTION_LOGS["all"], after=1)]
+    assert [e["type"] for e in loud] == ["TaskFailed", "ExecutionFailed"] and loud[0]["details"]["cause"] == "why"
+    assert {e["execution_arn"] for e in quiet + loud} == {"arn:x"}

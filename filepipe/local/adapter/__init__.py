@@ -36,7 +36,7 @@ from filepipe.local.adapter import (
     speed,
     stepfunctions,
 )
-from filepipe.local.adapter.express import express_log_events
+from filepipe.local.adapter.express import execution_log_events
 from filepipe.local.adapter.s3 import next_sequencer
 from filepipe.local.adapter.stepfunctions import (
     abort_interrupted_executions,
@@ -84,7 +84,7 @@ __all__ = [
     "act_as_roles",
     "apply",
     "exceeds_tolerance",
-    "express_log_events",
+    "execution_log_events",
     "gate_invocations",
     "next_sequencer",
 ]

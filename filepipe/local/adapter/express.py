@@ -17,6 +17,8 @@ from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from filepipe.execution_logs import ExecutionLogLevel, logged_events
+
 # -- Express state machines ----------------------------------------------------------------------
 # moto runs an EXPRESS machine as if it were STANDARD: a second StartExecution with the same name
 # returns the first execution (AWS starts a second one: Express is at-least-once and keeps no
@@ -74,7 +76,6 @@ def _start_execution(
         trace_header=trace_header,
         activity_store={},
     )
-    execution.express_log_group = _log_group_of(machine)  # type: ignore[attr-defined]
     machine.executions.append(execution)
     execution.start()
     return execution
@@ -112,7 +113,7 @@ def _list_executions(self: Any, state_machine_arn: str, *args: Any, **kwargs: An
 
 
 def _log_group_of(machine: Any) -> str | None:
-    """The log group an Express machine's logging configuration names (level ALL), if any."""
+    """The log group a machine's logging configuration names, if it logs at all."""
     config = getattr(machine, "loggingConfiguration", None) or {}
     if str(config.get("level", "OFF")).upper() == "OFF":
         return None
@@ -123,39 +124,31 @@ def _log_group_of(machine: Any) -> str | None:
     return None
 
 
-def express_log_events(execution: Any) -> list[dict[str, Any]]:
-    """An execution's history as Step Functions logs an Express execution's events."""
-    events = []
-    for event in execution.to_history_output()["events"]:
-        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        timestamp = event["timestamp"]
-        if not isinstance(timestamp, datetime.datetime):
-            timestamp = datetime.datetime.fromisoformat(str(timestamp))
-        millis = int(timestamp.timestamp() * 1000)
-        record = {
-            "id": str(event["id"]),
-            "type": event["type"],
-            "details": details,
-            "previous_event_id": str(event.get("previousEventId", 0)),
-            "event_timestamp": str(millis),
-            "execution_arn": execution.exec_arn,
-            "redrive_count": "0",
-        }
-        events.append({"timestamp": millis, "message": json.dumps(record, default=str)})
-    return events
+def execution_log_events(execution: Any, level: ExecutionLogLevel, after: int = 0) -> list[dict[str, Any]]:
+    """An execution's history events after event ``after``, as Step Functions logs them at ``level``."""
+    return logged_events(execution.to_history_output()["events"], execution.exec_arn, level, after)
 
 
 def _terminated(self: Any) -> None:
+    """Write the execution's events to its machine's log group when it ends (a redriven one: the
+    events since), at the machine's level; an Express execution's machine is the one it started on."""
     _original_terminated(self)
     execution = self.execution
-    group = getattr(execution, "express_log_group", None)
+    machine = execution.state_machine
+    group = _log_group_of(machine)
     if group is None:
         return
+    level = ExecutionLogLevel.from_configuration(machine.loggingConfiguration)
+    logged = getattr(execution, "logged_events", 0)
+    events = execution_log_events(execution, level, after=logged)
+    execution.logged_events = len(execution.to_history_output()["events"])
+    if not events:
+        return
     backend = logs_backends[execution.account_id][execution.region_name]
-    stream = f"states/{execution.state_machine.name}/{execution.start_date:%Y-%m-%d}/{uuid.uuid4().hex}"
+    stream = f"states/{machine.name}/{execution.start_date:%Y-%m-%d}/{uuid.uuid4().hex}"
     try:
         backend.create_log_stream(group, stream)
-        backend.put_log_events(group, stream, express_log_events(execution))
+        backend.put_log_events(group, stream, events)
     except Exception:  # a log group deleted or never made: AWS drops the events too
         return
 
