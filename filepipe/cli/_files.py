@@ -15,7 +15,7 @@ import click
 from rich.table import Column, Table
 
 from filepipe import backfill as backfills
-from filepipe import operations, retries
+from filepipe import map_runs, operations, retries
 
 if TYPE_CHECKING:
     from filepipe.uploads.client import UploadClient
@@ -126,7 +126,7 @@ def backfill(
     elif inventory is not None:
         keys = backfills.inventory_keys(target.s3, inventory, target.staging_bucket)
     with console.status("writing the manifest…" if keys is not None else "starting…"):
-        arn = call(lambda: operations.start_backfill(target, prefix, older_than_minutes * 60, keys=keys))
+        arn = call(lambda: map_runs.start_backfill(target, prefix, older_than_minutes * 60, keys=keys))
     if not as_json:
         console.print(f"backfill started: {arn}")
     if not no_wait:
@@ -158,7 +158,7 @@ def reprocess(
     Distributed Map over the archive's outputs sends each such original back into staging as a new
     version, and the older original and output are kept under superseded/."""
     target = resolve(endpoint, stack, region)
-    arn = call(lambda: operations.start_reprocess(target, transform, current_version, prefix))
+    arn = call(lambda: map_runs.start_reprocess(target, transform, current_version, prefix))
     console.print(f"reprocess started: {arn}")
     if not no_wait:
         _follow_map_run(target, arn, "reprocess", as_json)
@@ -168,7 +168,7 @@ def _follow_map_run(target: operations.Target, arn: str, machine: str, as_json: 
     """Show a listing machine's Map Run progress until it ends, then what each listed key came
     to (from the children's own reports); exit 1 unless it succeeded."""
     with console.status("listing…") as shown:
-        while not (progress := call(lambda: operations.map_progress(target, arn))).done:
+        while not (progress := call(lambda: map_runs.map_progress(target, arn))).done:
             items = progress.items
             shown.update(
                 f"listed {items.get('total', 0)}, done {items.get('succeeded', 0)}, "
@@ -185,7 +185,7 @@ def _follow_map_run(target: operations.Target, arn: str, machine: str, as_json: 
         sys.exit(1)
 
 
-def _print_counts(machine: str, progress: operations.MapProgress, counts: MapCounts) -> None:
+def _print_counts(machine: str, progress: map_runs.MapProgress, counts: MapCounts) -> None:
     title = f"{machine} {progress.status.lower()}: {counts.listed} listed"
     console.print(title + (f" ({progress.error})" if progress.error else ""), markup=False, highlight=False)
     if progress.cause:

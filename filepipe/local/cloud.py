@@ -66,7 +66,10 @@ SERVICES_RESET: tuple[Any, ...] = (
 )
 """What :meth:`LocalCloud.reset` empties; IAM and STS stay, so warm environments keep working."""
 WORKER_ONLY = ("COGNITO_ENDPOINT",)
-KMS_KEY_DESCRIPTION = "filepipe local buckets"
+CREDENTIALS_ARGUMENTS = {
+    "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+}
 INTERRUPTED_CAUSE = "the local cloud stopped while it ran; filepipe retry (or Redrive) runs its file again"
 
 
@@ -230,7 +233,7 @@ class LocalCloud:
         self.identities.install()
         self.lambdas.credentials = self.identities.environment
         assert self.batch is not None
-        self.batch.credentials = lambda: task_credentials(self.identities.session("job"))
+        self.batch.credentials = lambda: self.identities.task_credentials("job")
         self.batch.credentials_url = f"http://127.0.0.1:{self.port}{CREDENTIALS_PATH}"
         adapter.act_as_roles(self.identities.role_credentials)
         adapter.gate_invocations(self.lambdas.waiting_room)
@@ -348,18 +351,9 @@ class LocalCloud:
         self.resources.encrypt(key)
 
     def _kms_key(self) -> str:
-        """The local cloud's key (made once, or found in restored state; it outlives resets, as a
-        key outlives a stack)."""
-        if self._kms_key_arn is None and self.restored:
-            kms = self.client("kms")
-            for listed in kms.list_keys()["Keys"]:
-                metadata = kms.describe_key(KeyId=listed["KeyId"])["KeyMetadata"]
-                if metadata.get("Description") == KMS_KEY_DESCRIPTION:
-                    self._kms_key_arn = str(metadata["Arn"])
+        """The local cloud's key (it outlives resets, as a key outlives a stack)."""
         if self._kms_key_arn is None:
-            self._kms_key_arn = str(
-                self.client("kms").create_key(Description=KMS_KEY_DESCRIPTION)["KeyMetadata"]["Arn"]
-            )
+            self._kms_key_arn = self.resources.kms_key()
         return self._kms_key_arn
 
     def use_small_file_workflow(self, kind: str) -> None:
@@ -408,34 +402,16 @@ class LocalCloud:
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for this endpoint, signing as the developer (the administrator)."""
-        factory: Any = boto3  # a client of any service, by name
-        return factory.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, **kwargs),
-        )
+        factory: Any = boto3  # its default session: service models loaded once
+        return self._client_of(factory, service, kwargs, CREDENTIALS_ARGUMENTS)
 
     def role_client(self, principal: str, service: str, **kwargs: Any) -> Any:
         """A boto3 client signing as a session of ``principal``'s role (renewed as it ends)."""
         session = botocore.session.get_session()
         session._credentials = self.identities.refreshable(principal)  # type: ignore[attr-defined]  # no setter
-        factory: Any = boto3.Session(botocore_session=session)
-        return factory.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, **kwargs),
-        )
+        return self._client_of(boto3.Session(botocore_session=session), service, kwargs, {})
 
-
-def task_credentials(session: dict[str, Any]) -> dict[str, str]:
-    """A session as the container credentials endpoint answers it (botocore's ContainerProvider)."""
-    return {
-        "AccessKeyId": session["access_key"],
-        "SecretAccessKey": session["secret_key"],
-        "Token": session["token"],
-        "Expiration": session["expiry_time"],
-    }
+    def _client_of(self, factory: Any, service: str, options: dict[str, Any], keys: dict[str, str]) -> Any:
+        """A client of any service, by name, for this endpoint."""
+        config = Config(retries={"mode": "standard", "max_attempts": 5}, **options)
+        return factory.client(service, endpoint_url=self.endpoint, region_name=REGION, config=config, **keys)

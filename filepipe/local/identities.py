@@ -133,6 +133,17 @@ class LocalIdentities:
             for principal in self.principals.values():
                 self._install_role(principal)
 
+    def task_credentials(self, principal: str) -> dict[str, str]:
+        """A new session as the container credentials endpoint answers it (botocore's
+        ContainerProvider)."""
+        session = self.session(principal)
+        return {
+            "AccessKeyId": session["access_key"],
+            "SecretAccessKey": session["secret_key"],
+            "Token": session["token"],
+            "Expiration": session["expiry_time"],
+        }
+
     def session(self, principal: str, seconds: int = SESSION_SECONDS) -> dict[str, Any]:
         """A new session of ``principal``'s role, as its service makes one: key, secret, token
         and expiry (UTC)."""

@@ -17,6 +17,7 @@ from filepipe.grants import Names
 from filepipe.local.config import LocalConfig
 
 EVENTBRIDGE_RULE = "filepipe-staging-object-created"
+KMS_KEY_DESCRIPTION = "filepipe local buckets"
 Client = Callable[[str], Any]
 """Service name -> a boto3 client signing as the developer."""
 
@@ -121,6 +122,15 @@ class LocalResources:
             sfn.update_state_machine(
                 stateMachineArn=naming.machine_arn(key), definition=self.definition(key), **options
             )
+
+    def kms_key(self) -> str:
+        """The buckets' KMS key: the one restored state holds, or a new one."""
+        kms = self._client("kms")
+        for listed in kms.list_keys()["Keys"]:
+            metadata = kms.describe_key(KeyId=listed["KeyId"])["KeyMetadata"]
+            if metadata.get("Description") == KMS_KEY_DESCRIPTION:
+                return str(metadata["Arn"])
+        return str(kms.create_key(Description=KMS_KEY_DESCRIPTION)["KeyMetadata"]["Arn"])
 
     def encrypt(self, kms_key: str | None) -> None:
         """Both buckets' default encryption: SSE-KMS with ``kms_key``, or S3-managed (None)."""

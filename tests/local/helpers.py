@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote_plus
 
-from filepipe.operations import ExecutionView, Target, describe, map_progress
+from filepipe.map_runs import map_progress
+from filepipe.operations import ExecutionView, Target, describe
 
 THRESHOLD = 256 * 1024
 """The local cloud's large-file threshold in these tests: above it, files take the Batch path."""

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from filepipe.cli import main
 from filepipe.local import LocalCloud, adapter
-from filepipe.operations import Target, map_progress, start_backfill
+from filepipe.map_runs import map_progress, start_backfill
+from filepipe.operations import Target
 from tests.local.helpers import follow_map_run, settle
 from tests.reliability.helpers import assert_conserved, upload
 

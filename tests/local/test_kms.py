@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from filepipe.cli import main
 from filepipe.grants import Kind, Named, grant_covering
 from filepipe.local import LocalCloud
-from filepipe.operations import Target, start_backfill, start_reprocess
+from filepipe.map_runs import start_backfill, start_reprocess
+from filepipe.operations import Target
 from filepipe.uploads import session_policy
 from tests.local.helpers import PRESIGN_MAX, follow_map_run, settle
 from tests.reliability.helpers import assert_conserved, upload

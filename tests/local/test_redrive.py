@@ -15,7 +15,8 @@ import pytest
 
 from filepipe.errors import TransientError
 from filepipe.local import LocalCloud
-from filepipe.operations import ExecutionView, Target, describe, error_records, start_backfill
+from filepipe.map_runs import start_backfill
+from filepipe.operations import ExecutionView, Target, describe, error_records
 from filepipe.retries import retry
 from tests.conftest import keys
 from tests.local.helpers import TERMINAL, THRESHOLD, settle, staging_versions

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from filepipe.local import LocalCloud
-from filepipe.operations import Target, start_reprocess
+from filepipe.map_runs import start_reprocess
+from filepipe.operations import Target
 from tests.local.helpers import follow_map_run, settle
 from tests.reliability.helpers import Uploaded, archived_version, assert_conserved, upload
 

@@ -13,7 +13,8 @@ import pytest
 
 from filepipe.local import LocalCloud
 from filepipe.map_results import map_counts
-from filepipe.operations import Target, start_backfill, start_reprocess
+from filepipe.map_runs import start_backfill, start_reprocess
+from filepipe.operations import Target
 from tests.local.helpers import follow_map_run
 
 pytestmark = [pytest.mark.local, pytest.mark.scale]

@@ -182,7 +182,9 @@ def gate_invocations(gate: InvocationGate | None) -> None:
     would run them); queued in the engine, a waiting task holds a thread, where queued in the
     endpoint it held a connection and a server thread too."""
     global _invocation_gate
-    _invocation_gate = gate
+    with _clients_lock:
+        _invocation_gate = gate
+        _clients.clear()
 
 
 class _GatedLambdaClient:
@@ -225,7 +227,7 @@ def _new_client(region: str, service: str, endpoint: str, role_arn: str | None) 
         # No such role: Step Functions could not assume it, and every call is refused.
         session.set_credentials("ak", "sk")
     factory: Any = boto3.Session(botocore_session=session)  # any service the engine calls, by name
-    return factory.client(
+    client = factory.client(
         service,
         region_name=region,
         endpoint_url=endpoint,
@@ -237,6 +239,8 @@ def _new_client(region: str, service: str, endpoint: str, role_arn: str | None) 
             max_pool_connections=64,
         ),
     )
+    gate = _invocation_gate
+    return _GatedLambdaClient(client, gate) if service == "lambda" and gate is not None else client
 
 
 def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -245,9 +249,7 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     if sfn_boto_client.botocore_stubber.enabled:
         return _original_boto_client_for(region, service, state_credentials)
     role_arn = getattr(state_credentials, "role_arn", None) if _role_credentials is not None else None
-    client = _shared_client(region, service, f"http://localhost:{sfn_boto_client.moto_server_port()}", role_arn)
-    gate = _invocation_gate
-    return _GatedLambdaClient(client, gate) if service == "lambda" and gate is not None else client
+    return _shared_client(region, service, f"http://localhost:{sfn_boto_client.moto_server_port()}", role_arn)
 
 
 def _patch_engine_client_reuse() -> None:
