@@ -152,7 +152,7 @@ def express_executions(
 def _express_failures(target: Target, since: datetime) -> list[ExecutionView]:
     """Failed Express executions, from the records their failure moves wrote."""
     views = []
-    for record in error_records(target) + resolved_records(target):
+    for record in error_records(target, since) + resolved_records(target, since):
         if not record.execution or not ExecutionId(record.execution).express:
             continue
         failed_at = _parse_time(record.time)
@@ -356,18 +356,28 @@ def resolved(target: Target, views: Iterable[ExecutionView]) -> set[str]:
     return found
 
 
-def error_records(target: Target) -> list[FailureRecord]:
-    """Every error record in the archive: one per file waiting in the failure prefix."""
-    keys = _keys(target.s3, target.archive_bucket, target.layout.errors)
+def error_records(target: Target, since: datetime | None = None) -> list[FailureRecord]:
+    """Every error record in the archive: one per file waiting in the failure prefix (written
+    at or after ``since``, if given)."""
+    return _records(target, target.layout.errors, since)
+
+
+def resolved_records(target: Target, since: datetime | None = None) -> list[FailureRecord]:
+    """Every resolved record: a failure a newer version of its key has since fixed (moved
+    there at or after ``since``, if given)."""
+    return _records(target, target.layout.resolved, since)
+
+
+def _records(target: Target, prefix: str, since: datetime | None) -> list[FailureRecord]:
+    """The records under ``prefix``; with ``since``, only those the listing dates from then on, so
+    that a status does not read every record ever written (a record is written as its failure
+    happens, or later when resolved, so none failing since then is left out)."""
+    keys = _keys(target.s3, target.archive_bucket, prefix, since)
     return [r for key in keys if (r := read_record(target.s3, target.archive_bucket, key)) is not None]
 
 
-def resolved_records(target: Target) -> list[FailureRecord]:
-    """Every resolved record: a failure a newer version of its key has since fixed."""
-    keys = _keys(target.s3, target.archive_bucket, target.layout.resolved)
-    return [r for key in keys if (r := read_record(target.s3, target.archive_bucket, key)) is not None]
-
-
-def _keys(s3: S3Client, bucket: str, prefix: str) -> list[str]:
+def _keys(s3: S3Client, bucket: str, prefix: str, since: datetime | None = None) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+    listed = (obj for page in pages for obj in page.get("Contents", []))
+    floor = since.replace(microsecond=0) if since is not None else None  # S3 dates to the second
+    return sorted(obj["Key"] for obj in listed if floor is None or obj["LastModified"] >= floor)
