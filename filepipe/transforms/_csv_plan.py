@@ -111,7 +111,7 @@ class Plan:
         return pa.schema([pa.field(name, self.column_types[name].arrow) for name in self.names])
 
     def parse_options(self, on_invalid: Callable[[Any], str]) -> pacsv.ParseOptions:
-        return _parse_options(self.dialect, on_invalid)
+        return _parse_options(self.dialect, on_invalid, len(self.parsed))
 
     def convert_options(self) -> pacsv.ConvertOptions:
         """Each column parsed as ``_csv_types.parsed_as`` says (a ``TRAILING`` one as text)."""
@@ -205,15 +205,20 @@ def _sample_rows(
 
 
 def _read_text(body: bytes, dialect: Dialect, names: list[str], nulls: tuple[str, ...], invalid: list[Any]) -> pa.Table:
-    if not body or body.isspace():
+    if holds_no_rows(body, len(names)):
         return no_rows(names)
     return pacsv.read_csv(
         pa.py_buffer(body),
         read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
-        parse_options=_parse_options(dialect, recorder(invalid)),
+        parse_options=_parse_options(dialect, recorder(invalid), len(names)),
         convert_options=_text_options(names, nulls),
         memory_pool=memory_pool(),
     )
+
+
+def holds_no_rows(data: bytes, columns: int) -> bool:
+    """Whether ``data`` has no row: nothing, or (with two columns or more) only blank lines."""
+    return not data or (columns > 1 and data.isspace())
 
 
 def no_rows(names: list[str]) -> pa.Table:
@@ -221,13 +226,15 @@ def no_rows(names: list[str]) -> pa.Table:
     return pa.table({name: pa.array([], pa.string()) for name in names})
 
 
-def _parse_options(dialect: Dialect, on_invalid: Callable[[Any], str]) -> pacsv.ParseOptions:
+def _parse_options(dialect: Dialect, on_invalid: Callable[[Any], str], columns: int) -> pacsv.ParseOptions:
+    """Blank lines are skipped, as DuckDB skips them, except in a table of one column: there an
+    empty line is a row whose one value is empty (null), as DuckDB reads it."""
     return pacsv.ParseOptions(
         delimiter=dialect.delimiter,
         quote_char=dialect.quote or False,
         double_quote=dialect.escape is None,
         escape_char=dialect.escape or False,
-        ignore_empty_lines=True,
+        ignore_empty_lines=columns > 1,
         invalid_row_handler=on_invalid,
     )
 

@@ -30,7 +30,8 @@ pyarrow's reader is lenient where leniency loses data silently, so the transform
 - a NUL byte is not text (often a UTF-16 file, or binary data): refused;
 - a row with too many or too few fields, or text that is not UTF-8 (without a declared encoding):
   refused, with the row;
-- blank lines, and lines of whitespace only, are skipped, as DuckDB skips them.
+- blank lines, and lines of whitespace only, are skipped, as DuckDB skips them; in a table of
+  one column an empty line is a row whose one value is empty (null), as DuckDB reads it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from filepipe.transforms._csv_plan import (
     TRAILING,
     Plan,
     declared_schemas,
+    holds_no_rows,
     memory_pool,
     no_rows,
     parse_failure,
@@ -88,8 +90,9 @@ def cores() -> int:
 
 class CsvToParquet:
     name = "csv-to-parquet"
-    version = "3"
-    """3: dialect and header detected, exact types (decimals, leading zeros, big integers), declared
+    version = "4"
+    """4: in a table of one column a blank line is a row whose value is null, as DuckDB reads it;
+    3: dialect and header detected, exact types (decimals, leading zeros, big integers), declared
     schemas; 2: rows parsed in 4 MiB chunks on every core, a row group per chunk (1: the streaming reader)."""
     output_name = "data.parquet"
     content_type = "application/vnd.apache.parquet"
@@ -184,7 +187,7 @@ class _Parser:
     def chunk(self, data: bytes) -> _Parsed:
         if self.plan.dialect.comment:
             data = strip_comments(data, self.plan.dialect.comment, self.plan.dialect.quote)
-        if not data or data.isspace():
+        if holds_no_rows(data, len(self.plan.parsed)):
             return self.typed(no_rows(self.plan.parsed))
         try:
             return self.typed(self._read(data, self.plan.convert_options(), []))

@@ -230,7 +230,21 @@ EDGE_CASES = {
     "short-last-row": b"a,b,c\n1,2,3\n4,5,6\n7,8\n",
     "comment-with-delimiters": b"# comment; with; semis\na;b\n1;2\n",
     "sep-line": b"sep=;\na;b\n1;2\n",
+    "one-column-blank-lines": b"a\n1\n\n2\n\n\n",
+    "one-column-no-header-blank-line": b"1\n\n2\n",
+    "one-column-blank-lines-crlf": b"a\r\n1\r\n\r\n2\r\n",
 }
+
+
+def test_in_one_column_a_blank_line_is_a_null_row_in_every_chunk() -> None:
+    """As DuckDB reads it: with one column an empty line is a row whose value is empty, where
+    with two or more it is skipped; chunks made of blank lines alone keep their rows."""
+    data = b"a\n" + b"x\n" * 3000 + b"\n" * 5000 + b"y\n"
+    table, summary = convert(data, sample_size=1024, chunk_size=2048)
+    values = table.column("a").to_pylist()
+    assert summary["rows"] == 8001 and values.count(None) == 5000 and values[-1] == "y"
+    two, _ = convert(b"a,b\n" + b"1,2\n" * 3000 + b"\n" * 5000 + b"3,4\n", sample_size=1024, chunk_size=2048)
+    assert two.num_rows == 3001
 
 
 @pytest.mark.parametrize("data", EDGE_CASES.values(), ids=EDGE_CASES.keys())
