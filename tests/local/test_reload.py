@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -58,8 +59,9 @@ def process_both(target: Target, prefix: str, already: int) -> dict[str, str]:
 
 def test_an_edited_transform_runs_on_the_next_file_on_both_paths(tmp_path: Path) -> None:
     sources = copy_of_the_sources(tmp_path / "project")
-    version = "3"
-    assert f'version = "{version}"' in (sources / TRANSFORM).read_text()
+    declared = re.search(r'version = "([^"]+)"', (sources / TRANSFORM).read_text())
+    assert declared, "the transform declares no version"
+    version, edited = declared[1], f"{declared[1]}-edited"
     argv = [sys.executable, "-c", "from filepipe.cli import main; main()", "up", "--runner", "process"]
     argv += ["--large-file-threshold", f"{THRESHOLD}B", "--function-concurrency", "1"]
     env = os.environ | {"PYTHONPATH": str(sources)}
@@ -71,9 +73,9 @@ def test_an_edited_transform_runs_on_the_next_file_on_both_paths(tmp_path: Path)
         assert process_both(target, "before", 0) == {"lambda": version, "batch": version}
 
         transform = sources / TRANSFORM
-        transform.write_text(transform.read_text().replace(f'version = "{version}"', 'version = "4"'))
+        transform.write_text(transform.read_text().replace(f'version = "{version}"', f'version = "{edited}"'))
         up.wait_for_line(f"reloaded {TRANSFORM.as_posix()}")
-        assert process_both(target, "after", 2) == {"lambda": "4", "batch": "4"}
+        assert process_both(target, "after", 2) == {"lambda": edited, "batch": edited}
     finally:
         code = up.stop()
     assert code == 0, up.output
