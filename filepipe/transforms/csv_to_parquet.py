@@ -36,7 +36,10 @@ pyarrow's reader is lenient where leniency loses data silently, so the transform
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -76,6 +79,8 @@ CHUNK_SIZE = 4 * MiB
 """Bytes of CSV per parsed chunk, and so per row group."""
 MAX_CARRY = 64 * MiB
 """A chunk that finds no row boundary within this many bytes gives up cutting (see _csv_chunks)."""
+PARSER_NICENESS = 10
+"""How far below the writer the parsing threads run (Linux niceness, per thread): see ``_behind_the_writer``."""
 BOM = b"\xef\xbb\xbf"
 DECLARE = "declare the column's type for this key in filepipe/transforms/csv_schemas.toml"
 
@@ -149,7 +154,7 @@ class CsvToParquet:
     def _convert(self, queue: Iterable[Chunk], chunks: RowChunks, output: _Output, parser: _Parser) -> None:
         threads = self._threads or cores() + 1
         in_flight: deque[tuple[Chunk, Future[_Parsed | None]]] = deque()
-        with ThreadPoolExecutor(threads, thread_name_prefix="csv-parse") as pool:
+        with ThreadPoolExecutor(threads, thread_name_prefix="csv-parse", initializer=_behind_the_writer) as pool:
             for chunk in queue:
                 if not chunk.whole:  # the file ends inside a quote: the reader will say how
                     in_flight.append((chunk, _doubtful()))
@@ -241,6 +246,17 @@ class _Parser:
             memory_pool=self.pool,
         )
         yield from reader
+
+
+def _behind_the_writer() -> None:
+    """A parsing thread yields the cores to the thread that cuts and encodes. That one thread is
+    the transform's critical path (Parquet encodes on one thread), and at equal priority it got
+    only its share of the cores beside the parsers, which then waited for it; behind it, they use
+    what it leaves. Linux only: there a thread's id names it to ``setpriority``, elsewhere a
+    process's. A sandbox that refuses it leaves the thread as it was."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PARSER_NICENESS)
 
 
 def _doubtful() -> Future[_Parsed | None]:
