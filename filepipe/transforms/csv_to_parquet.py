@@ -80,7 +80,7 @@ CHUNK_SIZE = 4 * MiB
 MAX_CARRY = 64 * MiB
 """A chunk that finds no row boundary within this many bytes gives up cutting (see _csv_chunks)."""
 PARSER_NICENESS = 10
-"""How far below the writer the parsing threads run (Linux niceness, per thread): see ``_behind_the_writer``."""
+"""How far behind the writer the parsing threads run (Linux niceness, added to the writer's)."""
 BOM = b"\xef\xbb\xbf"
 DECLARE = "declare the column's type for this key in filepipe/transforms/csv_schemas.toml"
 
@@ -256,7 +256,8 @@ def _behind_the_writer() -> None:
     process's. A sandbox that refuses it leaves the thread as it was."""
     if sys.platform == "linux":
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PARSER_NICENESS)
+            thread = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + PARSER_NICENESS))
 
 
 def _doubtful() -> Future[_Parsed | None]:

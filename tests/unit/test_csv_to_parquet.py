@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
+import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -297,3 +301,32 @@ def test_any_text_is_converted_or_refused_never_crashes(text: str) -> None:
     names = table.column_names
     assert all(names) and len({name.lower() for name in names}) == len(names)
     assert table.num_rows == summary["rows"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
+def test_the_parsing_threads_run_behind_the_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread that cuts and encodes is the critical path: the parsers yield the cores to it."""
+    from filepipe.transforms import csv_to_parquet
+
+    seen: dict[str, set[int]] = {"parser": set(), "writer": set()}
+    chunk, write = csv_to_parquet._Parser.chunk, csv_to_parquet._Output.write
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def parsing(self: Any, data: bytes) -> Any:
+        seen["parser"].add(niceness())
+        return chunk(self, data)
+
+    def writing(self: Any, parsed: Any) -> None:
+        seen["writer"].add(niceness())
+        write(self, parsed)
+
+    monkeypatch.setattr(csv_to_parquet._Parser, "chunk", parsing)
+    monkeypatch.setattr(csv_to_parquet._Output, "write", writing)
+    before = niceness()
+    data = b"a,b\n" + b"".join(b"%d,x%d\n" % (i, i) for i in range(200_000))
+    table, _ = convert(data)
+    assert table.num_rows == 200_000
+    assert seen == {"parser": {min(19, before + csv_to_parquet.PARSER_NICENESS)}, "writer": {before}}
+    assert niceness() == before
