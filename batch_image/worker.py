@@ -30,6 +30,7 @@ from filepipe.events import ObjectRef
 from filepipe.processing import process
 from filepipe.reports import write_report
 from filepipe.runtime import s3_client, settings
+from filepipe.transforms import sniffing_in_a_child
 
 logger = Logger(service="filepipe-worker")
 
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PERMANENT
     logger.thread_safe_append_keys(key=ref.key, versionId=ref.version_id, execution=args.execution)
     try:
-        outcome = process(s3_client(), ref, settings(), args.execution)
+        with sniffing_in_a_child():  # one file per process: DuckDB stays out of the job's peak
+            outcome = process(s3_client(), ref, settings(), args.execution)
     except Terminated as exc:
         logger.warning("stopped before the end; the output was not written", extra={"reason": str(exc)})
         return _report_failure(ref, exc, EXIT_TRANSIENT)

@@ -32,5 +32,9 @@ if __name__ == "__main__":
     # parent that forked us, while VmHWM belongs to this program's own address space.
     status = Path("/proc/self/status").read_text()
     peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
-    print(json.dumps({"exit": code, "seconds": seconds, "peak_rss_mib": peak_kib / 1024}), file=sys.stderr)
+    measured = {"exit": code, "seconds": seconds, "peak_rss_mib": peak_kib / 1024}
+    sniffer = sys.modules.get("filepipe.transforms._csv_dialect")
+    if sniffer is not None:  # the worker sniffs in a child of its own, which exits before the parse
+        measured["sniffer_peak_rss_mib"] = sniffer.child_peak_mib()
+    print(json.dumps(measured), file=sys.stderr)
     sys.exit(code)

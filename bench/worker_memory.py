@@ -10,7 +10,8 @@ adapter). Then, each in a child process of its own (each figure is that child's 
 - the transform, local file to local file (``bench.csv_engines --engine transform``);
 - DuckDB's ``COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet, COMPRESSION zstd)`` with
   as many threads as cores, the same codec as the transform; and with its default codec (snappy);
-- the Batch worker's entrypoint, from S3 to S3.
+- the Batch worker's entrypoint, from S3 to S3. It sniffs in a child process that exits before the
+  parse begins (``sniffing_in_a_child``); that child's own peak is printed after the worker's.
 The three local-file runs are made twice each, interleaved (A B C C B A), and each engine's
 faster run counts: on a shared 2-core machine one run of each, in a fixed order, moved the ratio
 by up to 0.3 between runs.
@@ -148,7 +149,7 @@ def main() -> None:
     print(f"csv-to-parquet on {cores} core(s); MB/s (peak RSS)")
     print(
         f"{'size':>9} {'transform':>16} {'DuckDB zstd':>16} {'vs DuckDB':>9} {'DuckDB snappy':>16}"
-        f" {'worker S3->S3':>16} {'vs local':>8} {'S3 endpoint':>11}"
+        f" {'worker S3->S3':>16} {'sniffer':>8} {'vs local':>8} {'S3 endpoint':>11}"
     )
     try:
         with tempfile.TemporaryDirectory(prefix="filepipe-bench-") as scratch:
@@ -175,6 +176,7 @@ def main() -> None:
                 print(
                     f"{mib:>6}MiB {cells['transform']:>16} {cells['duckdb']:>16} "
                     f"{speed['transform'] / speed['duckdb']:>9.2f} {cells['snappy']:>16} {cells['worker']:>16} "
+                    f"{runs['worker'].get('sniffer_peak_rss_mib', 0):>4.0f} MiB "
                     f"{speed['worker'] / speed['transform']:>8.2f} {endpoint_cores:>5.2f} cores",
                     flush=True,
                 )

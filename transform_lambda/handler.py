@@ -21,9 +21,11 @@ from filepipe.errors import classified
 from filepipe.events import execution_name
 from filepipe.processing import process
 from filepipe.runtime import TaskRequest, dynamodb_client, s3_client, settings
+from filepipe.transforms import warm_the_sniffer
 
 logger = Logger(service="filepipe-transform")
 metrics = Metrics(namespace="filepipe", service="filepipe-transform")
+warm_the_sniffer()  # in the init phase, not on the first file
 
 
 def express_transform_seconds() -> float:

@@ -18,7 +18,18 @@ Adding one is a class with the :class:`Transform` interface and a line in
 """
 
 from filepipe.transforms._base import SourceInfo, Transform
+from filepipe.transforms._csv_dialect import sniffing_in_a_child
+from filepipe.transforms._csv_dialect import warm as warm_the_sniffer
 from filepipe.transforms.csv_schemas import validate as validate_csv_schemas
 from filepipe.transforms.registry import RULES, TRANSFORMS, transform_for
 
-__all__ = ["RULES", "TRANSFORMS", "SourceInfo", "Transform", "transform_for", "validate_csv_schemas"]
+__all__ = [
+    "RULES",
+    "TRANSFORMS",
+    "SourceInfo",
+    "Transform",
+    "sniffing_in_a_child",
+    "transform_for",
+    "validate_csv_schemas",
+    "warm_the_sniffer",
+]

@@ -11,6 +11,8 @@ count of fields gets the dialect DuckDB gives it (often one column holding each 
 every value is kept, nothing is invented. Where DuckDB would instead skip the first rows as a
 preamble, the transform refuses the file (``_csv_plan._require_preamble``). ``sniff_csv``
 reads a path, so the sample is written to a temporary file (a Lambda's ``/tmp``, the worker's).
+The Batch worker sniffs in a child process (``sniffing_in_a_child``): DuckDB then never enters
+its own, whose peak is the job's memory.
 
 A declared schema (``csv_schemas.py``) fixes any of these; the sniffer then finds the rest.
 """
@@ -18,15 +20,18 @@ A declared schema (``csv_schemas.py``) fixes any of these; the sniffer then find
 from __future__ import annotations
 
 import atexit
+import contextlib
 import csv
 import io
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
-import duckdb
 
 from filepipe.errors import TransformRejected
 
@@ -71,17 +76,15 @@ def sniff(sample: bytes, key: str, fixed: dict[str, Any] | None = None) -> Diale
     with tempfile.NamedTemporaryFile(suffix=".csv", prefix="filepipe-sniff-") as file:
         file.write(sample)
         file.flush()
-        try:
-            row = _connection().execute(query, {"path": file.name, **(fixed or {})}).fetchone()
-        except duckdb.Error as exc:
-            ragged = first_ragged_row(sample, _likeliest_delimiter(sample), '"', None, None)
-            if ragged is not None:
-                raise TransformRejected(
-                    f"{key}: {ragged}; no CSV dialect reads its rows as one table (DuckDB's sniffer found none)"
-                ) from exc
-            message = " ".join(str(exc).replace(file.name, key).split())
-            raise TransformRejected(f"{key}: its CSV dialect could not be detected: {message[:400]}") from exc
-    assert row is not None
+        row = _sniffer(query, {"path": file.name, **(fixed or {})})
+    if isinstance(row, str):  # DuckDB's error
+        ragged = first_ragged_row(sample, _likeliest_delimiter(sample), '"', None, None)
+        if ragged is not None:
+            raise TransformRejected(
+                f"{key}: {ragged}; no CSV dialect reads its rows as one table (DuckDB's sniffer found none)"
+            )
+        message = " ".join(row.replace(file.name, key).split())
+        raise TransformRejected(f"{key}: its CSV dialect could not be detected: {message[:400]}")
     delimiter, quote, escape, newline, comment, skip, header, columns = row
     return Dialect(
         delimiter=delimiter,
@@ -144,6 +147,80 @@ def _character(found: str) -> str | None:
     return None if found in (EMPTY, "") else found
 
 
+def _sniffer(query: str, params: dict[str, Any]) -> list[Any] | str:
+    """``sniff_csv``'s row, or DuckDB's error message, from this process or from a child."""
+    if _state.get("in_a_child"):
+        return _in_a_child(query, params)
+    import duckdb  # not at the top: a process that sniffs in a child never loads it
+
+    try:
+        row = _connection(duckdb).execute(query, params).fetchone()
+    except duckdb.Error as exc:
+        return str(exc)
+    assert row is not None
+    return list(row)
+
+
+@contextlib.contextmanager
+def sniffing_in_a_child() -> Iterator[None]:
+    """Within the block, each sniff runs in a Python child process of its own, which exits as soon
+    as it has answered. DuckDB's library and connection hold 55 to 70 MiB that a process never
+    returns; the Batch worker converts one file per process and its peak is the job's memory, so
+    it pays about 0.2 s per file to keep them out. A Lambda serves many files and keeps DuckDB
+    loaded (``warm``)."""
+    _state["in_a_child"] = True
+    try:
+        yield
+    finally:
+        _state.pop("in_a_child", None)
+
+
+_CHILD = """
+import json, sys
+import duckdb
+asked = json.load(sys.stdin)
+try:
+    reply = {"row": list(duckdb.connect(config=asked["config"]).execute(asked["query"], asked["params"]).fetchone())}
+except duckdb.Error as exc:
+    reply = {"error": str(exc)}
+try:
+    with open("/proc/self/status") as status:
+        reply["peak_kib"] = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+except OSError:
+    pass
+json.dump(reply, sys.stdout)
+"""
+"""The child's whole program: it imports duckdb alone (not filepipe, not pyarrow), so that it is small."""
+CHILD_SECONDS = 120
+"""A sniff takes milliseconds and a child's start a fraction of a second; past this it is stuck."""
+
+
+def _in_a_child(query: str, params: dict[str, Any]) -> list[Any] | str:
+    asked = json.dumps({"config": CONFIG, "query": query, "params": params})
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD], input=asked, capture_output=True, text=True, timeout=CHILD_SECONDS, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the CSV sniffer's child process exited {done.returncode}: {done.stderr.strip()[-400:]}")
+    reply = json.loads(done.stdout)
+    _state["child_peak_kib"] = max(_state.get("child_peak_kib", 0), reply.get("peak_kib", 0))
+    return reply["error"] if "error" in reply else reply["row"]
+
+
+def child_peak_mib() -> float:
+    """The highest peak RSS of this process's sniffing children so far (0 if none ran): the
+    benchmark reports it beside the worker's own."""
+    return float(_state.get("child_peak_kib", 0)) / 1024
+
+
+def warm() -> None:
+    """Load DuckDB and connect now: a Lambda calls it at import, in its init phase, so that its
+    first file does not pay for it."""
+    import duckdb  # see _sniffer
+
+    _connection(duckdb)
+
+
 CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "threads": 1,
     "autoload_known_extensions": False,
@@ -154,10 +231,9 @@ business downloading code), and connecting is faster without them."""
 _state: dict[str, Any] = {}
 
 
-def _connection() -> Any:
+def _connection(duckdb: Any) -> Any:
     """One DuckDB connection per process, on one thread: it is only asked to sniff (a few
-    milliseconds), and connecting costs more than that. duckdb itself is imported with this
-    module, as pyarrow is: a Lambda pays it once, at its start, not per file."""
+    milliseconds), and connecting costs more than that."""
     with _LOCK:
         if "connection" not in _state or _state.get("pid") != os.getpid():
             _state["connection"] = duckdb.connect(config=CONFIG)

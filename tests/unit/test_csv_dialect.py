@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+
 import pytest
 
 from filepipe.errors import TransformRejected
-from filepipe.transforms._csv_dialect import Dialect, Ragged, data_start, first_ragged_row, sniff, strip_comments
+from filepipe.transforms._csv_dialect import (
+    Dialect,
+    Ragged,
+    data_start,
+    first_ragged_row,
+    sniff,
+    sniffing_in_a_child,
+    strip_comments,
+)
 
 
 @pytest.mark.parametrize(
@@ -100,3 +112,57 @@ def test_comments_are_stripped_outside_quotes_only() -> None:
     data = b'# whole line\n1,2 # after values\n  # indented\n3,"a # in quotes"\n4,5\r\n'
     assert strip_comments(data, "#", '"') == b'1,2 \n3,"a # in quotes"\n4,5\r\n'
     assert strip_comments(b"1,2\n", "#", '"') == b"1,2\n"
+
+
+SAMPLES = [
+    b"a;b\n1;2\n3;4\n",
+    b"Report 2026\nby a team\n\na;b\n1;2\n3;4\n",
+    b"# made by hand\na,b\n1,2\n# later\n3,4\n",
+    b'a,b\n"x\\"y",2\n"z",3\n',
+    b"1,2,3\n4,5,6\n",
+]
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_a_child_process_finds_the_same_dialect(sample: bytes) -> None:
+    here = sniff(sample, "k", {"header": True} if sample.startswith(b"a;") else None)
+    with sniffing_in_a_child():
+        there = sniff(sample, "k", {"header": True} if sample.startswith(b"a;") else None)
+    assert there == here
+
+
+def test_a_child_process_refuses_in_the_same_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    from filepipe.transforms import _csv_dialect
+
+    monkeypatch.setattr(_csv_dialect, "first_ragged_row", lambda *args: None)
+    refused = []
+    for where in (contextlib.nullcontext(), sniffing_in_a_child()):
+        with where, pytest.raises(TransformRejected) as caught:
+            sniff(b"a,b\n1,2\n" + b"1,2,3\n4\n" * 3, "data/x.csv", {"delim": ",", "quote": '"'})
+        refused.append(str(caught.value))
+    assert refused[0] == refused[1]
+    assert refused[1].startswith("data/x.csv: its CSV dialect could not be detected")
+
+
+def test_a_child_that_dies_is_an_error_not_a_dialect(monkeypatch: pytest.MonkeyPatch) -> None:
+    from filepipe.transforms import _csv_dialect
+
+    monkeypatch.setattr(_csv_dialect, "_CHILD", "import sys; sys.stderr.write('out of memory'); sys.exit(137)")
+    with sniffing_in_a_child(), pytest.raises(RuntimeError, match="exited 137: out of memory"):
+        sniff(b"a,b\n1,2\n", "k")
+
+
+def test_a_process_that_sniffs_in_children_never_loads_duckdb() -> None:
+    """What the Batch worker gains: a whole conversion with DuckDB out of its process."""
+    program = """
+import io, sys
+from filepipe.transforms import SourceInfo, sniffing_in_a_child
+from filepipe.transforms._csv_dialect import child_peak_mib
+from filepipe.transforms.csv_to_parquet import CsvToParquet
+data = b"id;zip\\n1;02134\\n2;10001\\n"
+with sniffing_in_a_child():
+    summary = CsvToParquet().run(io.BytesIO(data), io.BytesIO(), SourceInfo("k.csv", len(data)))
+print(summary["rows"], "duckdb" in sys.modules, child_peak_mib() > 10)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["2", "False", "True"], done.stderr

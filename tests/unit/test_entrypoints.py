@@ -218,11 +218,19 @@ def test_trigger_handler_returns_batch_item_failures(aws: None, monkeypatch: pyt
 
 
 class TestWorker:
-    def test_success_exits_zero(self, s3: Any, env: None) -> None:
-        ref = upload(s3, "big.csv", b"a,b\n1,2\n")
+    def test_success_exits_zero(self, s3: Any, env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+        from filepipe.transforms import _csv_dialect
+
+        children = []
+        in_a_child = _csv_dialect._in_a_child
+        monkeypatch.setattr(_csv_dialect, "_in_a_child", lambda *asked: children.append(asked) or in_a_child(*asked))
+        ref = upload(s3, "big.csv", b"a;b\n1;2\n")
         code = worker.main(["--object", json.dumps(ref.to_state()), "--execution", "e"])
         assert code == worker.EXIT_OK
         assert "outputs/big.csv/data.parquet" in keys(s3, "archive")
+        assert len(children) == 1, "the worker sniffs in a child process, DuckDB out of its own"
+        table = pq.read_table(io.BytesIO(read(s3, "archive", "outputs/big.csv/data.parquet")))
+        assert table.column_names == ["a", "b"], "the child's dialect was used"
 
     def test_object_from_the_environment(self, s3: Any, env: None, monkeypatch: pytest.MonkeyPatch) -> None:
         ref = upload(s3, "env.txt", b"x")
