@@ -6,6 +6,7 @@ import io
 import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,63 @@ def test_the_parsing_threads_run_behind_the_writer(monkeypatch: pytest.MonkeyPat
     assert table.num_rows == 200_000
     assert seen == {"parser": {min(19, before + csv_to_parquet.PARSER_NICENESS)}, "writer": {before}}
     assert niceness() == before
+
+
+GUESSABLE = {
+    "usual": b"id,zip,amount\n1,02134,1.50\n2,10001,2.25\n",
+    "crlf": b"id,name\r\n1,ann\r\n2,bob\r\n",
+    "trailing": b"id,name\n1,ann,\n2,bob,\n",
+    "semicolon": b"id;name\n1;ann\n",
+    "no-header": b"1,2\n3,4\n",
+    "preamble": b"Exported 2026-01-31\n\nid,name\n1,ann\n",
+    "ragged": b"a,b\n1,2\n1,2,3\n",
+    **EDGE_CASES,
+}
+
+
+@pytest.mark.parametrize("data", GUESSABLE.values(), ids=GUESSABLE.keys())
+def test_the_plan_guessed_beside_the_sniffer_is_the_plan_made_after_it(
+    data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan found on a second core while DuckDB sniffs (``_Guess``) is used only when it is the
+    one the sniff would have led to: the same dialect, columns, types, or the same refusal."""
+    from filepipe.transforms import _csv_plan
+
+    monkeypatch.setattr(_csv_plan, "_cores", lambda: 2)
+    outcomes = []
+    for plan in (lambda: _csv_plan.Plan.of(data, "k", None), lambda: _csv_plan.Plan._made(data, "k", None, None)):
+        try:
+            outcomes.append(plan())
+        except TransformRejected as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "reads"), [(GUESSABLE["usual"], 1), (GUESSABLE["trailing"], 1), (GUESSABLE["semicolon"], 2)]
+)
+def test_a_usual_csv_is_read_once_for_its_plan(data: bytes, reads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from filepipe.transforms import _csv_plan
+
+    calls = []
+    sample_rows = _csv_plan._sample_rows
+    monkeypatch.setattr(_csv_plan, "_cores", lambda: 2)
+    monkeypatch.setattr(_csv_plan, "_sample_rows", lambda *args: calls.append(args) or sample_rows(*args))
+    _csv_plan.Plan.of(data, "k", None)
+    assert len(calls) == reads
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=CSV_ALPHABET, max_size=300))
+def test_any_text_gets_the_same_plan_with_or_without_the_guess(text: str) -> None:
+    from filepipe.transforms import _csv_plan
+
+    outcomes = []
+    for guessing in (True, False):
+        try:
+            with ThreadPoolExecutor(1) as guesser:
+                guess = guesser.submit(_csv_plan._Guess.of, text.encode()) if guessing else None
+                outcomes.append(_csv_plan.Plan._made(text.encode(), "k", None, guess))
+        except TransformRejected as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
