@@ -12,9 +12,10 @@ adapter). Then, each in a child process of its own (each figure is that child's 
   as many threads as cores, the same codec as the transform; and with its default codec (snappy);
 - the Batch worker's entrypoint, from S3 to S3. It sniffs in a child process that exits before the
   parse begins (``sniffing_in_a_child``); that child's own peak is printed after the worker's.
-The three local-file runs are made twice each, interleaved (A B C C B A), and each engine's
-faster run counts: on a shared 2-core machine one run of each, in a fixed order, moved the ratio
-by up to 0.3 between runs.
+The three local-file runs are made in interleaved rounds (A B C C B A ...), and each engine's
+fastest run counts: on a shared 2-core machine one run of each, in a fixed order, moved the ratio
+by up to 0.3 between runs. Sizes under 1 GiB get more rounds (six at 64 MiB, a third of a second
+each), where a run is short enough for one stall to move it by a tenth.
 Printed per size: MB/s and peak RSS of each, the transform's speed over DuckDB's (zstd), and the
 worker's over the transform's local-file speed. ``--cores N`` pins every child to N cores and the
 S3 endpoint to the rest, as in AWS, where S3 does not run on the worker's cores; without it the
@@ -93,10 +94,17 @@ def child(module: str, args: list[str], env: dict[str, str], cores: int | None) 
     return dict(figures)
 
 
-def best_of_two(engines: dict[str, list[str]], env: dict[str, str], cores: int | None) -> dict[str, dict[str, float]]:
-    """Each engine run twice, in the order A B C C B A so that drift in the machine's speed falls
-    on every engine alike; each engine's faster run (and the higher of its two peaks)."""
-    order = [*engines, *reversed(engines)]
+def rounds_for(mib: int) -> int:
+    """Two rounds from 1 GiB up; smaller files, whose runs one stall moves further, up to six."""
+    return max(2, min(6, 2048 // mib))
+
+
+def best_of(
+    engines: dict[str, list[str]], rounds: int, env: dict[str, str], cores: int | None
+) -> dict[str, dict[str, float]]:
+    """Each engine run ``rounds`` times, in the order A B C C B A ... so that drift in the
+    machine's speed falls on every engine alike; each engine's fastest run (and its highest peak)."""
+    order = [name for at in range(rounds) for name in (engines if at % 2 == 0 else reversed(engines))]
     runs: dict[str, dict[str, float]] = {}
     for name in order:
         run = child("bench.csv_engines:main", engines[name], env, cores)
@@ -167,7 +175,7 @@ def main() -> None:
                     "duckdb": ["--engine", "duckdb", "--threads", str(cores), *local],
                     "snappy": ["--engine", "duckdb", "--threads", str(cores), "--compression", "default", *local],
                 }
-                runs = best_of_two(engines, env, args.cores)
+                runs = best_of(engines, rounds_for(mib), env, args.cores)
                 before = endpoint_cpu_seconds()
                 runs["worker"] = child("batch_image.worker:main", ["--object", json.dumps(ref)], env, args.cores)
                 endpoint_cores = (endpoint_cpu_seconds() - before) / runs["worker"]["seconds"]
