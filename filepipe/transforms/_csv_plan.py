@@ -94,7 +94,7 @@ class Plan:
     @classmethod
     def of(cls, sample: bytes, key: str, declared: Declared | None) -> Plan:
         _require_utf8(sample, key, declared)
-        if declared is not None or _cores() < 2:
+        if declared is not None or cores() < 2:
             return cls._made(sample, key, declared, None)
         with ThreadPoolExecutor(1, thread_name_prefix="csv-guess") as guesser:
             return cls._made(sample, key, declared, guesser.submit(_Guess.of, sample))
@@ -168,8 +168,12 @@ class _Guess:
         return same and self.columns == len(dialect.names) > 0
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def cores() -> int:
+    """The cores this process may run on (a container's or a Lambda's share, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _require_utf8(sample: bytes, key: str, declared: Declared | None) -> None:

@@ -60,6 +60,7 @@ from filepipe.transforms._csv_plan import (
     ARROW_ERRORS,
     TRAILING,
     Plan,
+    cores,
     declared_schemas,
     holds_no_rows,
     memory_pool,
@@ -83,14 +84,6 @@ PARSER_NICENESS = 10
 """How far behind the writer the parsing threads run (Linux niceness, added to the writer's)."""
 BOM = b"\xef\xbb\xbf"
 DECLARE = "declare the column's type for this key in filepipe/transforms/csv_schemas.toml"
-
-
-def cores() -> int:
-    """The cores this process may run on (a container's or a Lambda's share, not the host's)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class CsvToParquet:

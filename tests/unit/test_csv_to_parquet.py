@@ -353,7 +353,7 @@ def test_the_plan_guessed_beside_the_sniffer_is_the_plan_made_after_it(
     one the sniff would have led to: the same dialect, columns, types, or the same refusal."""
     from filepipe.transforms import _csv_plan
 
-    monkeypatch.setattr(_csv_plan, "_cores", lambda: 2)
+    monkeypatch.setattr(_csv_plan, "cores", lambda: 2)
     outcomes = []
     for plan in (lambda: _csv_plan.Plan.of(data, "k", None), lambda: _csv_plan.Plan._made(data, "k", None, None)):
         try:
@@ -371,7 +371,7 @@ def test_a_usual_csv_is_read_once_for_its_plan(data: bytes, reads: int, monkeypa
 
     calls = []
     sample_rows = _csv_plan._sample_rows
-    monkeypatch.setattr(_csv_plan, "_cores", lambda: 2)
+    monkeypatch.setattr(_csv_plan, "cores", lambda: 2)
     monkeypatch.setattr(_csv_plan, "_sample_rows", lambda *args: calls.append(args) or sample_rows(*args))
     _csv_plan.Plan.of(data, "k", None)
     assert len(calls) == reads
